@@ -1,0 +1,200 @@
+extern crate std;
+
+use super::*;
+use std::vec::Vec;
+
+fn settings_and_problems(env: &[(&'static str, &'static [u8])]) -> (Settings, Vec<Problem<'static>>) {
+    let mut problems = Vec::new();
+    let settings = from_env(
+        |name| {
+            env.iter()
+                .find(|(key, _)| key.as_bytes() == name.to_bytes())
+                .map(|&(_, value)| value)
+        },
+        |problem| problems.push(problem),
+    );
+    (settings, problems)
+}
+
+fn invalid(name: &'static CStr, value: &'static [u8], variable: &Variable) -> Problem<'static> {
+    Problem::Invalid {
+        name,
+        value,
+        expected: variable.expected,
+    }
+}
+
+#[test]
+fn nothing_set_means_keepalive_on_with_system_timers() {
+    let (settings, problems) = settings_and_problems(&[]);
+    assert_eq!(settings, Settings::DEFAULT);
+    assert!(settings.enabled && !settings.debug);
+    assert_eq!((settings.idle, settings.interval, settings.count, settings.user_timeout_ms), (None, None, None, None));
+    assert!(problems.is_empty());
+}
+
+#[test]
+fn every_variable_read() {
+    let (settings, problems) = settings_and_problems(&[
+        ("KEEPALIVE", b"on"),
+        ("KEEPALIVE_IDLE", b"20"),
+        ("KEEPALIVE_INTVL", b"5s"),
+        ("KEEPALIVE_CNT", b"3"),
+        ("KEEPALIVE_USER_TIMEOUT", b"1m30s"),
+        ("KEEPALIVE_DEBUG", b"1"),
+    ]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        settings,
+        Settings {
+            enabled: true,
+            debug: true,
+            idle: Some(20),
+            interval: Some(5),
+            count: Some(3),
+            user_timeout_ms: Some(90_000),
+        }
+    );
+}
+
+#[test]
+fn keepalive_off_in_any_spelling() {
+    for off in [&b"off"[..], b"0", b"no", b"false", b"OFF", b"False"] {
+        let (settings, problems) = settings_and_problems(&[("KEEPALIVE", off)]);
+        assert!(!settings.enabled);
+        assert!(problems.is_empty());
+    }
+}
+
+#[test]
+fn seconds_boundaries() {
+    for variable in [&IDLE, &INTERVAL] {
+        assert_eq!(variable.parse(b"1"), Some(1));
+        assert_eq!(variable.parse(b"32767"), Some(32767));
+        assert_eq!(variable.parse(b"32767s"), Some(32767));
+        assert_eq!(variable.parse(b"9h6m7s"), Some(32767));
+        assert_eq!(variable.parse(b"1000ms"), Some(1));
+        assert_eq!(variable.parse(b"2000ms"), Some(2));
+        for bad in [&b"0"[..], b"0s", b"32768", b"9h6m8s", b"500ms", b"1500ms", b"1.5s", b"-1", b"", b"abc", b"20x"] {
+            assert_eq!(variable.parse(bad), None, "{}", std::str::from_utf8(bad).unwrap());
+        }
+    }
+}
+
+#[test]
+fn count_boundaries() {
+    assert_eq!(COUNT.parse(b"1"), Some(1));
+    assert_eq!(COUNT.parse(b"127"), Some(127));
+    for bad in [&b"0"[..], b"128", b"-1", b"3s", b"", b"1e2", b"4294967297"] {
+        assert_eq!(COUNT.parse(bad), None);
+    }
+}
+
+#[test]
+fn user_timeout_boundaries() {
+    assert_eq!(USER_TIMEOUT.parse(b"0"), Some(0));
+    assert_eq!(USER_TIMEOUT.parse(b"0ms"), Some(0));
+    assert_eq!(USER_TIMEOUT.parse(b"1ms"), Some(1));
+    assert_eq!(USER_TIMEOUT.parse(b"30"), Some(30_000), "a bare number is seconds");
+    assert_eq!(USER_TIMEOUT.parse(b"1500ms"), Some(1500));
+    assert_eq!(USER_TIMEOUT.parse(b"2147483647ms"), Some(2_147_483_647));
+    assert_eq!(USER_TIMEOUT.parse(b"2147483648ms"), None);
+    assert_eq!(USER_TIMEOUT.parse(b"2147483"), Some(2_147_483_000));
+    assert_eq!(USER_TIMEOUT.parse(b"2147484"), None);
+    assert_eq!(USER_TIMEOUT.parse(b"-1"), None);
+}
+
+#[test]
+fn each_bad_value_reported_once_and_the_rest_applies() {
+    let long = std::vec![b'7'; 100_000].leak();
+    let env: [(&str, &'static [u8]); 6] = [
+        ("KEEPALIVE", b"maybe"),
+        ("KEEPALIVE_IDLE", b"abc"),
+        ("KEEPALIVE_INTVL", b"\xff\xfe"),
+        ("KEEPALIVE_CNT", b"3"),
+        ("KEEPALIVE_USER_TIMEOUT", long),
+        ("KEEPALIVE_DEBUG", b"loud"),
+    ];
+    let (settings, problems) = settings_and_problems(&env);
+    assert_eq!(
+        problems,
+        [
+            invalid(c"KEEPALIVE", b"maybe", &ENABLED),
+            invalid(c"KEEPALIVE_IDLE", b"abc", &IDLE),
+            invalid(c"KEEPALIVE_INTVL", b"\xff\xfe", &INTERVAL),
+            invalid(c"KEEPALIVE_USER_TIMEOUT", long, &USER_TIMEOUT),
+            invalid(c"KEEPALIVE_DEBUG", b"loud", &DEBUG),
+        ]
+    );
+    assert_eq!(settings, Settings { count: Some(3), ..Settings::DEFAULT });
+}
+
+#[test]
+fn every_listed_bad_input_is_rejected_for_every_duration() {
+    let bad: [&[u8]; 12] = [
+        b"", b"abc", b"0", b"-5", b"99999999", b"123456789012345678901234567890", b"1.5s",
+        b"500ms", b"20s junk", b"20junk", b"\xc3\x28", b"\x80",
+    ];
+    for value in bad {
+        for variable in [&IDLE, &INTERVAL] {
+            assert_eq!(variable.parse(value), None, "{:?} {:?}", variable.name, value);
+        }
+    }
+}
+
+#[test]
+fn aliases_are_read() {
+    let (settings, problems) = settings_and_problems(&[("KEEPALIVE_INTERVAL", b"7"), ("KEEPALIVE_COUNT", b"4")]);
+    assert!(problems.is_empty());
+    assert_eq!((settings.interval, settings.count), (Some(7), Some(4)));
+}
+
+#[test]
+fn both_spellings_equal_is_no_conflict() {
+    let (settings, problems) =
+        settings_and_problems(&[("KEEPALIVE_INTVL", b"60"), ("KEEPALIVE_INTERVAL", b"1m")]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(settings.interval, Some(60));
+}
+
+#[test]
+fn both_spellings_differ_short_one_wins_with_a_warning() {
+    let (settings, problems) = settings_and_problems(&[("KEEPALIVE_CNT", b"3"), ("KEEPALIVE_COUNT", b"9")]);
+    assert_eq!(settings.count, Some(3));
+    assert_eq!(
+        problems,
+        [Problem::Conflict {
+            used: c"KEEPALIVE_CNT",
+            used_value: b"3",
+            ignored: c"KEEPALIVE_COUNT",
+            ignored_value: b"9",
+        }]
+    );
+}
+
+#[test]
+fn invalid_short_spelling_falls_back_to_a_valid_long_one() {
+    let (settings, problems) =
+        settings_and_problems(&[("KEEPALIVE_INTVL", b"fast"), ("KEEPALIVE_INTERVAL", b"2")]);
+    assert_eq!(settings.interval, Some(2));
+    assert_eq!(problems, [invalid(c"KEEPALIVE_INTVL", b"fast", &INTERVAL)]);
+}
+
+#[test]
+fn invalid_long_spelling_is_reported_too() {
+    let (settings, problems) = settings_and_problems(&[("KEEPALIVE_CNT", b"5"), ("KEEPALIVE_COUNT", b"500")]);
+    assert_eq!(settings.count, Some(5));
+    assert_eq!(problems, [invalid(c"KEEPALIVE_COUNT", b"500", &COUNT)]);
+}
+
+#[test]
+fn every_variable_is_listed_once_with_a_message() {
+    let mut names: Vec<&CStr> = VARIABLES.iter().flat_map(|v| [Some(v.name), v.alias]).flatten().collect();
+    assert_eq!(names.len(), 8);
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 8);
+    for variable in VARIABLES {
+        assert!(variable.expected.starts_with("expected "), "{:?}", variable.name);
+    }
+}

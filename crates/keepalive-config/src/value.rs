@@ -1,0 +1,150 @@
+//! Parsers for single values: switches, durations and counts.
+//!
+//! Every parser takes raw bytes (an environment value need not be UTF-8), never panics, and
+//! accepts surrounding ASCII whitespace, which shells and YAML files leave behind easily.
+
+/// `on`/`1`/`yes`/`true` or `off`/`0`/`no`/`false`, in any case.
+pub fn parse_switch(text: &[u8]) -> Option<bool> {
+    let text = text.trim_ascii();
+    const ON: [&[u8]; 4] = [b"on", b"1", b"yes", b"true"];
+    const OFF: [&[u8]; 4] = [b"off", b"0", b"no", b"false"];
+    if ON.iter().any(|word| text.eq_ignore_ascii_case(word)) {
+        Some(true)
+    } else if OFF.iter().any(|word| text.eq_ignore_ascii_case(word)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A duration in milliseconds: a bare whole number of seconds (`20`), or one or more terms of a
+/// whole number and a unit, `ms`, `s`, `m` or `h` (`500ms`, `1m30s`, `1h 5m`). `None` for
+/// anything else, including fractions, signs and values that overflow.
+pub fn parse_duration_ms(text: &[u8]) -> Option<u64> {
+    let text = text.trim_ascii();
+    if text.is_empty() {
+        return None;
+    }
+    if text.iter().all(u8::is_ascii_digit) {
+        return parse_digits(text)?.checked_mul(1000);
+    }
+    let mut rest = text;
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        let (number, after) = rest.split_at_checked(digits)?;
+        let letters = after.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        let (unit, after) = after.split_at_checked(letters)?;
+        let term = parse_digits(number)?.checked_mul(unit_ms(unit)?)?;
+        total = total.checked_add(term)?;
+        rest = after.trim_ascii_start();
+    }
+    Some(total)
+}
+
+/// A plain whole number, as `KEEPALIVE_CNT` takes it.
+pub fn parse_count(text: &[u8]) -> Option<u64> {
+    let text = text.trim_ascii();
+    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    parse_digits(text)
+}
+
+fn parse_digits(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |value, digit| {
+        value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+    })
+}
+
+fn unit_ms(unit: &[u8]) -> Option<u64> {
+    const UNITS: [(&[u8], u64); 4] = [(b"ms", 1), (b"s", 1000), (b"m", 60_000), (b"h", 3_600_000)];
+    UNITS
+        .iter()
+        .find(|(name, _)| unit.eq_ignore_ascii_case(name))
+        .map(|&(_, ms)| ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switches_in_every_spelling() {
+        for on in ["on", "1", "yes", "true", "ON", "Yes", "TRUE", " on ", "on\n"] {
+            assert_eq!(parse_switch(on.as_bytes()), Some(true), "{on:?}");
+        }
+        for off in ["off", "0", "no", "false", "OFF", "No", "False", "\toff"] {
+            assert_eq!(parse_switch(off.as_bytes()), Some(false), "{off:?}");
+        }
+        for bad in ["", " ", "2", "onn", "enable", "y", "n", "o n", "-1", "1.0", "\u{fe}on"] {
+            assert_eq!(parse_switch(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bare_numbers_are_seconds() {
+        assert_eq!(parse_duration_ms(b"20"), Some(20_000));
+        assert_eq!(parse_duration_ms(b"0"), Some(0));
+        assert_eq!(parse_duration_ms(b"007"), Some(7_000));
+        assert_eq!(parse_duration_ms(b" 20 "), Some(20_000));
+    }
+
+    #[test]
+    fn units_and_sums() {
+        assert_eq!(parse_duration_ms(b"500ms"), Some(500));
+        assert_eq!(parse_duration_ms(b"20s"), Some(20_000));
+        assert_eq!(parse_duration_ms(b"5m"), Some(300_000));
+        assert_eq!(parse_duration_ms(b"1h"), Some(3_600_000));
+        assert_eq!(parse_duration_ms(b"1m30s"), Some(90_000));
+        assert_eq!(parse_duration_ms(b"1h 1m 1s 1ms"), Some(3_661_001));
+        assert_eq!(parse_duration_ms(b"2S"), Some(2_000));
+        assert_eq!(parse_duration_ms(b"1M5MS"), Some(60_005));
+    }
+
+    #[test]
+    fn malformed_durations() {
+        for bad in [
+            "", "   ", "s", "abc", "-1", "+1", "1.5s", "1,5s", "20x", "20 s x", "1m30", "20sec",
+            "1d", "ms", "1 m30", "0x10", "20s-", "٣", "2\u{0}0",
+        ] {
+            assert_eq!(parse_duration_ms(bad.as_bytes()), None, "{bad:?}");
+        }
+        assert_eq!(parse_duration_ms(b"\xff20"), None);
+        assert_eq!(parse_duration_ms(b"20\xffs"), None);
+    }
+
+    #[test]
+    fn durations_that_overflow() {
+        assert_eq!(parse_duration_ms(b"123456789012345678901234567890"), None);
+        assert_eq!(parse_duration_ms(b"18446744073709551615"), None, "seconds overflow in ms");
+        assert_eq!(parse_duration_ms(b"18446744073709551615ms"), Some(u64::MAX));
+        assert_eq!(parse_duration_ms(b"18446744073709551615ms 1ms"), None);
+        assert_eq!(parse_duration_ms(b"5124095576030432h"), None);
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(parse_count(b"3"), Some(3));
+        assert_eq!(parse_count(b" 127 "), Some(127));
+        for bad in ["", "3s", "-3", "+3", "3.0", "three", "0x3"] {
+            assert_eq!(parse_count(bad.as_bytes()), None, "{bad:?}");
+        }
+        assert_eq!(parse_count(b"999999999999999999999999999999"), None);
+    }
+
+    #[test]
+    fn a_hundred_thousand_characters() {
+        let digits = [b'9'; 100_000];
+        assert_eq!(parse_duration_ms(&digits), None);
+        assert_eq!(parse_count(&digits), None);
+        let mut sum = [b'1'; 100_000];
+        for pair in sum.chunks_mut(2) {
+            pair[1] = b's';
+        }
+        assert_eq!(parse_duration_ms(&sum), Some(50_000_000));
+    }
+}

@@ -1,0 +1,90 @@
+//! The exported functions that stand in for the C library's. Each calls the real function and
+//! returns exactly its result; the real call's `errno` is the one the program sees.
+
+use core::ffi::c_int;
+use libc::{sockaddr, socklen_t};
+
+use crate::config::settings;
+use crate::policy;
+use crate::real;
+use crate::sockopt::{self, Moment};
+
+/// Creates a socket like the C library's `socket()`; a TCP socket gets keepalive right away.
+///
+/// # Safety
+/// The same contract as `socket(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
+    let Some(real_socket) = real::SOCKET.get() else { return real::unavailable() };
+    // SAFETY: forwarded unchanged.
+    let fd = unsafe { real_socket(domain, kind, protocol) };
+    if fd >= 0 {
+        let settings = settings("socket()");
+        if settings.enabled {
+            if policy::is_tcp_request(domain, kind, protocol) {
+                let protocol = if protocol == 0 { libc::IPPROTO_TCP } else { protocol };
+                sockopt::configure(fd, &settings, Moment::Socket, domain, protocol);
+            } else if settings.debug {
+                sockopt::describe_untouched(fd, Moment::Socket);
+            }
+        }
+    }
+    fd
+}
+
+/// Connects like the C library's `connect()`; a TCP socket without keepalive gets it first.
+///
+/// # Safety
+/// The same contract as `connect(2)`; `address` is passed through and never read here.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn connect(fd: c_int, address: *const sockaddr, length: socklen_t) -> c_int {
+    let Some(real_connect) = real::CONNECT.get() else { return real::unavailable() };
+    let settings = settings("connect()");
+    if settings.enabled {
+        sockopt::configure_if_off(fd, &settings, Moment::Connect);
+    }
+    // SAFETY: forwarded unchanged.
+    unsafe { real_connect(fd, address, length) }
+}
+
+/// Accepts like the C library's `accept()`; an accepted TCP socket without keepalive gets it.
+///
+/// # Safety
+/// The same contract as `accept(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accept(fd: c_int, address: *mut sockaddr, length: *mut socklen_t) -> c_int {
+    let Some(real_accept) = real::ACCEPT.get() else { return real::unavailable() };
+    // SAFETY: forwarded unchanged.
+    let accepted = unsafe { real_accept(fd, address, length) };
+    configure_accepted(accepted, Moment::Accept);
+    accepted
+}
+
+/// Accepts like the C library's `accept4()`; an accepted TCP socket without keepalive gets it.
+///
+/// # Safety
+/// The same contract as `accept4(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accept4(
+    fd: c_int,
+    address: *mut sockaddr,
+    length: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    let Some(real_accept4) = real::ACCEPT4.get() else { return real::unavailable() };
+    // SAFETY: forwarded unchanged.
+    let accepted = unsafe { real_accept4(fd, address, length, flags) };
+    configure_accepted(accepted, Moment::Accept4);
+    accepted
+}
+
+/// Linux copies a listener's options to the sockets it accepts, so this only acts for listeners
+/// that did not come through our `socket()`: inherited, or handed over by systemd or inetd.
+fn configure_accepted(accepted: c_int, moment: Moment) {
+    if accepted >= 0 {
+        let settings = settings(moment.name());
+        if settings.enabled {
+            sockopt::configure_if_off(accepted, &settings, moment);
+        }
+    }
+}
