@@ -28,7 +28,8 @@ FORCE:
 c-tests: $(foreach libc,glibc musl,$(addprefix $(C_BUILD)/$(libc)/,$(C_PROGRAMS) $(addsuffix .so,$(C_LIBRARIES))))
 
 compiler = $(if $(filter $(C_BUILD)/musl/%,$@),$(MUSL_CC),$(CC))
-early_link = $(if $(filter early,$(notdir $@)),-L$(@D) -Wl,-rpath,'$$ORIGIN' -learly)
+comma := ,
+early_link = $(if $(filter early,$(notdir $@)),-L$(@D) -Wl$(comma)-rpath$(comma)'$$ORIGIN' -learly)
 
 .SECONDEXPANSION:
 $(C_BUILD)/%.so: c-tests/$$(notdir $$*).c $(C_HEADERS)

@@ -4,7 +4,7 @@
 use core::ffi::c_int;
 use libc::{sockaddr, socklen_t};
 
-use crate::config::settings;
+use crate::config::{debugging, when_enabled};
 use crate::policy;
 use crate::real;
 use crate::sockopt::{self, Moment};
@@ -16,17 +16,15 @@ use crate::sockopt::{self, Moment};
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
     let Some(real_socket) = real::SOCKET.get() else { return real::unavailable() };
+    // Decided before the call, so that only this bit has to survive it.
+    let tcp = policy::is_tcp_request(domain, kind, protocol);
     // SAFETY: forwarded unchanged.
     let fd = unsafe { real_socket(domain, kind, protocol) };
     if fd >= 0 {
-        let settings = settings("socket()");
-        if settings.enabled {
-            if policy::is_tcp_request(domain, kind, protocol) {
-                let protocol = if protocol == 0 { libc::IPPROTO_TCP } else { protocol };
-                sockopt::configure(fd, &settings, Moment::Socket, domain, protocol);
-            } else if settings.debug {
-                sockopt::describe_untouched(fd, Moment::Socket);
-            }
+        if tcp {
+            when_enabled("socket()", |plan| sockopt::configure(fd, plan, Moment::Socket));
+        } else if debugging("socket()") {
+            sockopt::describe_untouched(fd, Moment::Socket);
         }
     }
     fd
@@ -39,10 +37,7 @@ pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connect(fd: c_int, address: *const sockaddr, length: socklen_t) -> c_int {
     let Some(real_connect) = real::CONNECT.get() else { return real::unavailable() };
-    let settings = settings("connect()");
-    if settings.enabled {
-        sockopt::configure_if_off(fd, &settings, Moment::Connect);
-    }
+    when_enabled("connect()", |plan| sockopt::configure_if_off(fd, plan, Moment::Connect));
     // SAFETY: forwarded unchanged.
     unsafe { real_connect(fd, address, length) }
 }
@@ -82,9 +77,6 @@ pub unsafe extern "C" fn accept4(
 /// that did not come through our `socket()`: inherited, or handed over by systemd or inetd.
 fn configure_accepted(accepted: c_int, moment: Moment) {
     if accepted >= 0 {
-        let settings = settings(moment.name());
-        if settings.enabled {
-            sockopt::configure_if_off(accepted, &settings, moment);
-        }
+        when_enabled(moment.name(), |plan| sockopt::configure_if_off(accepted, plan, moment));
     }
 }

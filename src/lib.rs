@@ -10,6 +10,7 @@
 //! in signal handlers, in `vfork` children and before its own constructor.
 
 #![cfg_attr(not(test), no_std)]
+#![cfg_attr(test, allow(dead_code))]
 
 mod config;
 mod errno;
@@ -19,6 +20,7 @@ mod log;
 mod policy;
 mod real;
 mod sockopt;
+mod sys;
 
 #[cfg(not(test))]
 #[panic_handler]
@@ -28,18 +30,11 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     unsafe { libc::abort() }
 }
 
-// glibc 2.34 moved dlsym into libc.so.6 under a new version; binding to the original version
-// (with libdl.so.2 linked, see build.rs) lets the library load into programs on older glibc.
-#[cfg(all(not(test), target_env = "gnu", target_arch = "x86_64"))]
-core::arch::global_asm!(".symver dlsym, dlsym@GLIBC_2.2.5");
-#[cfg(all(not(test), target_env = "gnu", target_arch = "aarch64"))]
-core::arch::global_asm!(".symver dlsym, dlsym@GLIBC_2.17");
-
 #[cfg(not(test))]
 ctor::declarative::ctor! {
     #[ctor(unsafe)]
     fn load() {
         real::resolve_all();
-        config::settings("");
+        config::load();
     }
 }

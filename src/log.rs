@@ -6,36 +6,47 @@
 //! land in the program's own connections.
 
 use core::ffi::{CStr, c_int};
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 const CAPACITY: usize = 480;
 /// Longest part of a configuration value quoted in a warning.
 const QUOTED_MAX: usize = 64;
 
-pub struct Line {
-    buffer: [u8; CAPACITY],
+// Lines are built with volatile byte stores into an uninitialised buffer: a plain copy loop or a
+// zeroed buffer compiles to calls to the C library's memcpy and memset, each one more symbol for
+// the dynamic loader to look up in every process that loads us, for code that only prints.
+pub struct Line<'a> {
+    buffer: &'a mut MaybeUninit<[u8; CAPACITY]>,
     length: usize,
 }
 
-impl Line {
-    /// A warning: `libkeepalive: …`.
-    pub fn warning() -> Self {
-        let mut line = Self::empty();
+impl Line<'_> {
+    /// Writes a warning, `libkeepalive: …`, whatever descriptor 2 is now (they come at load).
+    pub fn warning(build: impl FnOnce(&mut Line)) {
+        let mut buffer = MaybeUninit::uninit();
+        let mut line = Line::empty(&mut buffer);
         line.text("libkeepalive: ");
-        line
+        build(&mut line);
+        line.send();
     }
 
-    /// A debug line: `libkeepalive[pid]: …`.
-    pub fn debug() -> Self {
-        let mut line = Self::empty();
-        // SAFETY: getpid cannot fail.
-        let pid = unsafe { libc::getpid() };
-        line.text("libkeepalive[").number(pid as u64).text("]: ");
-        line
+    /// Writes a debug line, `libkeepalive[pid]: …`, if descriptor 2 is still the stderr the
+    /// library found at load.
+    pub fn debug(build: impl FnOnce(&mut Line)) {
+        let original = STDERR_IDENTITY.load(Ordering::Relaxed);
+        if original == UNKNOWN || original != stderr_identity() {
+            return;
+        }
+        let mut buffer = MaybeUninit::uninit();
+        let mut line = Line::empty(&mut buffer);
+        line.text("libkeepalive[").number(crate::sys::getpid() as u64).text("]: ");
+        build(&mut line);
+        line.send();
     }
 
-    fn empty() -> Self {
-        Self { buffer: [0; CAPACITY], length: 0 }
+    fn empty(buffer: &mut MaybeUninit<[u8; CAPACITY]>) -> Line<'_> {
+        Line { buffer, length: 0 }
     }
 
     pub fn text(&mut self, text: &str) -> &mut Self {
@@ -45,12 +56,11 @@ impl Line {
     fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
         // One byte stays free for the newline.
         let room = (CAPACITY - 1).saturating_sub(self.length);
-        let taken = bytes.len().min(room);
-        if let (Some(target), Some(source)) =
-            (self.buffer.get_mut(self.length..self.length + taken), bytes.get(..taken))
-        {
-            target.copy_from_slice(source);
-            self.length += taken;
+        let start = self.buffer.as_mut_ptr().cast::<u8>();
+        for &byte in bytes.iter().take(room) {
+            // SAFETY: `length < CAPACITY - 1` here, so the byte is inside the buffer.
+            unsafe { core::ptr::write_volatile(start.add(self.length), byte) };
+            self.length += 1;
         }
         self
     }
@@ -67,6 +77,15 @@ impl Line {
             }
         }
         self.bytes(&digits[start..])
+    }
+
+    /// `, idle 20s` for a configured value, `, idle system` (`unset`) otherwise.
+    pub fn timer(&mut self, label: &str, value: Option<u32>, unit: &str, unset: &str) -> &mut Self {
+        self.text(", ").text(label).text(" ");
+        match value {
+            Some(value) => self.number(u64::from(value)).text(unit),
+            None => self.text(unset),
+        }
     }
 
     pub fn name(&mut self, name: &CStr) -> &mut Self {
@@ -112,106 +131,98 @@ impl Line {
 
     #[cfg(test)]
     pub fn as_bytes(&self) -> &[u8] {
-        self.buffer.get(..self.length).unwrap_or_default()
+        self.written(self.length)
     }
 
-    /// Writes the line, whatever descriptor 2 is now (warnings at load time).
-    pub fn send(&mut self) {
-        let Some(newline) = self.buffer.get_mut(self.length) else { return };
-        *newline = b'\n';
-        let saved = crate::errno::Saved::now();
-        // SAFETY: writes initialised bytes of our own buffer; a failure is deliberately ignored.
-        unsafe { libc::write(2, self.buffer.as_ptr().cast(), self.length + 1) };
-        saved.restore();
+    /// The first `length` bytes, all written by `bytes`.
+    fn written(&self, length: usize) -> &[u8] {
+        let length = length.min(CAPACITY);
+        // SAFETY: bytes up to `self.length` (and the newline after them, in `send`) were written.
+        unsafe { core::slice::from_raw_parts(self.buffer.as_ptr().cast::<u8>(), length) }
     }
 
-    /// Writes the line only if descriptor 2 is still the stderr the library found at load.
-    pub fn send_to_original_stderr(&mut self) {
-        let original = STDERR_IDENTITY.load(Ordering::Relaxed);
-        if original != UNKNOWN && original == stderr_identity() {
-            self.send();
+    fn send(&mut self) {
+        if self.length >= CAPACITY {
+            return;
         }
+        // SAFETY: inside the buffer, checked above.
+        unsafe { core::ptr::write_volatile(self.buffer.as_mut_ptr().cast::<u8>().add(self.length), b'\n') };
+        // A failure (stderr closed) is deliberately ignored; errno is not touched.
+        let _ = crate::sys::write(2, self.written(self.length + 1));
     }
 }
 
 const UNKNOWN: u64 = 0;
 static STDERR_IDENTITY: AtomicU64 = AtomicU64::new(UNKNOWN);
 
-/// Notes which file descriptor 2 is, for `send_to_original_stderr`.
+/// Notes which file descriptor 2 is, for `Line::debug`.
 pub fn remember_stderr() {
     let _ = STDERR_IDENTITY.compare_exchange(UNKNOWN, stderr_identity(), Ordering::Relaxed, Ordering::Relaxed);
 }
 
-/// Device and inode of descriptor 2 folded into one number, `UNKNOWN` if it is closed. The raw
-/// system call keeps us off glibc's `fstat` symbol, which only exists from glibc 2.33 on.
+/// Device and inode of descriptor 2 folded into one number, `UNKNOWN` if it is closed.
 fn stderr_identity() -> u64 {
-    let saved = crate::errno::Saved::now();
-    // SAFETY: `stat` is plain data the kernel fills in; on x86_64 and aarch64 libc's struct stat
-    // is the kernel's layout.
-    let identity = unsafe {
-        let mut status: libc::stat = core::mem::zeroed();
-        if libc::syscall(libc::SYS_fstat, 2 as c_int, &raw mut status) == 0 {
-            (status.st_dev.rotate_left(32) ^ status.st_ino).max(1)
-        } else {
-            UNKNOWN
-        }
-    };
-    saved.restore();
-    identity
+    match crate::sys::file_identity(2) {
+        Ok((device, inode)) => (device.rotate_left(32) ^ inode).max(1),
+        Err(_) => UNKNOWN,
+    }
 }
 
 /// Warns, once per function, that libc's `name` could not be found.
 #[cold]
 pub fn missing_function(name: &CStr) {
-    Line::warning()
-        .text("cannot find the C library's ")
-        .name(name)
-        .text("(); calls to it fail with ENOSYS")
-        .send();
+    Line::warning(|line| {
+        line.text("cannot find the C library's ").name(name).text("(); calls to it fail with ENOSYS");
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn text(line: &Line) -> &str {
+    fn text<'a>(line: &'a Line) -> &'a str {
         core::str::from_utf8(line.as_bytes()).unwrap()
     }
 
     #[test]
     fn builds_a_line() {
-        let mut line = Line::warning();
+        let mut buffer = MaybeUninit::uninit();
+        let mut line = Line::empty(&mut buffer);
         line.text("fd ").number(5).text(" ").number(0).text(" ").number(u64::MAX);
-        assert_eq!(text(&line), "libkeepalive: fd 5 0 18446744073709551615");
+        assert_eq!(text(&line), "fd 5 0 18446744073709551615");
     }
 
     #[test]
     fn quotes_and_escapes() {
-        let mut line = Line::empty();
+        let mut buffer = MaybeUninit::uninit();
+        let mut line = Line::empty(&mut buffer);
         line.quoted(b"a\"b\\c\xff\n\x00z");
         assert_eq!(text(&line), r#""a\"b\\c\xff\x0a\x00z""#);
     }
 
     #[test]
     fn long_values_are_cut_short() {
-        let mut line = Line::empty();
+        let mut buffer = MaybeUninit::uninit();
+        let mut line = Line::empty(&mut buffer);
         line.quoted(&[b'7'; 100_000]);
         assert_eq!(text(&line), format!("\"{}...\" (100000 bytes)", "7".repeat(QUOTED_MAX)));
     }
 
     #[test]
     fn never_overflows() {
-        let mut line = Line::warning();
+        let mut buffer = MaybeUninit::uninit();
+        let mut line = Line::empty(&mut buffer);
         for _ in 0..100 {
             line.text("0123456789").quoted(&[0xff; 70]).number(12345);
         }
         assert_eq!(line.as_bytes().len(), CAPACITY - 1);
-        line.send_to_original_stderr();
+        line.send();
     }
 
     #[test]
     fn errno_names() {
-        let mut line = Line::empty();
+        let mut buffer = MaybeUninit::uninit();
+        let mut line = Line::empty(&mut buffer);
         line.errno(libc::EPERM).text(" ").errno(9999);
         assert_eq!(text(&line), "EPERM errno 9999");
     }

@@ -3,72 +3,129 @@
 //! Each address is looked up once and cached in an atomic: the constructor resolves them all, so a
 //! hook never calls `dlsym` (which is not async-signal-safe) unless it runs before the constructor.
 //! Two threads resolving at once store the same address, so no lock is needed.
+//!
+//! `dlsym` is a weak reference. glibc before 2.34 defines it in libdl.so.2, which a program need
+//! not load; naming libdl as a dependency would cost every process that loads us a whole extra
+//! library. Without `dlsym`, each hook uses its fallback, the same call made directly to the kernel.
 
-use core::ffi::{CStr, c_int, c_void};
+use core::ffi::{CStr, c_char, c_int, c_void};
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use libc::{sockaddr, socklen_t};
+
+use crate::sys::fallback;
 
 const UNRESOLVED: usize = 0;
 const MISSING: usize = 1;
 
 pub struct Real<F> {
     name: &'static CStr,
+    fallback: F,
     address: AtomicUsize,
     function: PhantomData<F>,
 }
 
-// SAFETY: the only state is an atomic; `F` is a plain function pointer type.
+// SAFETY: the state is an atomic and a function pointer, both safe to share.
 unsafe impl<F> Sync for Real<F> {}
 
 impl<F: Copy> Real<F> {
-    const fn new(name: &'static CStr) -> Self {
+    const fn new(name: &'static CStr, fallback: F) -> Self {
         const { assert!(size_of::<F>() == size_of::<usize>()) };
         Self {
             name,
+            fallback,
             address: AtomicUsize::new(UNRESOLVED),
             function: PhantomData,
         }
     }
 
-    /// The real function, or `None` (after one warning for the whole process) if there is none.
-    #[inline]
+    /// The real function, or `None` (after one warning for the whole process) if `dlsym` exists
+    /// but does not know it.
+    #[inline(always)]
     pub fn get(&self) -> Option<F> {
-        match self.address.load(Ordering::Acquire) {
-            UNRESOLVED => self.resolve(),
-            MISSING => None,
-            // SAFETY: `address` only ever holds what dlsym returned for `name`, whose C type is
-            // `F` as declared below, and `F` is pointer-sized (checked in `new`).
-            address => Some(unsafe { core::mem::transmute_copy::<usize, F>(&address) }),
+        let address = self.address.load(Ordering::Acquire);
+        if address > MISSING {
+            // SAFETY: `address` only holds what dlsym returned for `name`, or the address of
+            // `fallback`; both have the C type `F`, which is pointer-sized (checked in `new`).
+            Some(unsafe { core::mem::transmute_copy::<usize, F>(&address) })
+        } else {
+            self.resolve()
         }
     }
 
     #[cold]
+    #[inline(never)]
     fn resolve(&self) -> Option<F> {
-        // SAFETY: dlsym with a NUL-terminated name; RTLD_NEXT searches the objects after ours.
-        let found = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) } as usize;
-        let stored = if found > MISSING { found } else { MISSING };
-        match self.address.compare_exchange(UNRESOLVED, stored, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) if stored == MISSING => crate::log::missing_function(self.name),
-            _ => {}
+        if self.address.load(Ordering::Acquire) == MISSING {
+            return None;
         }
-        if stored == MISSING { None } else { self.get() }
+        let found = match dlsym() {
+            Some(dlsym) => {
+                let saved = crate::errno::Saved::now();
+                // SAFETY: a NUL-terminated name; RTLD_NEXT searches the objects loaded after us.
+                let address = unsafe { dlsym(libc::RTLD_NEXT, self.name.as_ptr()) } as usize;
+                saved.restore();
+                if address > MISSING { address } else { MISSING }
+            }
+            // SAFETY: `F` is a pointer-sized function pointer type (checked in `new`).
+            None => unsafe { core::mem::transmute_copy::<F, usize>(&self.fallback) },
+        };
+        if self.address.compare_exchange(UNRESOLVED, found, Ordering::AcqRel, Ordering::Acquire) == Ok(UNRESOLVED)
+            && found == MISSING
+        {
+            crate::log::missing_function(self.name);
+        }
+        self.get()
     }
 }
+
+type DlsymFn = unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_void;
+
+#[cfg(not(test))]
+fn dlsym() -> Option<DlsymFn> {
+    unsafe extern "C" {
+        /// Filled in by the dynamic loader: the address of `dlsym`, or 0 where there is none.
+        static libkeepalive_dlsym_address: usize;
+    }
+    // SAFETY: a word in our own data, written only by the loader's relocation.
+    let address = unsafe { core::ptr::read_volatile(&raw const libkeepalive_dlsym_address) };
+    // SAFETY: a non-zero value is the address of the C library's dlsym.
+    (address != 0).then(|| unsafe { core::mem::transmute::<usize, DlsymFn>(address) })
+}
+
+#[cfg(test)]
+fn dlsym() -> Option<DlsymFn> {
+    tests::DLSYM.with(|dlsym| dlsym.get())
+}
+
+// A weak reference, bound to the version every glibc has (2.34 gave libc.so.6's dlsym a new
+// default version), so the library loads on older glibc too. Rust assumes a function's address is
+// never null, so the address is read from a word the loader fills in instead.
+#[cfg(all(not(test), target_env = "gnu", target_arch = "x86_64"))]
+core::arch::global_asm!(".symver dlsym, dlsym@GLIBC_2.2.5");
+#[cfg(all(not(test), target_env = "gnu", target_arch = "aarch64"))]
+core::arch::global_asm!(".symver dlsym, dlsym@GLIBC_2.17");
+#[cfg(not(test))]
+core::arch::global_asm!(
+    ".weak dlsym",
+    ".section .data.rel.ro.libkeepalive_dlsym_address,\"aw\"",
+    ".balign 8",
+    ".globl libkeepalive_dlsym_address",
+    ".hidden libkeepalive_dlsym_address",
+    "libkeepalive_dlsym_address:",
+    ".quad dlsym",
+    ".previous",
+);
 
 pub type SocketFn = unsafe extern "C" fn(c_int, c_int, c_int) -> c_int;
 pub type ConnectFn = unsafe extern "C" fn(c_int, *const sockaddr, socklen_t) -> c_int;
 pub type AcceptFn = unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int;
 pub type Accept4Fn = unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t, c_int) -> c_int;
-pub type SetsockoptFn = unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int;
-pub type GetsockoptFn = unsafe extern "C" fn(c_int, c_int, c_int, *mut c_void, *mut socklen_t) -> c_int;
 
-pub static SOCKET: Real<SocketFn> = Real::new(c"socket");
-pub static CONNECT: Real<ConnectFn> = Real::new(c"connect");
-pub static ACCEPT: Real<AcceptFn> = Real::new(c"accept");
-pub static ACCEPT4: Real<Accept4Fn> = Real::new(c"accept4");
-pub static SETSOCKOPT: Real<SetsockoptFn> = Real::new(c"setsockopt");
-pub static GETSOCKOPT: Real<GetsockoptFn> = Real::new(c"getsockopt");
+pub static SOCKET: Real<SocketFn> = Real::new(c"socket", fallback::socket);
+pub static CONNECT: Real<ConnectFn> = Real::new(c"connect", fallback::connect);
+pub static ACCEPT: Real<AcceptFn> = Real::new(c"accept", fallback::accept);
+pub static ACCEPT4: Real<Accept4Fn> = Real::new(c"accept4", fallback::accept4);
 
 /// Looks every function up now, while the process is still single-threaded.
 pub fn resolve_all() {
@@ -76,8 +133,6 @@ pub fn resolve_all() {
     CONNECT.get();
     ACCEPT.get();
     ACCEPT4.get();
-    SETSOCKOPT.get();
-    GETSOCKOPT.get();
 }
 
 /// What a hook returns when the real function is missing: -1 with `ENOSYS`.
@@ -90,20 +145,39 @@ pub fn unavailable() -> c_int {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
 
-    #[test]
-    fn finds_libc_functions() {
-        let real: Real<SocketFn> = Real::new(c"socket");
-        let socket = real.get().expect("libc has socket");
-        assert_eq!(real.get().map(|f| f as usize), Some(socket as usize), "cached");
-        assert!(real.address.load(Ordering::Relaxed) > MISSING);
+    std::thread_local! {
+        pub static DLSYM: Cell<Option<DlsymFn>> = Cell::new(Some(libc::dlsym));
     }
 
     #[test]
-    fn a_missing_function_is_none_and_looked_up_once() {
-        let real: Real<SocketFn> = Real::new(c"libkeepalive_no_such_function");
+    fn finds_libc_functions() {
+        let real: Real<SocketFn> = Real::new(c"socket", fallback::socket);
+        let socket = real.get().expect("libc has socket");
+        assert_ne!(socket as usize, fallback::socket as SocketFn as usize);
+        assert_eq!(real.get().map(|f| f as usize), Some(socket as usize), "cached");
+    }
+
+    #[test]
+    fn a_function_dlsym_does_not_know_is_none_and_looked_up_once() {
+        let real: Real<SocketFn> = Real::new(c"libkeepalive_no_such_function", fallback::socket);
+        crate::errno::set(4242);
         assert!(real.get().is_none());
+        assert_eq!(crate::errno::get(), 4242, "dlsym's errno is not leaked");
         assert_eq!(real.address.load(Ordering::Relaxed), MISSING);
         assert!(real.get().is_none());
+        assert_eq!(unavailable(), -1);
+        assert_eq!(crate::errno::get(), libc::ENOSYS);
+    }
+
+    #[test]
+    fn without_dlsym_the_kernel_is_called_directly() {
+        DLSYM.with(|dlsym| dlsym.set(None));
+        let real: Real<SocketFn> = Real::new(c"socket", fallback::socket);
+        assert_eq!(real.get().map(|f| f as usize), Some(fallback::socket as SocketFn as usize));
+        let fd = unsafe { real.get().unwrap()(libc::AF_INET, libc::SOCK_STREAM, 0) };
+        assert!(fd >= 0);
+        unsafe { libc::close(fd) };
     }
 }

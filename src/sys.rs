@@ -1,0 +1,199 @@
+//! System calls made directly, for the library's own work.
+//!
+//! They never touch `errno` (a failure comes back as `Err(code)`), so hooks need not save and
+//! restore it; they cannot re-enter any function that we or another preloaded library export; and
+//! they cost no call into the C library. Other architectures go through libc's `syscall()`.
+
+use core::ffi::{c_int, c_long};
+use libc::socklen_t;
+
+pub type Result<T> = core::result::Result<T, c_int>;
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn raw(number: c_long, arguments: [usize; 5]) -> c_long {
+    let result: c_long;
+    // SAFETY: the caller passes a valid system call number and arguments for it.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") number => result,
+            in("rdi") arguments[0],
+            in("rsi") arguments[1],
+            in("rdx") arguments[2],
+            in("r10") arguments[3],
+            in("r8") arguments[4],
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    result
+}
+
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+unsafe fn raw(number: c_long, arguments: [usize; 5]) -> c_long {
+    let result: c_long;
+    // SAFETY: the caller passes a valid system call number and arguments for it.
+    unsafe {
+        core::arch::asm!(
+            "svc 0",
+            inlateout("x0") arguments[0] => result,
+            in("x1") arguments[1],
+            in("x2") arguments[2],
+            in("x3") arguments[3],
+            in("x4") arguments[4],
+            in("x8") number,
+            options(nostack),
+        );
+    }
+    result
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn raw(number: c_long, arguments: [usize; 5]) -> c_long {
+    let saved = crate::errno::get();
+    let [a, b, c, d, e] = arguments;
+    // SAFETY: the caller passes a valid system call number and arguments for it.
+    let result = unsafe { libc::syscall(number, a, b, c, d, e) };
+    let result = if result == -1 { -c_long::from(crate::errno::get()) } else { result };
+    crate::errno::set(saved);
+    result
+}
+
+fn check(result: c_long) -> Result<c_long> {
+    // The kernel returns -4095..-1 for errors.
+    if (-4095..0).contains(&result) { Err(-result as c_int) } else { Ok(result) }
+}
+
+#[inline(always)]
+pub fn setsockopt(fd: c_int, level: c_int, name: c_int, value: c_int) -> Result<()> {
+    let value_address = &raw const value as usize;
+    let length = size_of::<c_int>();
+    // SAFETY: the value pointer and length describe `value`, alive across the call.
+    let result = unsafe {
+        raw(libc::SYS_setsockopt, [fd as usize, level as usize, name as usize, value_address, length])
+    };
+    check(result).map(drop)
+}
+
+#[inline(always)]
+pub fn getsockopt(fd: c_int, level: c_int, name: c_int) -> Result<c_int> {
+    let mut value: c_int = 0;
+    let mut length = size_of::<c_int>() as socklen_t;
+    let addresses = (&raw mut value as usize, &raw mut length as usize);
+    // SAFETY: the pointers describe `value` and `length`, alive across the call.
+    let result = unsafe {
+        raw(libc::SYS_getsockopt, [fd as usize, level as usize, name as usize, addresses.0, addresses.1])
+    };
+    check(result).map(|_| value)
+}
+
+pub fn write(fd: c_int, bytes: &[u8]) -> Result<usize> {
+    // SAFETY: the pointer and length describe `bytes`.
+    let result = unsafe { raw(libc::SYS_write, [fd as usize, bytes.as_ptr() as usize, bytes.len(), 0, 0]) };
+    check(result).map(|written| written as usize)
+}
+
+pub fn getpid() -> c_int {
+    // SAFETY: getpid takes no arguments and cannot fail.
+    unsafe { raw(libc::SYS_getpid, [0; 5]) as c_int }
+}
+
+/// Device and inode of a descriptor. On x86_64 and aarch64, libc's `struct stat` is the kernel's.
+pub fn file_identity(fd: c_int) -> Result<(u64, u64)> {
+    let mut status = core::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: the kernel fills `status`, which is large enough.
+    let result = unsafe { raw(libc::SYS_fstat, [fd as usize, status.as_mut_ptr() as usize, 0, 0, 0]) };
+    check(result)?;
+    // SAFETY: zero-initialised plain data, filled in by a successful fstat.
+    let status = unsafe { status.assume_init() };
+    Ok((status.st_dev as u64, status.st_ino as u64))
+}
+
+/// The calls behind our hooks, made directly: used only when the C library's own functions
+/// cannot be looked up at all (glibc before 2.34 keeps `dlsym` in libdl, which a program may
+/// not load). Like the C library, they set `errno` and return -1 on failure.
+pub mod fallback {
+    use super::*;
+    use libc::sockaddr;
+
+    fn as_libc(result: c_long) -> c_int {
+        match check(result) {
+            Ok(value) => value as c_int,
+            Err(code) => {
+                crate::errno::set(code);
+                -1
+            }
+        }
+    }
+
+    pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
+        // SAFETY: plain integers.
+        as_libc(unsafe { raw(libc::SYS_socket, [domain as usize, kind as usize, protocol as usize, 0, 0]) })
+    }
+
+    pub unsafe extern "C" fn connect(fd: c_int, address: *const sockaddr, length: socklen_t) -> c_int {
+        // SAFETY: the kernel checks the caller's pointer and reports EFAULT.
+        as_libc(unsafe { raw(libc::SYS_connect, [fd as usize, address as usize, length as usize, 0, 0]) })
+    }
+
+    pub unsafe extern "C" fn accept(fd: c_int, address: *mut sockaddr, length: *mut socklen_t) -> c_int {
+        // SAFETY: as for `accept4`.
+        unsafe { accept4(fd, address, length, 0) }
+    }
+
+    pub unsafe extern "C" fn accept4(
+        fd: c_int,
+        address: *mut sockaddr,
+        length: *mut socklen_t,
+        flags: c_int,
+    ) -> c_int {
+        let arguments = [fd as usize, address as usize, length as usize, flags as usize, 0];
+        // SAFETY: the kernel checks the caller's pointers and reports EFAULT.
+        as_libc(unsafe { raw(libc::SYS_accept4, arguments) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_options_round_trip_without_touching_errno() {
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+        assert!(fd >= 0);
+        crate::errno::set(4242);
+        assert_eq!(setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 33), Ok(()));
+        assert_eq!(getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE), Ok(33));
+        assert_eq!(setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 0), Err(libc::EINVAL));
+        assert_eq!(getsockopt(-1, libc::SOL_SOCKET, libc::SO_KEEPALIVE), Err(libc::EBADF));
+        assert_eq!(crate::errno::get(), 4242);
+        unsafe { libc::close(fd) };
+    }
+
+    #[test]
+    fn pid_and_identity() {
+        assert_eq!(getpid(), std::process::id() as c_int);
+        assert!(file_identity(2).is_ok());
+        assert_eq!(file_identity(-1), Err(libc::EBADF));
+        assert_eq!(write(-1, b"x"), Err(libc::EBADF));
+    }
+
+    #[test]
+    fn fallbacks_behave_like_the_c_library() {
+        unsafe {
+            crate::errno::set(0);
+            assert_eq!(fallback::socket(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_UDP), -1);
+            assert_eq!(crate::errno::get(), libc::EPROTONOSUPPORT);
+            let fd = fallback::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0);
+            assert_eq!(fallback::connect(fd, core::ptr::null(), 16), -1);
+            assert_eq!(crate::errno::get(), libc::EFAULT);
+            assert_eq!(fallback::accept(fd, core::ptr::null_mut(), core::ptr::null_mut()), -1);
+            assert_eq!(crate::errno::get(), libc::EINVAL);
+            libc::close(fd);
+        }
+    }
+}
