@@ -1,0 +1,383 @@
+/* Scenarios run under LD_PRELOAD=libkeepalive.so: `scenarios NAME`. Each reads back from the
+ * kernel what the library did and exits non-zero on any mismatch (77: the kernel lacks a feature). */
+#include "check.h"
+
+#include <poll.h>
+#include <sys/resource.h>
+
+#define SKIP 77
+
+/* socket() with `type`, then connect to a loopback listener; checked after both calls. */
+static void client(int family, int type, int protocol, const char *label) {
+    struct sockaddr_storage address;
+    socklen_t length;
+    int listener = raw_listener(family, &address, &length);
+    int fd = SUCCEEDS(socket(family, type, protocol));
+    char when[96];
+    snprintf(when, sizeof when, "%s after socket()", label);
+    check_configured(fd, when);
+    if (!!(type & SOCK_NONBLOCK) != !!(fcntl(fd, F_GETFL) & O_NONBLOCK))
+        FAIL("%s: O_NONBLOCK does not match SOCK_NONBLOCK", label);
+    if (!!(type & SOCK_CLOEXEC) != !!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+        FAIL("%s: FD_CLOEXEC does not match SOCK_CLOEXEC", label);
+    if (type & SOCK_NONBLOCK) {
+        errno = 0;
+        int result = connect(fd, (struct sockaddr *)&address, length);
+        if (result != -1 || errno != EINPROGRESS)
+            FAIL("%s: non-blocking connect() gave %d (%s), expected -1 EINPROGRESS", label, result,
+                 strerror(errno));
+        struct pollfd ready = {.fd = fd, .events = POLLOUT};
+        poll(&ready, 1, 2000);
+    } else {
+        SUCCEEDS(connect(fd, (struct sockaddr *)&address, length));
+    }
+    snprintf(when, sizeof when, "%s after connect()", label);
+    check_configured(fd, when);
+    close(fd);
+    close(listener);
+}
+
+static void each_type(int family, int protocol, const char *name) {
+    static const struct {
+        int flags;
+        const char *label;
+    } flags[] = {{0, ""},
+                 {SOCK_NONBLOCK, "|SOCK_NONBLOCK"},
+                 {SOCK_CLOEXEC, "|SOCK_CLOEXEC"},
+                 {SOCK_NONBLOCK | SOCK_CLOEXEC, "|SOCK_NONBLOCK|SOCK_CLOEXEC"}};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        char label[96];
+        snprintf(label, sizeof label, "%s SOCK_STREAM%s", name, flags[i].label);
+        client(family, SOCK_STREAM | flags[i].flags, protocol, label);
+    }
+}
+
+static int ipv4(void) {
+    each_type(AF_INET, 0, "AF_INET");
+    return finish();
+}
+
+static int ipv6(void) {
+    each_type(AF_INET6, 0, "AF_INET6");
+    return finish();
+}
+
+static int ipproto_tcp(void) {
+    each_type(AF_INET, IPPROTO_TCP, "AF_INET IPPROTO_TCP");
+    each_type(AF_INET6, IPPROTO_TCP, "AF_INET6 IPPROTO_TCP");
+    return finish();
+}
+
+static int mptcp(void) {
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+    int probe = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+    if (probe < 0) {
+        printf("SKIP mptcp: this kernel cannot create MPTCP sockets (%s)\n", strerror(errno));
+        return SKIP;
+    }
+    close(probe);
+    /* MPTCP sockets refuse TCP_USER_TIMEOUT (EOPNOTSUPP); the library's attempt fails quietly. */
+    check_user_timeout = 0;
+    client(AF_INET, SOCK_STREAM, IPPROTO_MPTCP, "AF_INET IPPROTO_MPTCP");
+    return finish();
+}
+
+/* UDP, UNIX and socket pairs keep SO_KEEPALIVE off through socket(), connect() and accept(). */
+static int untouched(void) {
+    struct sockaddr_storage address;
+    for (int family = AF_INET; family; family = family == AF_INET ? AF_INET6 : 0) {
+        int udp = SUCCEEDS(socket(family, SOCK_DGRAM, 0));
+        check_keepalive_off(udp, "a UDP socket");
+        socklen_t length = loopback(family, htons(9), &address);
+        SUCCEEDS(connect(udp, (struct sockaddr *)&address, length));
+        check_keepalive_off(udp, "a connected UDP socket");
+        close(udp);
+    }
+    int pair[2];
+    SUCCEEDS(socketpair(AF_UNIX, SOCK_STREAM, 0, pair));
+    check_keepalive_off(pair[0], "a socketpair");
+    close(pair[0]);
+    close(pair[1]);
+
+    struct sockaddr_un path = {.sun_family = AF_UNIX};
+    snprintf(path.sun_path, sizeof path.sun_path, "/tmp/libkeepalive-test-%d.sock", (int)getpid());
+    unlink(path.sun_path);
+    int listener = SUCCEEDS(socket(AF_UNIX, SOCK_STREAM, 0));
+    check_keepalive_off(listener, "a UNIX stream socket");
+    SUCCEEDS(bind(listener, (struct sockaddr *)&path, sizeof path));
+    SUCCEEDS(listen(listener, 4));
+    int unix_client = SUCCEEDS(socket(AF_UNIX, SOCK_STREAM, 0));
+    SUCCEEDS(connect(unix_client, (struct sockaddr *)&path, sizeof path));
+    check_keepalive_off(unix_client, "a connected UNIX socket");
+    int accepted = SUCCEEDS(accept(listener, NULL, NULL));
+    check_keepalive_off(accepted, "an accepted UNIX socket");
+    int dgram = SUCCEEDS(socket(AF_UNIX, SOCK_DGRAM, 0));
+    check_keepalive_off(dgram, "a UNIX datagram socket");
+    close(dgram);
+    close(accepted);
+    close(unix_client);
+    close(listener);
+    unlink(path.sun_path);
+    return finish();
+}
+
+/* A socket made by system call gets keepalive when it reaches connect(). */
+static int raw_socket_connect(void) {
+    for (int family = AF_INET; family; family = family == AF_INET ? AF_INET6 : 0) {
+        struct sockaddr_storage address;
+        socklen_t length;
+        int listener = raw_listener(family, &address, &length);
+        int fd = raw_socket(family, SOCK_STREAM);
+        check_keepalive_off(fd, "a raw socket before connect()");
+        SUCCEEDS(connect(fd, (struct sockaddr *)&address, length));
+        check_configured(fd, family == AF_INET ? "raw AF_INET after connect()" : "raw AF_INET6 after connect()");
+        close(fd);
+
+        int nonblocking = raw_socket(family, SOCK_STREAM | SOCK_NONBLOCK);
+        errno = 0;
+        int result = connect(nonblocking, (struct sockaddr *)&address, length);
+        if (result != -1 || errno != EINPROGRESS)
+            FAIL("raw non-blocking connect() gave %d (%s), expected -1 EINPROGRESS", result, strerror(errno));
+        check_configured(nonblocking, "raw non-blocking after connect()");
+        close(nonblocking);
+        close(listener);
+    }
+    return finish();
+}
+
+/* A listener the library never saw (made by system call): accept() and accept4() configure. */
+static int accept_raw_listener(void) {
+    for (int family = AF_INET; family; family = family == AF_INET ? AF_INET6 : 0) {
+        struct sockaddr_storage address, peer;
+        socklen_t length, peer_length = sizeof peer;
+        int listener = raw_listener(family, &address, &length);
+        int first = raw_socket(family, SOCK_STREAM), second = raw_socket(family, SOCK_STREAM);
+        raw_connect(first, (struct sockaddr *)&address, length);
+        raw_connect(second, (struct sockaddr *)&address, length);
+        int accepted = SUCCEEDS(accept(listener, (struct sockaddr *)&peer, &peer_length));
+        if (peer.ss_family != family)
+            FAIL("accept() returned address family %d, expected %d", peer.ss_family, family);
+        check_configured(accepted, "after accept()");
+        int accepted4 = SUCCEEDS(accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
+        check_configured(accepted4, "after accept4()");
+        if (!(fcntl(accepted4, F_GETFD) & FD_CLOEXEC) || !(fcntl(accepted4, F_GETFL) & O_NONBLOCK))
+            FAIL("accept4() lost SOCK_CLOEXEC|SOCK_NONBLOCK");
+        check_keepalive_off(first, "the raw client");
+        close(accepted);
+        close(accepted4);
+        close(first);
+        close(second);
+        close(listener);
+    }
+    return finish();
+}
+
+/* A listener made through socket() passes its options on: the kernel copies them to accepted
+ * sockets, so even an accept made by system call (invisible to us) is configured. */
+static int listener_passes_options(void) {
+    for (int family = AF_INET; family; family = family == AF_INET ? AF_INET6 : 0) {
+        struct sockaddr_storage address;
+        socklen_t length = loopback(family, 0, &address);
+        int listener = SUCCEEDS(socket(family, SOCK_STREAM, 0));
+        SUCCEEDS(bind(listener, (struct sockaddr *)&address, length));
+        SUCCEEDS(listen(listener, 4));
+        SUCCEEDS(getsockname(listener, (struct sockaddr *)&address, &length));
+        check_configured(listener, "listener");
+        int client = raw_socket(family, SOCK_STREAM);
+        raw_connect(client, (struct sockaddr *)&address, length);
+        int accepted = raw_accept(listener);
+        check_configured(accepted, "accepted by system call from a socket() listener");
+        close(accepted);
+        close(client);
+        close(listener);
+    }
+    return finish();
+}
+
+/* The program's own settings win: keepalive it turned on is not touched at connect(). */
+static int program_choice(void) {
+    struct sockaddr_storage address;
+    socklen_t length;
+    int listener = raw_listener(AF_INET, &address, &length);
+    int one = 1, idle = 77, interval = 7, count = 7;
+
+    int fd = SUCCEEDS(socket(AF_INET, SOCK_STREAM, 0));
+    SUCCEEDS(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one));
+    SUCCEEDS(setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle));
+    SUCCEEDS(setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval));
+    SUCCEEDS(setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count));
+    SUCCEEDS(connect(fd, (struct sockaddr *)&address, length));
+    check_value(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 1, "after connect()");
+    check_value(fd, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", idle, "after connect()");
+    check_value(fd, IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL", interval, "after connect()");
+    check_value(fd, IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", count, "after connect()");
+    close(fd);
+
+    int raw = raw_socket(AF_INET, SOCK_STREAM);
+    setsockopt(raw, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(raw, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    SUCCEEDS(connect(raw, (struct sockaddr *)&address, length));
+    check_value(raw, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", idle, "raw socket after connect()");
+    close(raw);
+
+    /* Turning keepalive off once connected is respected. */
+    int off = 0;
+    fd = SUCCEEDS(socket(AF_INET, SOCK_STREAM, 0));
+    SUCCEEDS(connect(fd, (struct sockaddr *)&address, length));
+    SUCCEEDS(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &off, sizeof off));
+    check_value(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 0, "after the program turned it off");
+    close(fd);
+    close(listener);
+    return finish();
+}
+
+/* errno after every successful hooked call is what it was before. */
+static int errno_kept(void) {
+    struct sockaddr_storage address;
+    socklen_t length;
+    int listener = raw_listener(AF_INET, &address, &length);
+    int client = SUCCEEDS(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
+    SUCCEEDS(connect(client, (struct sockaddr *)&address, length));
+    int raw_client = raw_socket(AF_INET, SOCK_STREAM);
+    SUCCEEDS(connect(raw_client, (struct sockaddr *)&address, length));
+    int accepted = SUCCEEDS(accept(listener, NULL, NULL));
+    int accepted4 = SUCCEEDS(accept4(listener, NULL, NULL, SOCK_CLOEXEC));
+    int udp = SUCCEEDS(socket(AF_INET, SOCK_DGRAM, 0));
+    int fds[] = {udp, accepted4, accepted, raw_client, client, listener};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        close(fds[i]);
+    return finish();
+}
+
+/* Failing calls: the hooked call and the bare system call give the same -1 and errno. */
+static void same_failure(const char *what, int hooked, int hooked_errno, int raw, int raw_errno) {
+    if (hooked != -1 || raw != -1)
+        FAIL("%s: expected both calls to fail, got %d and %d", what, hooked, raw);
+    else if (hooked_errno != raw_errno)
+        FAIL("%s: errno %d (%s) under the library, %d (%s) from the system call", what, hooked_errno,
+             strerror(hooked_errno), raw_errno, strerror(raw_errno));
+}
+
+#define COMPARE(what, hooked_call, raw_call)                          \
+    do {                                                              \
+        errno = 0;                                                    \
+        int hooked_ = (int)(hooked_call);                             \
+        int hooked_errno_ = errno;                                    \
+        errno = 0;                                                    \
+        int raw_ = (int)(raw_call);                                   \
+        same_failure(what, hooked_, hooked_errno_, raw_, errno);      \
+    } while (0)
+
+static int failing_calls(void) {
+    COMPARE("socket(AF_INET, SOCK_STREAM, 9999)", socket(AF_INET, SOCK_STREAM, 9999),
+            syscall(SYS_socket, AF_INET, SOCK_STREAM, 9999));
+    COMPARE("socket(AF_INET, SOCK_STREAM, IPPROTO_UDP)", socket(AF_INET, SOCK_STREAM, IPPROTO_UDP),
+            syscall(SYS_socket, AF_INET, SOCK_STREAM, IPPROTO_UDP));
+    COMPARE("socket(4242, SOCK_STREAM, 0)", socket(4242, SOCK_STREAM, 0),
+            syscall(SYS_socket, 4242, SOCK_STREAM, 0));
+    COMPARE("socket() with an unknown type flag", socket(AF_INET, SOCK_STREAM | 0x1000, 0),
+            syscall(SYS_socket, AF_INET, SOCK_STREAM | 0x1000, 0));
+
+    struct sockaddr_storage address;
+    socklen_t length;
+    int listener = raw_listener(AF_INET, &address, &length);
+    int pipe_fds[2];
+    if (pipe(pipe_fds) != 0)
+        FAIL("pipe: %s", strerror(errno));
+    COMPARE("connect(-1)", connect(-1, (struct sockaddr *)&address, length),
+            syscall(SYS_connect, -1, &address, length));
+    COMPARE("connect(a pipe)", connect(pipe_fds[0], (struct sockaddr *)&address, length),
+            syscall(SYS_connect, pipe_fds[0], &address, length));
+
+    int a = socket(AF_INET, SOCK_STREAM, 0), b = socket(AF_INET, SOCK_STREAM, 0);
+    COMPARE("connect(NULL address)", connect(a, NULL, length), syscall(SYS_connect, b, NULL, length));
+    COMPARE("connect(invalid address pointer)", connect(a, (struct sockaddr *)8, length),
+            syscall(SYS_connect, b, (struct sockaddr *)8, length));
+    COMPARE("connect(short length)", connect(a, (struct sockaddr *)&address, 3),
+            syscall(SYS_connect, b, &address, 3));
+    struct sockaddr_storage closed;
+    socklen_t closed_length = loopback(AF_INET, 0, &closed);
+    int spare = raw_socket(AF_INET, SOCK_STREAM);
+    syscall(SYS_bind, spare, &closed, closed_length);
+    getsockname(spare, (struct sockaddr *)&closed, &closed_length); /* bound, never listening */
+    COMPARE("connect(to a closed port)", connect(a, (struct sockaddr *)&closed, closed_length),
+            syscall(SYS_connect, b, &closed, closed_length));
+    close(a);
+    close(b);
+
+    int idle = raw_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+    COMPARE("accept(-1)", accept(-1, NULL, NULL), syscall(SYS_accept, -1, NULL, NULL));
+    COMPARE("accept(a pipe)", accept(pipe_fds[0], NULL, NULL), syscall(SYS_accept, pipe_fds[0], NULL, NULL));
+    COMPARE("accept(not listening)", accept(idle, NULL, NULL), syscall(SYS_accept, idle, NULL, NULL));
+#ifdef __GLIBC__
+    /* musl's accept4() answers the kernel's EINVAL by retrying as a blocking accept(). */
+    COMPARE("accept4(bad flags)", accept4(listener, NULL, NULL, 0x7), syscall(SYS_accept4, listener, NULL, NULL, 0x7));
+#endif
+    int nonblocking_listener = raw_listener(AF_INET, &address, &length);
+    fcntl(nonblocking_listener, F_SETFL, O_NONBLOCK);
+    COMPARE("accept(nothing pending)", accept(nonblocking_listener, NULL, NULL),
+            syscall(SYS_accept, nonblocking_listener, NULL, NULL));
+    COMPARE("accept4(nothing pending)", accept4(nonblocking_listener, NULL, NULL, 0),
+            syscall(SYS_accept4, nonblocking_listener, NULL, NULL, 0));
+
+    /* Out of descriptors: socket() and accept() fail with EMFILE exactly as without us. */
+    int pending = raw_socket(AF_INET, SOCK_STREAM);
+    raw_connect(pending, (struct sockaddr *)&address, length);
+    struct rlimit saved, low;
+    getrlimit(RLIMIT_NOFILE, &saved);
+    low = saved;
+    low.rlim_cur = 64;
+    setrlimit(RLIMIT_NOFILE, &low);
+    int filler[64], filled = 0;
+    while (filled < 64 && (filler[filled] = dup(0)) >= 0)
+        filled++;
+    COMPARE("socket() with no descriptor left", socket(AF_INET, SOCK_STREAM, 0),
+            syscall(SYS_socket, AF_INET, SOCK_STREAM, 0));
+    COMPARE("accept() with no descriptor left", accept(nonblocking_listener, NULL, NULL),
+            syscall(SYS_accept, nonblocking_listener, NULL, NULL));
+    COMPARE("accept4() with no descriptor left", accept4(nonblocking_listener, NULL, NULL, 0),
+            syscall(SYS_accept4, nonblocking_listener, NULL, NULL, 0));
+    while (filled > 0)
+        close(filler[--filled]);
+    setrlimit(RLIMIT_NOFILE, &saved);
+    int late = SUCCEEDS(accept(nonblocking_listener, NULL, NULL));
+    check_configured(late, "accepted after descriptors were freed");
+
+    int fds[] = {late, pending, nonblocking_listener, idle, spare, listener, pipe_fds[0], pipe_fds[1]};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        close(fds[i]);
+    return finish();
+}
+
+static const struct {
+    const char *name;
+    int (*run)(void);
+} scenarios[] = {
+    {"ipv4", ipv4},
+    {"ipv6", ipv6},
+    {"ipproto_tcp", ipproto_tcp},
+    {"mptcp", mptcp},
+    {"untouched", untouched},
+    {"raw_socket_connect", raw_socket_connect},
+    {"accept_raw_listener", accept_raw_listener},
+    {"listener_passes_options", listener_passes_options},
+    {"program_choice", program_choice},
+    {"errno_kept", errno_kept},
+    {"failing_calls", failing_calls},
+};
+
+int main(int argc, char **argv) {
+    size_t count = sizeof scenarios / sizeof scenarios[0];
+    for (size_t i = 0; argc == 2 && i < count; i++)
+        if (strcmp(argv[1], scenarios[i].name) == 0) {
+            current = scenarios[i].name;
+            return scenarios[i].run();
+        }
+    fprintf(stderr, "usage: %s SCENARIO\nscenarios:", argv[0]);
+    for (size_t i = 0; i < count; i++)
+        fprintf(stderr, " %s", scenarios[i].name);
+    fprintf(stderr, "\n");
+    return 2;
+}

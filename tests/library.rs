@@ -1,0 +1,78 @@
+//! The built `.so` itself: what it exports, what it needs from the C library, and what it would
+//! take to load it elsewhere (musl, older glibc).
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn tool(program: &str, arguments: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(arguments)
+        .arg(library())
+        .output()
+        .unwrap_or_else(|error| panic!("{program} (binutils) is needed: {error}"));
+    assert!(output.status.success(), "{program}: {}", describe(&output));
+    text(&output.stdout)
+}
+
+/// `(name, version, strong)` for each undefined dynamic symbol.
+fn imports() -> Vec<(String, String, bool)> {
+    tool("nm", &["-D", "--undefined-only"])
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let kind = fields.next()?;
+            let (name, version) = fields.next()?.split_once('@').unwrap_or((line.trim(), ""));
+            Some((name.to_string(), version.to_string(), kind == "U"))
+        })
+        .collect()
+}
+
+#[test]
+fn exports_the_hooks_and_nothing_else() {
+    let mut exported: Vec<String> = tool("nm", &["-D", "--defined-only"])
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(2).map(str::to_string))
+        .collect();
+    exported.sort();
+    assert_eq!(exported, ["accept", "accept4", "connect", "socket"]);
+}
+
+#[test]
+fn has_no_panic_path() {
+    // The panic handler calls abort(); nothing else does. A panic that the optimiser could not
+    // remove would show up as an import of abort.
+    let imports = imports();
+    assert!(!imports.iter().any(|(name, _, _)| name == "abort"), "a panic path exists: {imports:?}");
+}
+
+#[test]
+fn needs_only_what_every_c_library_has() {
+    // Each import is a symbol the dynamic loader looks up in every process we enter, and must
+    // exist in musl as in glibc. dlsym is weak: glibc before 2.34 keeps it in libdl.
+    let strong: Vec<String> = imports().into_iter().filter(|(_, _, strong)| *strong).map(|(name, _, _)| name).collect();
+    assert_eq!(strong, ["__errno_location", "environ"], "new imports cost load time everywhere");
+    let weak: Vec<String> = imports().into_iter().filter(|(_, _, strong)| !strong).map(|(name, _, _)| name).collect();
+    assert!(weak.contains(&"dlsym".to_string()), "{weak:?}");
+}
+
+#[test]
+fn depends_on_the_c_library_alone() {
+    let needed: Vec<String> = tool("readelf", &["-d"])
+        .lines()
+        .filter(|line| line.contains("(NEEDED)"))
+        .map(|line| line.rsplit('[').next().unwrap().trim_end_matches(']').to_string())
+        .collect();
+    assert_eq!(needed, ["libc.so.6"]);
+}
+
+#[test]
+fn loads_on_glibc_2_17_and_later() {
+    // CentOS/RHEL 7 and Amazon Linux 2 are the oldest glibc (2.17) still seen in containers. No
+    // symbol may require a newer version, whatever glibc the library was built against.
+    for (name, version, _) in imports() {
+        let Some(number) = version.strip_prefix("GLIBC_") else { continue };
+        let parts: Vec<u32> = number.split('.').map(|part| part.parse().unwrap()).collect();
+        assert!(parts <= vec![2, 17], "{name}@{version} is newer than glibc 2.17");
+    }
+}
