@@ -8,7 +8,7 @@
 use core::cell::UnsafeCell;
 use core::ffi::{CStr, c_char};
 use core::sync::atomic::{AtomicU8, Ordering};
-use keepalive_config::{Problem, Settings, VARIABLES};
+use keepalive_config::{MAX_RULES, NAMES, Problem, Settings};
 
 use crate::log::Line;
 use crate::sockopt::Plan;
@@ -19,7 +19,9 @@ const UNREAD: u8 = 0;
 const PUBLISHING: u8 = 1;
 const PUBLISHED: u8 = 2;
 const ENABLED: u8 = 4;
+// Set only together with ENABLED.
 const DEBUG: u8 = 8;
+const FORCING: u8 = 16;
 
 static STATE: AtomicU8 = AtomicU8::new(UNREAD);
 
@@ -42,25 +44,56 @@ pub fn when_enabled(caller: &'static str, work: impl FnOnce(&Plan)) {
     }
 }
 
-/// Whether `KEEPALIVE_DEBUG` lines are wanted (and keepalive is enabled).
+/// Runs `work` for a socket the library leaves alone, only if force mode or debug lines need to
+/// know about it.
 #[inline(always)]
-pub fn debugging(caller: &'static str) -> bool {
+pub fn when_noted(caller: &'static str, work: impl FnOnce(&Plan)) {
     let state = STATE.load(Ordering::Acquire);
     if state & PUBLISHED == 0 {
-        let mut debug = false;
-        first_use(caller, |plan| debug = plan.debug);
-        debug
-    } else {
-        state & (ENABLED | DEBUG) == ENABLED | DEBUG
+        first_use(caller, |plan| {
+            if plan.force || plan.debug {
+                work(plan)
+            }
+        });
+    } else if state & (FORCING | DEBUG) != 0 {
+        // SAFETY: see `Published`.
+        work(unsafe { &*PLAN.0.get() });
     }
+}
+
+/// In force mode, runs `work` and returns its answer; otherwise `false` after one test.
+#[inline(always)]
+pub fn when_forcing(caller: &'static str, work: impl FnOnce(&Plan) -> bool) -> bool {
+    STATE.load(Ordering::Acquire) & (PUBLISHED | FORCING) != PUBLISHED && forcing(caller, work)
+}
+
+#[inline(never)]
+fn forcing(caller: &'static str, work: impl FnOnce(&Plan) -> bool) -> bool {
+    let mut answer = false;
+    when_enabled(caller, |plan| answer = plan.force && work(plan));
+    answer
+}
+
+/// Whether force mode is on; read by the constructor.
+pub fn force() -> bool {
+    STATE.load(Ordering::Acquire) & FORCING != 0
 }
 
 #[cold]
 #[inline(never)]
 fn first_use(caller: &'static str, work: impl FnOnce(&Plan)) {
-    let plan = read_and_publish(caller);
+    let mut own = Plan::OFF;
+    let plan = match read_and_publish(caller) {
+        Some(published) => published,
+        None => {
+            // Another thread is publishing right now: use an identical copy of our own.
+            own.settings = keepalive_config::from_env(|name| Environment::read().get(name), |_| {});
+            own.prepare();
+            &own
+        }
+    };
     if plan.enabled {
-        work(&plan);
+        work(plan);
     }
 }
 
@@ -71,83 +104,97 @@ pub fn load() {
     }
 }
 
+/// Reads the settings into PLAN and publishes them, or returns `None` if another thread is
+/// doing so. The plan is built in place: it holds two rule tables, too large to copy around.
 #[cold]
 #[inline(never)]
-fn read_and_publish(caller: &'static str) -> Plan {
-    let mut environment = Environment { values: [None; 2 * VARIABLES.len()] };
-    environment.read();
+fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
     if STATE
         .compare_exchange(UNREAD, PUBLISHING, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {
-        return Plan::new(&keepalive_config::from_env(|name| environment.get(name), |_| {}));
+        return None;
     }
-    crate::log::remember_stderr();
-    let settings = keepalive_config::from_env(|name| environment.get(name), warn);
-    let plan = Plan::new(&settings);
     // SAFETY: we won the race above; nobody reads PLAN until PUBLISHED is stored.
-    unsafe { *PLAN.0.get() = plan };
-    let switches = if plan.enabled { ENABLED } else { 0 } | if plan.debug { DEBUG } else { 0 };
+    let plan = unsafe { &mut *PLAN.0.get() };
+    crate::log::remember_stderr();
+    let environment = Environment::read();
+    plan.settings = keepalive_config::from_env(|name| environment.get(name), warn);
+    plan.prepare();
+    let switches = match plan.enabled {
+        true => ENABLED | if plan.debug { DEBUG } else { 0 } | if plan.force { FORCING } else { 0 },
+        false => 0,
+    };
     STATE.store(PUBLISHED | switches, Ordering::Release);
-    if settings.debug {
-        describe_loaded(&settings, caller);
+    if plan.settings.debug {
+        describe_loaded(&plan.settings, caller);
     }
-    plan
+    Some(plan)
 }
 
-/// Every name we read: each variable's own, then its alias, in `VARIABLES` order.
-fn names() -> impl Iterator<Item = Option<&'static CStr>> {
-    VARIABLES.iter().flat_map(|variable| [Some(variable.name), variable.alias])
-}
-
-/// Our variables' values, found in one pass over the environment rather than one `getenv` each.
+/// Our variables found in the environment, in one pass over it rather than one `getenv` each.
 struct Environment {
-    values: [Option<&'static [u8]>; 2 * VARIABLES.len()],
+    found: [(&'static [u8], &'static [u8]); 16],
+    length: usize,
 }
 
 impl Environment {
-    #[inline(always)]
-    fn read(&mut self) {
+    fn read() -> Environment {
         unsafe extern "C" {
             static environ: *const *const c_char;
         }
+        let mut environment = Environment { found: [(&[], &[]); 16], length: 0 };
         // SAFETY: environ is a null-terminated array of NUL-terminated strings; it is only read.
         let mut entry = unsafe { environ };
         // SAFETY: as above; the array ends with a null pointer, never passed.
         while let Some(text) = unsafe { entry.as_ref() }.copied().filter(|text| !text.is_null()) {
             // SAFETY: a NUL-terminated string from environ.
             if let Some((name, value)) = unsafe { our_variable(text) } {
-                let known = names().position(|known| known.is_some_and(|known| same(known.to_bytes(), name)));
-                // The first definition wins, as with getenv.
-                if let Some(slot @ None) = known.and_then(|index| self.values.get_mut(index)) {
-                    *slot = Some(value);
-                }
+                environment.remember(name, value);
             }
             // SAFETY: not past the terminating null pointer, checked above.
             entry = unsafe { entry.add(1) };
         }
+        environment
+    }
+
+    fn remember(&mut self, name: &'static [u8], value: &'static [u8]) {
+        // Only our names get a place: containers may hold dozens of other DD_ variables.
+        let known = NAMES.iter().any(|known| same(known.to_bytes(), name));
+        // The first definition wins, as with getenv.
+        if known && self.get_bytes(name).is_none() {
+            if let Some(slot) = self.found.get_mut(self.length) {
+                *slot = (name, value);
+                self.length += 1;
+            }
+        }
+    }
+
+    fn get_bytes(&self, name: &[u8]) -> Option<&'static [u8]> {
+        let found = self.found.get(..self.length)?;
+        found.iter().find(|(seen, _)| same(seen, name)).map(|&(_, value)| value)
     }
 
     fn get(&self, name: &CStr) -> Option<&'static [u8]> {
-        let index = names().position(|known| known.is_some_and(|known| same(known.to_bytes(), name.to_bytes())))?;
-        *self.values.get(index)?
+        self.get_bytes(name.to_bytes())
     }
 }
 
-/// Splits `NAME=value` if NAME starts with `KEEPALIVE`, in one pass over the string.
+/// Splits `NAME=value` if NAME may be ours (`KEEPALIVE…`, or libkeepalive's `KEEP…` and
+/// libdontdie's `DD_…`), in one pass over the string.
 ///
 /// # Safety
 /// `text` is a NUL-terminated string that outlives the program's use of it.
 unsafe fn our_variable(text: *const c_char) -> Option<(&'static [u8], &'static [u8])> {
-    const PREFIX: &[u8] = b"KEEPALIVE";
     let byte = |index: usize| {
         // SAFETY: only reached for indices up to and including the terminating NUL.
         unsafe { *text.add(index) as u8 }
     };
-    if (0..PREFIX.len()).any(|index| PREFIX.get(index) != Some(&byte(index))) {
+    let prefix: &[u8] = if byte(0) == b'D' { b"DD_" } else { b"KEEP" };
+    if (0..prefix.len()).any(|index| prefix.get(index) != Some(&byte(index))) {
         return None;
     }
-    let (mut equals, mut end) = (None, PREFIX.len());
+    let (mut equals, mut end) = (None, prefix.len());
     while byte(end) != 0 {
         if equals.is_none() && byte(end) == b'=' {
             equals = Some(end);
@@ -161,16 +208,21 @@ unsafe fn our_variable(text: *const c_char) -> Option<(&'static [u8], &'static [
     Some((name, value.get(1..).unwrap_or_default()))
 }
 
-/// Byte-string equality, written out so that it compiles to a loop rather than a call to the C
-/// library's `bcmp`: every C library function we import costs a symbol lookup in every process.
 fn same(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len() && left.iter().zip(right).all(|(a, b)| a == b)
+    left == right
 }
 
 fn warn(problem: Problem) {
     Line::warning(|line| match problem {
         Problem::Invalid { name, value, expected } => {
             line.text("ignoring ").name(name).text("=").quoted(value).text(": ").text(expected);
+        }
+        Problem::InvalidEntry { name, entry, expected } => {
+            line.text("ignoring ").quoted(entry).text(" in ").name(name).text(": ").text(expected);
+        }
+        Problem::TooManyEntries { name, first_ignored } => {
+            line.name(name).text(" has more than ").number(MAX_RULES as u64).text(" entries; ignoring ");
+            line.quoted(first_ignored).text(" and the rest");
         }
         Problem::Conflict { used, used_value, ignored, ignored_value } => {
             line.name(used).text("=").quoted(used_value).text(" and ");
@@ -198,5 +250,16 @@ fn describe_settings(line: &mut Line, settings: &Settings, caller: &'static str)
         line.timer("intvl", settings.interval, "s", "system");
         line.timer("cnt", settings.count, "", "system");
         line.timer("user timeout", settings.user_timeout_ms, "ms", "untouched");
+        if settings.force {
+            line.text(", forced");
+        }
+        if settings.side != keepalive_config::Side::Both {
+            line.text(", ").text(settings.side.name()).text(" side only");
+        }
+        for (label, rules) in [("only", &settings.only), ("skip", &settings.skip)] {
+            if rules.configured {
+                line.text(", ").text(label).text(" ").number(rules.rules().len() as u64).text(" rules");
+            }
+        }
     }
 }

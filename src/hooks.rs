@@ -1,10 +1,10 @@
 //! The exported functions that stand in for the C library's. Each calls the real function and
 //! returns exactly its result; the real call's `errno` is the one the program sees.
 
-use core::ffi::c_int;
+use core::ffi::{c_int, c_void};
 use libc::{sockaddr, socklen_t};
 
-use crate::config::{debugging, when_enabled};
+use crate::config::{when_enabled, when_forcing, when_noted};
 use crate::policy;
 use crate::real;
 use crate::sockopt::{self, Moment};
@@ -22,9 +22,9 @@ pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> 
     let fd = unsafe { real_socket(domain, kind, protocol) };
     if fd >= 0 {
         if tcp {
-            when_enabled("socket()", |plan| sockopt::configure(fd, plan, Moment::Socket));
-        } else if debugging("socket()") {
-            sockopt::describe_untouched(fd, Moment::Socket);
+            when_enabled("socket()", |plan| sockopt::at_socket(fd, plan));
+        } else {
+            when_noted("socket()", |plan| sockopt::not_tcp(fd, plan));
         }
     }
     fd
@@ -37,7 +37,7 @@ pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connect(fd: c_int, address: *const sockaddr, length: socklen_t) -> c_int {
     let Some(real_connect) = real::CONNECT.get() else { return real::unavailable() };
-    when_enabled("connect()", |plan| sockopt::configure_if_off(fd, plan, Moment::Connect));
+    when_enabled("connect()", |plan| sockopt::at_connect(fd, address, length, plan));
     // SAFETY: forwarded unchanged.
     unsafe { real_connect(fd, address, length) }
 }
@@ -73,10 +73,33 @@ pub unsafe extern "C" fn accept4(
     accepted
 }
 
-/// Linux copies a listener's options to the sockets it accepts, so this only acts for listeners
-/// that did not come through our `socket()`: inherited, or handed over by systemd or inetd.
+/// Sets a socket option like the C library's `setsockopt()`. With `KEEPALIVE_FORCE`, a change to
+/// an option the operator configured, on a socket the library configured, succeeds without
+/// reaching the kernel; every other call is forwarded.
+///
+/// # Safety
+/// The same contract as `setsockopt(2)`; `value` is passed through and never read here.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    length: socklen_t,
+) -> c_int {
+    let Some(real_setsockopt) = real::SETSOCKOPT.get() else { return real::unavailable() };
+    if when_forcing("setsockopt()", |plan| sockopt::enforced(fd, level, name, length, plan)) {
+        return 0;
+    }
+    // SAFETY: forwarded unchanged.
+    unsafe { real_setsockopt(fd, level, name, value, length) }
+}
+
+/// Linux copies a listener's options to the sockets it accepts, so without side or peer rules
+/// this only acts for listeners that did not come through our `socket()`: inherited, or handed
+/// over by systemd or inetd.
 fn configure_accepted(accepted: c_int, moment: Moment) {
     if accepted >= 0 {
-        when_enabled(moment.name(), |plan| sockopt::configure_if_off(accepted, plan, moment));
+        when_enabled(moment.name(), |plan| sockopt::at_accept(accepted, plan, moment));
     }
 }

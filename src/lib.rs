@@ -1,7 +1,7 @@
 //! libkeepalive: TCP keepalive for programs that do not ask for it.
 //!
-//! Preloaded with `LD_PRELOAD`, the library stands in for `socket`, `connect`, `accept` and
-//! `accept4`. Every TCP socket the program creates, connects or accepts gets `SO_KEEPALIVE` and
+//! Preloaded with `LD_PRELOAD`, the library stands in for `socket`, `connect`, `accept`,
+//! `accept4` and, for `KEEPALIVE_FORCE`, `setsockopt`. Every TCP socket the program creates, connects or accepts gets `SO_KEEPALIVE` and
 //! the timers set in `KEEPALIVE_*` variables; every call returns exactly what the C library
 //! returned. What the variables mean lives in the `keepalive-config` crate (policy); this crate
 //! only forwards calls and applies options (mechanism).
@@ -17,6 +17,7 @@ mod errno;
 #[cfg(not(test))]
 mod hooks;
 mod log;
+mod mem;
 mod policy;
 mod real;
 mod sockopt;
@@ -34,7 +35,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 ctor::declarative::ctor! {
     #[ctor(unsafe)]
     fn load() {
-        real::resolve_all();
         config::load();
+        real::resolve_all(config::force());
     }
 }

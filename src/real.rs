@@ -121,18 +121,25 @@ pub type SocketFn = unsafe extern "C" fn(c_int, c_int, c_int) -> c_int;
 pub type ConnectFn = unsafe extern "C" fn(c_int, *const sockaddr, socklen_t) -> c_int;
 pub type AcceptFn = unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int;
 pub type Accept4Fn = unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t, c_int) -> c_int;
+pub type SetsockoptFn = unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int;
 
 pub static SOCKET: Real<SocketFn> = Real::new(c"socket", fallback::socket);
 pub static CONNECT: Real<ConnectFn> = Real::new(c"connect", fallback::connect);
 pub static ACCEPT: Real<AcceptFn> = Real::new(c"accept", fallback::accept);
 pub static ACCEPT4: Real<Accept4Fn> = Real::new(c"accept4", fallback::accept4);
+pub static SETSOCKOPT: Real<SetsockoptFn> = Real::new(c"setsockopt", fallback::setsockopt);
 
-/// Looks every function up now, while the process is still single-threaded.
-pub fn resolve_all() {
+/// Looks functions up now, while the process is still single-threaded, so that their hooks
+/// never call `dlsym` (which takes a lock) in a signal handler or a `vfork` child. Each lookup
+/// costs every process about a thousand instructions, most of which never accept a connection,
+/// so `accept` and `accept4`, which only servers call and only from their main loops, are looked
+/// up at their first call; so is `setsockopt`, whose hook merely forwards without force mode.
+pub fn resolve_all(force: bool) {
     SOCKET.get();
     CONNECT.get();
-    ACCEPT.get();
-    ACCEPT4.get();
+    if force {
+        SETSOCKOPT.get();
+    }
 }
 
 /// What a hook returns when the real function is missing: -1 with `ENOSYS`.

@@ -1,9 +1,10 @@
-//! Applying the settings to a socket: which options, in what order, and how a socket that reached
-//! `connect()` or `accept()` is checked first.
+//! Applying the settings to a socket: which options, in what order, at which moment, and how a
+//! socket that reached `connect()` or `accept()` is checked first.
 
 use core::ffi::c_int;
-use keepalive_config::Settings;
-use libc::{IPPROTO_TCP, SOL_SOCKET};
+use core::sync::atomic::{AtomicU64, Ordering};
+use keepalive_config::{Peer, Settings, Side};
+use libc::{IPPROTO_TCP, SOL_SOCKET, sockaddr, socklen_t};
 
 use crate::log::Line;
 use crate::policy;
@@ -21,6 +22,10 @@ struct SocketOption {
 pub struct Plan {
     pub enabled: bool,
     pub debug: bool,
+    pub force: bool,
+    /// Options go on at `socket()`; otherwise side or peer decide, at `connect()` or `accept()`.
+    at_socket: bool,
+    pub settings: Settings,
     length: usize,
     options: [SocketOption; 5],
 }
@@ -29,14 +34,19 @@ impl Plan {
     pub const OFF: Plan = Plan {
         enabled: false,
         debug: false,
+        force: false,
+        at_socket: true,
+        settings: Settings::DEFAULT,
         length: 0,
         options: [SocketOption { level: 0, name: 0, value: 0 }; 5],
     };
 
-    /// One option for each configured timer, then `SO_KEEPALIVE`, so that the keepalive timer
-    /// starts with its final values.
-    pub fn new(settings: &Settings) -> Plan {
-        let mut plan = Plan { enabled: settings.enabled, debug: settings.debug, ..Plan::OFF };
+    /// Derives everything else from `settings`: one option for each configured timer, then
+    /// `SO_KEEPALIVE`, so that the keepalive timer starts with its final values.
+    pub fn prepare(&mut self) {
+        let settings = &self.settings;
+        (self.enabled, self.debug, self.force) = (settings.enabled, settings.debug, settings.force);
+        self.at_socket = !settings.selective();
         let timers = [
             (libc::TCP_KEEPIDLE, settings.idle),
             (libc::TCP_KEEPINTVL, settings.interval),
@@ -44,13 +54,13 @@ impl Plan {
             (libc::TCP_USER_TIMEOUT, settings.user_timeout_ms),
         ];
         let wanted = timers.into_iter().filter_map(|(name, value)| Some((IPPROTO_TCP, name, value?)));
+        self.length = 0;
         for (level, name, value) in wanted.chain([(SOL_SOCKET, libc::SO_KEEPALIVE, 1)]) {
-            if let Some(slot) = plan.options.get_mut(plan.length) {
+            if let Some(slot) = self.options.get_mut(self.length) {
                 *slot = SocketOption { level, name, value: value as c_int };
-                plan.length += 1;
+                self.length += 1;
             }
         }
-        plan
     }
 
     #[inline(always)]
@@ -66,6 +76,7 @@ pub enum Moment {
     Connect,
     Accept,
     Accept4,
+    Setsockopt,
 }
 
 impl Moment {
@@ -75,6 +86,7 @@ impl Moment {
             Moment::Connect => "connect()",
             Moment::Accept => "accept()",
             Moment::Accept4 => "accept4()",
+            Moment::Setsockopt => "setsockopt()",
         }
     }
 }
@@ -83,6 +95,9 @@ impl Moment {
 /// `KEEPALIVE_DEBUG` on, a line shows it.
 #[inline(always)]
 pub fn configure(fd: c_int, plan: &Plan, moment: Moment) {
+    if plan.force {
+        forced::mark(fd, true);
+    }
     if plan.debug {
         return configure_and_describe(fd, plan, moment);
     }
@@ -91,18 +106,138 @@ pub fn configure(fd: c_int, plan: &Plan, moment: Moment) {
     }
 }
 
+/// A TCP socket `socket()` just made.
+#[inline(always)]
+pub fn at_socket(fd: c_int, plan: &Plan) {
+    if plan.at_socket {
+        configure(fd, plan, Moment::Socket);
+    } else {
+        left_alone(fd, plan, Moment::Socket, "waiting for connect() or accept(), where the peer is known");
+    }
+}
+
+/// A socket about to connect to `address`.
+#[inline(always)]
+pub fn at_connect(fd: c_int, address: *const sockaddr, length: socklen_t, plan: &Plan) {
+    if plan.at_socket {
+        return configure_if_off(fd, plan, Moment::Connect);
+    }
+    if plan.settings.side == Side::Server {
+        return left_alone(fd, plan, Moment::Connect, "KEEPALIVE_SIDE=server");
+    }
+    match peer_of(address, length) {
+        Some(peer) if plan.settings.selects(&peer) => configure_if_off(fd, plan, Moment::Connect),
+        Some(_) => left_alone(fd, plan, Moment::Connect, "peer not selected by KEEPALIVE_ONLY/KEEPALIVE_SKIP"),
+        None => left_alone(fd, plan, Moment::Connect, "not an IPv4 or IPv6 peer"),
+    }
+}
+
+/// A socket `accept()` or `accept4()` just returned.
+#[inline(always)]
+pub fn at_accept(fd: c_int, plan: &Plan, moment: Moment) {
+    if plan.at_socket {
+        return configure_if_off(fd, plan, moment);
+    }
+    if plan.settings.side == Side::Client {
+        return left_alone(fd, plan, moment, "KEEPALIVE_SIDE=client");
+    }
+    match sys::getpeername(fd).ok().and_then(|(address, length)| peer_of((&raw const address).cast(), length)) {
+        Some(peer) if plan.settings.selects(&peer) => configure_if_off(fd, plan, moment),
+        Some(_) => left_alone(fd, plan, moment, "peer not selected by KEEPALIVE_ONLY/KEEPALIVE_SKIP"),
+        None => left_alone(fd, plan, moment, "not an IPv4 or IPv6 peer"),
+    }
+}
+
 /// Configures a socket that reached `connect()` or `accept()` without keepalive, if it is TCP.
 /// A socket with keepalive already on (from `socket()`, its listener, or the program itself) is
-/// left as it is, at the cost of one `getsockopt`.
+/// left as it is, at the cost of one `getsockopt`; with `KEEPALIVE_FORCE`, the operator's values
+/// are put back in any case.
 #[inline(always)]
 pub fn configure_if_off(fd: c_int, plan: &Plan, moment: Moment) {
-    match sys::getsockopt(fd, SOL_SOCKET, libc::SO_KEEPALIVE) {
+    let keepalive = if plan.force { Ok(0) } else { sys::getsockopt(fd, SOL_SOCKET, libc::SO_KEEPALIVE) };
+    match keepalive {
         Ok(0) => match sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL) {
             Ok(protocol) if policy::is_tcp_protocol(protocol) => configure(fd, plan, moment),
-            _ => {}
+            _ => left_alone(fd, plan, moment, ""),
         },
         Ok(_) if plan.debug => describe_left_alone(fd, moment),
         _ => {}
+    }
+}
+
+/// A socket the library does not configure: forgotten by force mode, and shown in debug lines.
+#[inline(always)]
+pub fn left_alone(fd: c_int, plan: &Plan, moment: Moment, why: &'static str) {
+    if plan.force {
+        forced::mark(fd, false);
+    }
+    if plan.debug && !why.is_empty() {
+        describe_why(fd, moment, why);
+    }
+}
+
+/// Whether force mode keeps this `setsockopt` from changing an option the operator configured
+/// on a socket the library configured. Such a call then succeeds without reaching the kernel.
+#[inline(always)]
+pub fn enforced(fd: c_int, level: c_int, name: c_int, length: socklen_t, plan: &Plan) -> bool {
+    let configured = plan.options().iter().any(|option| option.level == level && option.name == name);
+    // A short value is the kernel's to refuse (EINVAL), as without the library.
+    let blocked = configured && length as usize >= size_of::<c_int>() && forced::marked(fd);
+    if blocked && plan.debug {
+        describe_kept(fd, level, name, plan);
+    }
+    blocked
+}
+
+/// The peer in a `sockaddr` the caller passed, if it is IPv4 or IPv6 and long enough.
+fn peer_of(address: *const sockaddr, length: socklen_t) -> Option<Peer> {
+    let length = length as usize;
+    if address.is_null() || length < size_of::<libc::sa_family_t>() {
+        return None;
+    }
+    // SAFETY: the caller vouches for `length` readable bytes at `address`; fewer are read.
+    let family = unsafe { core::ptr::read_unaligned(address.cast::<libc::sa_family_t>()) };
+    match c_int::from(family) {
+        libc::AF_INET if length >= size_of::<libc::sockaddr_in>() => {
+            // SAFETY: as above, `length` covers a sockaddr_in.
+            let four = unsafe { core::ptr::read_unaligned(address.cast::<libc::sockaddr_in>()) };
+            Some(Peer::v4(four.sin_addr.s_addr.to_ne_bytes(), u16::from_be(four.sin_port)))
+        }
+        libc::AF_INET6 if length >= size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: as above, `length` covers a sockaddr_in6.
+            let six = unsafe { core::ptr::read_unaligned(address.cast::<libc::sockaddr_in6>()) };
+            Some(Peer::v6(six.sin6_addr.s6_addr, u16::from_be(six.sin6_port)))
+        }
+        _ => None,
+    }
+}
+
+/// The sockets force mode protects: those the library configured, by descriptor number. No
+/// allocation and no lock: one bit each in a fixed table. Descriptors past the table are not
+/// protected.
+mod forced {
+    use super::*;
+
+    const TRACKED: usize = 65536;
+    static CONFIGURED: [AtomicU64; TRACKED / 64] = [const { AtomicU64::new(0) }; TRACKED / 64];
+
+    fn slot(fd: c_int) -> Option<(&'static AtomicU64, u64)> {
+        let fd = usize::try_from(fd).ok()?;
+        Some((CONFIGURED.get(fd / 64)?, 1 << (fd % 64)))
+    }
+
+    pub fn mark(fd: c_int, configured: bool) {
+        if let Some((word, bit)) = slot(fd) {
+            if configured {
+                word.fetch_or(bit, Ordering::Relaxed);
+            } else {
+                word.fetch_and(!bit, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn marked(fd: c_int) -> bool {
+        slot(fd).is_some_and(|(word, bit)| word.load(Ordering::Relaxed) & bit != 0)
     }
 }
 
@@ -140,12 +275,44 @@ fn describe_left_alone(fd: c_int, moment: Moment) {
     }
 }
 
-/// A debug line for a socket that is not TCP and is left alone.
+/// A socket `socket()` made that is not TCP: forgotten by force mode, shown in debug lines.
 #[cold]
 #[inline(never)]
-pub fn describe_untouched(fd: c_int, moment: Moment) {
+pub fn not_tcp(fd: c_int, plan: &Plan) {
+    if plan.force {
+        forced::mark(fd, false);
+    }
+    if plan.debug {
+        Line::debug(|line| {
+            line.text("fd ").number(fd as u64).text(" socket(): not TCP, untouched");
+        });
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn describe_why(fd: c_int, moment: Moment, why: &'static str) {
     Line::debug(|line| {
-        line.text("fd ").number(fd as u64).text(" ").text(moment.name()).text(": not TCP, untouched");
+        describe(line, fd, moment);
+        line.text("untouched, ").text(why);
+    });
+}
+
+#[cold]
+#[inline(never)]
+fn describe_kept(fd: c_int, level: c_int, name: c_int, plan: &Plan) {
+    Line::debug(|line| {
+        describe(line, fd, Moment::Setsockopt);
+        line.text(option_name(name, level)).text(" not changed, KEEPALIVE_FORCE keeps ");
+        match plan.options().iter().find(|option| option.level == level && option.name == name) {
+            Some(option) if option.level == IPPROTO_TCP => {
+                let (label, unit) = label(option.name);
+                line.text(label).text(" ").number(option.value as u64).text(unit);
+            }
+            _ => {
+                line.text("keepalive on");
+            }
+        }
     });
 }
 
@@ -181,9 +348,16 @@ fn option_name(name: c_int, level: c_int) -> &'static str {
 mod tests {
     use super::*;
 
+    fn plan(settings: &Settings) -> Plan {
+        let mut plan = Plan::OFF;
+        plan.settings = *settings;
+        plan.prepare();
+        plan
+    }
+
     #[test]
     fn nothing_configured_sets_only_so_keepalive() {
-        let plan = Plan::new(&Settings::DEFAULT);
+        let plan = plan(&Settings::DEFAULT);
         let options: Vec<_> = plan.options().iter().map(|o| (o.level, o.name, o.value)).collect();
         assert_eq!(options, [(SOL_SOCKET, libc::SO_KEEPALIVE, 1)]);
         assert!(plan.enabled && !plan.debug);
@@ -197,7 +371,7 @@ mod tests {
             user_timeout_ms: Some(0),
             ..Settings::DEFAULT
         };
-        let options: Vec<_> = Plan::new(&settings).options().iter().map(|o| (o.name, o.value)).collect();
+        let options: Vec<_> = plan(&settings).options().iter().map(|o| (o.name, o.value)).collect();
         assert_eq!(
             options,
             [(libc::TCP_KEEPIDLE, 20), (libc::TCP_KEEPCNT, 3), (libc::TCP_USER_TIMEOUT, 0), (libc::SO_KEEPALIVE, 1)]
@@ -207,6 +381,6 @@ mod tests {
     #[test]
     fn the_largest_user_timeout_fits_a_c_int() {
         let settings = Settings { user_timeout_ms: Some(i32::MAX as u32), ..Settings::DEFAULT };
-        assert_eq!(Plan::new(&settings).options()[0].value, i32::MAX);
+        assert_eq!(plan(&settings).options()[0].value, i32::MAX);
     }
 }

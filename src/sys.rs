@@ -90,6 +90,17 @@ pub fn getsockopt(fd: c_int, level: c_int, name: c_int) -> Result<c_int> {
     check(result).map(|_| value)
 }
 
+/// The peer of a connected socket, as the kernel checked and wrote it.
+pub fn getpeername(fd: c_int) -> Result<(libc::sockaddr_storage, socklen_t)> {
+    let mut address = core::mem::MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut length = size_of::<libc::sockaddr_storage>() as socklen_t;
+    let arguments = [fd as usize, address.as_mut_ptr() as usize, &raw mut length as usize, 0, 0];
+    // SAFETY: the pointers describe `address` and `length`, alive across the call.
+    check(unsafe { raw(libc::SYS_getpeername, arguments) })?;
+    // SAFETY: zero-initialised plain data, partly filled in by the kernel.
+    Ok((unsafe { address.assume_init() }, length))
+}
+
 pub fn write(fd: c_int, bytes: &[u8]) -> Result<usize> {
     // SAFETY: the pointer and length describe `bytes`.
     let result = unsafe { raw(libc::SYS_write, [fd as usize, bytes.as_ptr() as usize, bytes.len(), 0, 0]) };
@@ -137,6 +148,18 @@ pub mod fallback {
     pub unsafe extern "C" fn connect(fd: c_int, address: *const sockaddr, length: socklen_t) -> c_int {
         // SAFETY: the kernel checks the caller's pointer and reports EFAULT.
         as_libc(unsafe { raw(libc::SYS_connect, [fd as usize, address as usize, length as usize, 0, 0]) })
+    }
+
+    pub unsafe extern "C" fn setsockopt(
+        fd: c_int,
+        level: c_int,
+        name: c_int,
+        value: *const core::ffi::c_void,
+        length: socklen_t,
+    ) -> c_int {
+        let arguments = [fd as usize, level as usize, name as usize, value as usize, length as usize];
+        // SAFETY: the kernel checks the caller's pointer and reports EFAULT.
+        as_libc(unsafe { raw(libc::SYS_setsockopt, arguments) })
     }
 
     pub unsafe extern "C" fn accept(fd: c_int, address: *mut sockaddr, length: *mut socklen_t) -> c_int {

@@ -35,7 +35,7 @@ fn exports_the_hooks_and_nothing_else() {
         .filter_map(|line| line.split_whitespace().nth(2).map(str::to_string))
         .collect();
     exported.sort();
-    assert_eq!(exported, ["accept", "accept4", "connect", "socket"]);
+    assert_eq!(exported, ["accept", "accept4", "connect", "setsockopt", "socket"]);
 }
 
 #[test]

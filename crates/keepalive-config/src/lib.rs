@@ -6,9 +6,12 @@
 
 #![no_std]
 
+mod address;
+pub mod rules;
 pub mod value;
 
 use core::ffi::CStr;
+pub use rules::{MAX_RULES, Peer, RuleError, Rules};
 
 /// How a variable's value is read, with its inclusive range.
 #[derive(Clone, Copy, Debug)]
@@ -21,24 +24,38 @@ pub enum Kind {
     Millis { min: u32, max: u32 },
     /// A plain whole number.
     Count { min: u32, max: u32 },
+    /// `both`, `client` or `server`; parses to the `Side` as a number.
+    Side,
+    /// A comma-separated list of peer rules; see `rules`.
+    Rules,
 }
 
 /// One setting: its name, the older spelling still accepted, and what it takes.
 #[derive(Debug)]
 pub struct Variable {
     pub name: &'static CStr,
+    /// A second spelling of ours: if both are set and differ, `name` wins with a warning.
     pub alias: Option<&'static CStr>,
+    /// Names from libkeepalive and libdontdie, read only when none of ours is set.
+    pub legacy: &'static [&'static CStr],
     pub kind: Kind,
     /// The end of a warning line: what would have been accepted.
     pub expected: &'static str,
 }
 
 impl Variable {
-    /// The value as the kernel takes it (seconds, milliseconds, a count, or 1/0 for a switch),
-    /// or `None` when `text` is malformed or out of range.
+    /// The value as the kernel takes it (seconds, milliseconds, a count, or 1/0 for a switch; a
+    /// `Side` as a number; for rules, how many), or `None` when `text` is malformed or out of
+    /// range.
     pub fn parse(&self, text: &[u8]) -> Option<u32> {
         let (value, min, max) = match self.kind {
             Kind::Switch => return value::parse_switch(text).map(u32::from),
+            Kind::Side => return Side::parse(text).map(|side| side as u32),
+            Kind::Rules => {
+                let mut valid = true;
+                let rules = rules::parse_rules(text, |_| valid = false);
+                return valid.then(|| rules.rules().len() as u32);
+            }
             Kind::Seconds { min, max } => {
                 let ms = value::parse_duration_ms(text)?;
                 if ms % 1000 != 0 {
@@ -60,42 +77,130 @@ const SWITCH_EXPECTED: &str = "expected on or off (also 1/0, yes/no, true/false)
 pub const ENABLED: Variable = Variable {
     name: c"KEEPALIVE",
     alias: None,
+    legacy: &[c"DD_USE_KEEPALIVE"],
     kind: Kind::Switch,
     expected: SWITCH_EXPECTED,
 };
 pub const IDLE: Variable = Variable {
     name: c"KEEPALIVE_IDLE",
     alias: None,
+    legacy: &[c"KEEPIDLE", c"DD_TCP_KEEPALIVE_TIME"],
     kind: Kind::Seconds { min: 1, max: 32767 },
     expected: "expected seconds (20) or a duration (20s, 5m, 1h) from 1s to 32767s",
 };
 pub const INTERVAL: Variable = Variable {
     name: c"KEEPALIVE_INTVL",
     alias: Some(c"KEEPALIVE_INTERVAL"),
+    legacy: &[c"KEEPINTVL", c"DD_TCP_KEEPALIVE_INTVL"],
     kind: Kind::Seconds { min: 1, max: 32767 },
     expected: "expected seconds (5) or a duration (5s, 1m) from 1s to 32767s",
 };
 pub const COUNT: Variable = Variable {
     name: c"KEEPALIVE_CNT",
     alias: Some(c"KEEPALIVE_COUNT"),
+    legacy: &[c"KEEPCNT", c"DD_TCP_KEEPALIVE_PROBES"],
     kind: Kind::Count { min: 1, max: 127 },
     expected: "expected a whole number of probes from 1 to 127",
 };
 pub const USER_TIMEOUT: Variable = Variable {
     name: c"KEEPALIVE_USER_TIMEOUT",
     alias: None,
+    legacy: &[],
     kind: Kind::Millis { min: 0, max: i32::MAX as u32 },
     expected: "expected seconds (30) or a duration (30s, 1500ms, 2m) from 0 to 2147483647ms",
 };
 pub const DEBUG: Variable = Variable {
     name: c"KEEPALIVE_DEBUG",
     alias: None,
+    legacy: &[c"DD_DEBUG"],
     kind: Kind::Switch,
     expected: SWITCH_EXPECTED,
 };
+pub const FORCE: Variable = Variable {
+    name: c"KEEPALIVE_FORCE",
+    alias: None,
+    legacy: &[],
+    kind: Kind::Switch,
+    expected: SWITCH_EXPECTED,
+};
+const RULES_EXPECTED: &str =
+    "expected an address, a CIDR prefix or a port, like 10.0.0.0/8, 192.168.1.5:5432, [2001:db8::/32]:443, :6379";
+pub const ONLY: Variable = Variable {
+    name: c"KEEPALIVE_ONLY",
+    alias: None,
+    legacy: &[],
+    kind: Kind::Rules,
+    expected: RULES_EXPECTED,
+};
+pub const SKIP: Variable = Variable {
+    name: c"KEEPALIVE_SKIP",
+    alias: None,
+    legacy: &[],
+    kind: Kind::Rules,
+    expected: RULES_EXPECTED,
+};
+pub const SIDE: Variable = Variable {
+    name: c"KEEPALIVE_SIDE",
+    alias: None,
+    legacy: &[],
+    kind: Kind::Side,
+    expected: "expected both, client or server",
+};
 
 /// Every variable, in the order they are read and reported.
-pub const VARIABLES: [&Variable; 6] = [&ENABLED, &IDLE, &INTERVAL, &COUNT, &USER_TIMEOUT, &DEBUG];
+pub const VARIABLES: [&Variable; 10] =
+    [&ENABLED, &IDLE, &INTERVAL, &COUNT, &USER_TIMEOUT, &DEBUG, &FORCE, &SIDE, &ONLY, &SKIP];
+
+/// Every name the environment is searched for: each variable's own, its alias, its legacy
+/// names. Computed at compile time from `VARIABLES`.
+pub const NAMES: [&CStr; 20] = {
+    let mut names = [c""; 20];
+    let (mut next, mut index) = (0, 0);
+    while index < VARIABLES.len() {
+        let variable = VARIABLES[index];
+        names[next] = variable.name;
+        next += 1;
+        if let Some(alias) = variable.alias {
+            names[next] = alias;
+            next += 1;
+        }
+        let mut legacy = 0;
+        while legacy < variable.legacy.len() {
+            names[next] = variable.legacy[legacy];
+            next += 1;
+            legacy += 1;
+        }
+        index += 1;
+    }
+    assert!(next == names.len(), "NAMES must list every name exactly");
+    names
+};
+
+/// Which connections get keepalive: those the program connects, accepts, or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Both = 0,
+    Client = 1,
+    Server = 2,
+}
+
+impl Side {
+    pub fn parse(text: &[u8]) -> Option<Side> {
+        let text = text.trim_ascii();
+        [(&b"both"[..], Side::Both), (b"client", Side::Client), (b"server", Side::Server)]
+            .into_iter()
+            .find(|(word, _)| text.eq_ignore_ascii_case(word))
+            .map(|(_, side)| side)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Both => "both",
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+}
 
 /// The effective configuration. `None` leaves the kernel's value (the sysctl default) alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +215,12 @@ pub struct Settings {
     pub count: Option<u32>,
     /// `TCP_USER_TIMEOUT`, milliseconds.
     pub user_timeout_ms: Option<u32>,
+    /// Keep the program from changing what the operator configured.
+    pub force: bool,
+    pub side: Side,
+    /// Peers to configure (all when not configured) and peers never to configure.
+    pub only: Rules,
+    pub skip: Rules,
 }
 
 impl Settings {
@@ -121,7 +232,21 @@ impl Settings {
         interval: None,
         count: None,
         user_timeout_ms: None,
+        force: false,
+        side: Side::Both,
+        only: Rules::NONE,
+        skip: Rules::NONE,
     };
+
+    /// Whether the peer or the side decides, so that options wait for `connect()`/`accept()`.
+    pub fn selective(&self) -> bool {
+        self.side != Side::Both || self.only.configured || self.skip.configured
+    }
+
+    /// Whether a connection to or from `peer` gets keepalive, by `KEEPALIVE_ONLY` and `_SKIP`.
+    pub fn selects(&self, peer: &Peer) -> bool {
+        (!self.only.configured || self.only.matches(peer)) && !self.skip.matches(peer)
+    }
 }
 
 impl Default for Settings {
@@ -139,6 +264,17 @@ pub enum Problem<'a> {
         value: &'a [u8],
         expected: &'static str,
     },
+    /// One entry of a list of rules is malformed; it is ignored, the others apply.
+    InvalidEntry {
+        name: &'static CStr,
+        entry: &'a [u8],
+        expected: &'static str,
+    },
+    /// A list of rules is longer than `MAX_RULES`; `first_ignored` and what follows are ignored.
+    TooManyEntries {
+        name: &'static CStr,
+        first_ignored: &'a [u8],
+    },
     /// Both spellings are set to different values; `used` wins.
     Conflict {
         used: &'static CStr,
@@ -150,6 +286,7 @@ pub enum Problem<'a> {
 
 /// Reads every variable through `lookup`, calls `report` once for each problem, and returns
 /// the settings that hold: every valid variable applies, every invalid one keeps its default.
+/// Legacy names (libkeepalive's, libdontdie's) count only when none of ours is set.
 pub fn from_env<'a>(
     mut lookup: impl FnMut(&'static CStr) -> Option<&'a [u8]>,
     mut report: impl FnMut(Problem<'a>),
@@ -159,11 +296,7 @@ pub fn from_env<'a>(
             let text = lookup(name)?;
             let parsed = variable.parse(text);
             if parsed.is_none() {
-                report(Problem::Invalid {
-                    name,
-                    value: text,
-                    expected: variable.expected,
-                });
+                report(Problem::Invalid { name, value: text, expected: variable.expected });
             }
             Some((name, text, parsed))
         };
@@ -173,26 +306,40 @@ pub fn from_env<'a>(
             (Some((used, used_text, Some(used_value))), Some((ignored, ignored_text, Some(other))))
                 if other != used_value =>
             {
-                report(Problem::Conflict {
-                    used,
-                    used_value: used_text,
-                    ignored,
-                    ignored_value: ignored_text,
-                });
+                report(Problem::Conflict { used, used_value: used_text, ignored, ignored_value: ignored_text });
                 Some(used_value)
             }
+            (None, None) => variable.legacy.iter().find_map(|&name| parse(name)).and_then(|(_, _, value)| value),
             (main, alias) => main.and_then(|m| m.2).or_else(|| alias.and_then(|a| a.2)),
         }
     };
     let defaults = Settings::DEFAULT;
-    Settings {
-        enabled: read(&ENABLED).map_or(defaults.enabled, |on| on == 1),
-        idle: read(&IDLE),
-        interval: read(&INTERVAL),
-        count: read(&COUNT),
-        user_timeout_ms: read(&USER_TIMEOUT),
-        debug: read(&DEBUG).map_or(defaults.debug, |on| on == 1),
-    }
+    let enabled = read(&ENABLED).map_or(defaults.enabled, |on| on == 1);
+    let idle = read(&IDLE);
+    let interval = read(&INTERVAL);
+    let count = read(&COUNT);
+    let user_timeout_ms = read(&USER_TIMEOUT);
+    let debug = read(&DEBUG).map_or(defaults.debug, |on| on == 1);
+    let force = read(&FORCE).map_or(defaults.force, |on| on == 1);
+    let side = match read(&SIDE) {
+        Some(1) => Side::Client,
+        Some(2) => Side::Server,
+        _ => Side::Both,
+    };
+    let mut read_rules = |variable: &Variable| match lookup(variable.name) {
+        None => Rules::NONE,
+        Some(text) => rules::parse_rules(text, |error| {
+            report(match error {
+                RuleError::Entry(entry) => {
+                    Problem::InvalidEntry { name: variable.name, entry, expected: variable.expected }
+                }
+                RuleError::TooMany(first_ignored) => Problem::TooManyEntries { name: variable.name, first_ignored },
+            })
+        }),
+    };
+    let only = read_rules(&ONLY);
+    let skip = read_rules(&SKIP);
+    Settings { enabled, debug, idle, interval, count, user_timeout_ms, force, side, only, skip }
 }
 
 #[cfg(test)]

@@ -53,6 +53,7 @@ fn every_variable_read() {
             interval: Some(5),
             count: Some(3),
             user_timeout_ms: Some(90_000),
+            ..Settings::DEFAULT
         }
     );
 }
@@ -189,12 +190,102 @@ fn invalid_long_spelling_is_reported_too() {
 
 #[test]
 fn every_variable_is_listed_once_with_a_message() {
-    let mut names: Vec<&CStr> = VARIABLES.iter().flat_map(|v| [Some(v.name), v.alias]).flatten().collect();
-    assert_eq!(names.len(), 8);
-    names.sort();
-    names.dedup();
-    assert_eq!(names.len(), 8);
+    let mut all: Vec<&CStr> = NAMES.to_vec();
+    assert_eq!(all.len(), 20);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 20, "no name is read for two settings");
     for variable in VARIABLES {
         assert!(variable.expected.starts_with("expected "), "{:?}", variable.name);
     }
+}
+
+#[test]
+fn legacy_names_apply_when_ours_are_unset() {
+    let (settings, problems) = settings_and_problems(&[
+        ("KEEPIDLE", b"30"),
+        ("KEEPINTVL", b"6"),
+        ("KEEPCNT", b"4"),
+        ("DD_DEBUG", b"1"),
+    ]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!((settings.idle, settings.interval, settings.count, settings.debug), (Some(30), Some(6), Some(4), true));
+
+    let (settings, problems) = settings_and_problems(&[
+        ("DD_TCP_KEEPALIVE_TIME", b"60"),
+        ("DD_TCP_KEEPALIVE_INTVL", b"30"),
+        ("DD_TCP_KEEPALIVE_PROBES", b"45"),
+        ("DD_USE_KEEPALIVE", b"0"),
+    ]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!((settings.idle, settings.interval, settings.count, settings.enabled), (Some(60), Some(30), Some(45), false));
+}
+
+#[test]
+fn ours_win_over_legacy_names() {
+    let (settings, problems) = settings_and_problems(&[
+        ("KEEPALIVE_IDLE", b"20"),
+        ("KEEPIDLE", b"99"),
+        ("DD_TCP_KEEPALIVE_TIME", b"98"),
+        ("KEEPALIVE_COUNT", b"5"),
+        ("KEEPCNT", b"7"),
+        ("KEEPALIVE", b"on"),
+        ("DD_USE_KEEPALIVE", b"0"),
+    ]);
+    assert!(problems.is_empty(), "legacy values are not even read: {problems:?}");
+    assert_eq!((settings.idle, settings.count, settings.enabled), (Some(20), Some(5), true));
+}
+
+#[test]
+fn libkeepalive_takes_precedence_over_libdontdie_and_bad_legacy_values_are_named() {
+    let (settings, problems) = settings_and_problems(&[("KEEPIDLE", b"40"), ("DD_TCP_KEEPALIVE_TIME", b"50")]);
+    assert_eq!(settings.idle, Some(40));
+    assert!(problems.is_empty());
+    let (settings, problems) = settings_and_problems(&[("DD_TCP_KEEPALIVE_PROBES", b"lots")]);
+    assert_eq!(settings.count, None);
+    assert_eq!(problems, [invalid(c"DD_TCP_KEEPALIVE_PROBES", b"lots", &COUNT)]);
+}
+
+#[test]
+fn force_side_and_rules() {
+    let (settings, problems) = settings_and_problems(&[
+        ("KEEPALIVE_FORCE", b"1"),
+        ("KEEPALIVE_SIDE", b"Client"),
+        ("KEEPALIVE_ONLY", b"10.0.0.0/8, :5432"),
+        ("KEEPALIVE_SKIP", b"10.9.0.0/16"),
+    ]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(settings.force && settings.selective());
+    assert_eq!(settings.side, Side::Client);
+    assert!(settings.selects(&Peer::v4([10, 1, 1, 1], 80)));
+    assert!(settings.selects(&Peer::v4([192, 168, 0, 1], 5432)));
+    assert!(!settings.selects(&Peer::v4([10, 9, 1, 1], 80)), "skipped");
+    assert!(!settings.selects(&Peer::v4([192, 168, 0, 1], 80)), "not in only");
+    assert!(Settings::DEFAULT.selects(&Peer::v4([1, 1, 1, 1], 1)) && !Settings::DEFAULT.selective());
+}
+
+#[test]
+fn bad_rules_and_sides_are_named() {
+    let (settings, problems) = settings_and_problems(&[("KEEPALIVE_ONLY", b"10.0.0.0/8,nonsense"), ("KEEPALIVE_SIDE", b"left")]);
+    assert_eq!(
+        problems,
+        [
+            invalid(c"KEEPALIVE_SIDE", b"left", &SIDE),
+            Problem::InvalidEntry { name: c"KEEPALIVE_ONLY", entry: b"nonsense", expected: ONLY.expected },
+        ]
+    );
+    assert_eq!(settings.only.rules().len(), 1);
+    assert_eq!(settings.side, Side::Both);
+    let many = (1..=17).map(|port| std::format!(":{port}")).collect::<Vec<_>>().join(",").leak();
+    let (settings, problems) = settings_and_problems(&[("KEEPALIVE_SKIP", many.as_bytes())]);
+    assert_eq!(problems, [Problem::TooManyEntries { name: c"KEEPALIVE_SKIP", first_ignored: b":17" }]);
+    assert_eq!(settings.skip.rules().len(), MAX_RULES);
+}
+
+#[test]
+fn variable_parse_covers_every_kind() {
+    assert_eq!(SIDE.parse(b"server"), Some(Side::Server as u32));
+    assert_eq!(ONLY.parse(b"10.0.0.0/8,:22"), Some(2));
+    assert_eq!(ONLY.parse(b"10.0.0.0/8,x"), None);
+    assert_eq!(FORCE.parse(b"yes"), Some(1));
 }

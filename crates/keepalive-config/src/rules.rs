@@ -1,0 +1,283 @@
+//! Peer rules for `KEEPALIVE_ONLY` and `KEEPALIVE_SKIP`: addresses, CIDR prefixes and ports.
+//!
+//! Entries, comma-separated: `10.0.0.0/8`, `192.168.1.5`, `192.168.1.5:5432`, `::1`,
+//! `2001:db8::/32`, `[2001:db8::/32]:443`, `[::1]`, `:6379` (a port on any address). Rules live
+//! in a fixed table, so that matching never allocates.
+
+use crate::address::{parse_ipv4, parse_ipv6};
+
+/// Rules one variable may hold.
+pub const MAX_RULES: usize = 16;
+
+/// What an entry describes, as 16 bytes: IPv4 addresses are kept IPv4-mapped (`::ffff:a.b.c.d`),
+/// so that an IPv4 rule also matches a peer that reaches an IPv6 socket as a mapped address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    address: [u8; 16],
+    /// Leading bits of `address` that must match; 0 matches every address.
+    prefix: u8,
+    port: Option<u16>,
+}
+
+/// A peer, as the hooks see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub address: [u8; 16],
+    pub port: u16,
+}
+
+impl Peer {
+    pub fn v4(address: [u8; 4], port: u16) -> Peer {
+        Peer { address: mapped(address), port }
+    }
+
+    pub fn v6(address: [u8; 16], port: u16) -> Peer {
+        Peer { address, port }
+    }
+}
+
+/// `::ffff:a.b.c.d`, the IPv6 form of an IPv4 address.
+fn mapped([a, b, c, d]: [u8; 4]) -> [u8; 16] {
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d]
+}
+
+impl Rule {
+    pub fn matches(&self, peer: &Peer) -> bool {
+        self.port.is_none_or(|port| port == peer.port) && same_prefix(&self.address, &peer.address, self.prefix)
+    }
+}
+
+fn same_prefix(left: &[u8; 16], right: &[u8; 16], bits: u8) -> bool {
+    let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+    u128::from_be_bytes(*left) & mask == u128::from_be_bytes(*right) & mask
+}
+
+/// A variable's rules. `configured` says whether the variable was set at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rules {
+    pub configured: bool,
+    length: usize,
+    rules: [Rule; MAX_RULES],
+}
+
+impl Rules {
+    pub const NONE: Rules = Rules {
+        configured: false,
+        length: 0,
+        rules: [Rule { address: [0; 16], prefix: 0, port: None }; MAX_RULES],
+    };
+
+    pub fn rules(&self) -> &[Rule] {
+        self.rules.get(..self.length).unwrap_or_default()
+    }
+
+    pub fn matches(&self, peer: &Peer) -> bool {
+        self.rules().iter().any(|rule| rule.matches(peer))
+    }
+}
+
+/// What was wrong with a list of rules, reported once each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleError<'a> {
+    /// The entry is not an address, prefix or port; it is ignored.
+    Entry(&'a [u8]),
+    /// More than `MAX_RULES` entries; these (the first one past the limit) are ignored.
+    TooMany(&'a [u8]),
+}
+
+/// Parses a comma-separated list, calling `report` for each entry it has to ignore.
+pub fn parse_rules<'a>(text: &'a [u8], mut report: impl FnMut(RuleError<'a>)) -> Rules {
+    let mut rules = Rules { configured: true, ..Rules::NONE };
+    for entry in text.split(|&byte| byte == b',').map(<[u8]>::trim_ascii) {
+        if entry.is_empty() {
+            continue;
+        }
+        match parse_rule(entry) {
+            None => report(RuleError::Entry(entry)),
+            Some(rule) => match rules.rules.get_mut(rules.length) {
+                Some(slot) => {
+                    *slot = rule;
+                    rules.length += 1;
+                }
+                None => {
+                    report(RuleError::TooMany(entry));
+                    break;
+                }
+            },
+        }
+    }
+    rules
+}
+
+fn parse_rule(entry: &[u8]) -> Option<Rule> {
+    let colons = entry.iter().filter(|&&byte| byte == b':').count();
+    if let [b':', port @ ..] = entry {
+        if colons == 1 {
+            return Some(Rule { address: [0; 16], prefix: 0, port: Some(parse_port(port)?) });
+        }
+    }
+    let (network, port) = if let [b'[', rest @ ..] = entry {
+        let (inside, after) = split_once(rest, b']')?;
+        let port = match after {
+            [] => None,
+            [b':', port @ ..] => Some(parse_port(port)?),
+            _ => return None,
+        };
+        (parse_network(inside, true)?, port)
+    } else if colons >= 2 {
+        (parse_network(entry, true)?, None)
+    } else {
+        match split_once(entry, b':') {
+            Some((network, port)) => (parse_network(network, false)?, Some(parse_port(port)?)),
+            None => (parse_network(entry, false)?, None),
+        }
+    };
+    Some(Rule { address: network.0, prefix: network.1, port })
+}
+
+fn split_once(text: &[u8], byte: u8) -> Option<(&[u8], &[u8])> {
+    let at = text.iter().position(|&other| other == byte)?;
+    Some((text.get(..at)?, text.get(at + 1..)?))
+}
+
+/// An address with an optional `/prefix`, as 16 bytes and a prefix length out of 128.
+fn parse_network(text: &[u8], ipv6: bool) -> Option<([u8; 16], u8)> {
+    let (address, prefix) = match split_once(text, b'/') {
+        Some((address, prefix)) => (address, Some(decimal(prefix, 128)?)),
+        None => (text, None),
+    };
+    if ipv6 {
+        Some((parse_ipv6(address)?, prefix.unwrap_or(128) as u8))
+    } else {
+        let prefix = prefix.unwrap_or(32);
+        (prefix <= 32).then_some((mapped(parse_ipv4(address)?), 96 + prefix as u8))
+    }
+}
+
+fn parse_port(text: &[u8]) -> Option<u16> {
+    decimal(text, u16::MAX.into()).filter(|&port| port > 0).map(|port| port as u16)
+}
+
+/// A plain decimal number up to `max`: no sign, no spaces, no leading `+`.
+fn decimal(text: &[u8], max: u32) -> Option<u32> {
+    if text.is_empty() || text.len() > 5 {
+        return None;
+    }
+    let value = text.iter().try_fold(0u32, |value, &byte| {
+        byte.is_ascii_digit().then(|| value * 10 + u32::from(byte - b'0'))
+    })?;
+    (value <= max).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    fn parse(text: &str) -> (Rules, Vec<RuleError<'_>>) {
+        let mut errors = Vec::new();
+        let rules = parse_rules(text.as_bytes(), |error| errors.push(error));
+        (rules, errors)
+    }
+
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn peer(text: &str) -> Peer {
+        let (address, port) = text.rsplit_once(':').unwrap();
+        let address = address.trim_start_matches('[').trim_end_matches(']');
+        match address.parse::<Ipv4Addr>() {
+            Ok(v4) => Peer::v4(v4.octets(), port.parse().unwrap()),
+            Err(_) => Peer::v6(address.parse::<Ipv6Addr>().unwrap().octets(), port.parse().unwrap()),
+        }
+    }
+
+    fn matches(rules: &str, peer_text: &str) -> bool {
+        let (rules, errors) = parse(rules);
+        assert!(errors.is_empty(), "{errors:?}");
+        rules.matches(&peer(peer_text))
+    }
+
+    #[test]
+    fn every_form() {
+        assert!(matches("10.0.0.0/8", "10.200.3.4:80"));
+        assert!(!matches("10.0.0.0/8", "11.0.0.1:80"));
+        assert!(matches("192.168.1.5", "192.168.1.5:1"));
+        assert!(!matches("192.168.1.5", "192.168.1.6:1"));
+        assert!(matches("192.168.1.5:5432", "192.168.1.5:5432"));
+        assert!(!matches("192.168.1.5:5432", "192.168.1.5:5433"));
+        assert!(matches("[2001:db8::/32]:443", "[2001:db8:1::7]:443"));
+        assert!(!matches("[2001:db8::/32]:443", "[2001:db8:1::7]:80"));
+        assert!(!matches("[2001:db8::/32]:443", "[2001:db9::1]:443"));
+        assert!(matches("2001:db8::/32", "[2001:db8::1]:9"));
+        assert!(matches("[::1]", "[::1]:5"));
+        assert!(matches("::1", "[::1]:5"));
+        assert!(!matches("::1", "127.0.0.1:5"));
+        assert!(matches(":6379", "10.1.1.1:6379"));
+        assert!(matches(":6379", "[fe80::1]:6379"));
+        assert!(!matches(":6379", "10.1.1.1:6380"));
+        assert!(matches("0.0.0.0/0", "8.8.8.8:53"));
+        assert!(!matches("0.0.0.0/0", "[2001:db8::1]:53"), "an IPv4 rule is not an IPv6 one");
+        assert!(matches("::/0", "[2001:db8::1]:53"));
+    }
+
+    #[test]
+    fn mapped_ipv4_peers_match_ipv4_rules() {
+        assert!(matches("10.0.0.0/8", "[::ffff:10.1.2.3]:80"));
+        assert!(matches("10.1.2.3:80", "[::ffff:10.1.2.3]:80"));
+        assert!(!matches("10.0.0.0/8", "[::ffff:11.1.2.3]:80"));
+    }
+
+    #[test]
+    fn lists_and_spaces() {
+        assert!(matches(" 10.0.0.0/8 , :22,[::1] ", "[::1]:1"));
+        assert!(matches("10.0.0.0/8,:22", "1.2.3.4:22"));
+        let (rules, errors) = parse(",, ,");
+        assert!(errors.is_empty() && rules.configured && rules.rules().is_empty());
+    }
+
+    #[test]
+    fn prefix_boundaries() {
+        assert!(matches("10.1.2.3/32", "10.1.2.3:1"));
+        assert!(!matches("10.1.2.3/32", "10.1.2.2:1"));
+        assert!(matches("10.1.2.3/31", "10.1.2.2:1"));
+        assert!(matches("::1/128", "[::1]:1"));
+        assert!(matches("8000::/1", "[ffff::]:1"));
+        assert!(!matches("8000::/1", "[7fff::]:1"));
+    }
+
+    #[test]
+    fn bad_entries_are_reported_and_the_rest_applies() {
+        for bad in [
+            "10.0.0.0/33", "10.0.0.256", "10.0.0", "10.0.0.1:0", "10.0.0.1:65536", ":0", ":", ":x",
+            "::1/129", "[::1", "[::1]443", "[::1]:", "host.example", "10.0.0.0/-1", "10.0.0.0/+8",
+            "[10.0.0.1]", "1.2.3.4/8/8", "2001:db8::/", "\u{ff}",
+        ] {
+            let text = std::format!("{bad},:22");
+            let (rules, errors) = parse(&text);
+            assert_eq!(errors, [RuleError::Entry(bad.as_bytes())], "{bad:?}");
+            assert_eq!(rules.rules().len(), 1, "{bad:?}: the valid entry applies");
+        }
+        let (_, errors) = parse_rules_bytes(b"10.0.0.1,\xff\xfe");
+        assert_eq!(errors, [RuleError::Entry(b"\xff\xfe")]);
+    }
+
+    fn parse_rules_bytes(text: &[u8]) -> (Rules, Vec<RuleError<'_>>) {
+        let mut errors = Vec::new();
+        let rules = parse_rules(text, |error| errors.push(error));
+        (rules, errors)
+    }
+
+    #[test]
+    fn the_table_limit_is_reported_not_silent() {
+        let full: Vec<std::string::String> = (1..=MAX_RULES).map(|port| std::format!(":{port}")).collect();
+        let joined = full.join(",");
+        let (rules, errors) = parse(&joined);
+        assert!(errors.is_empty());
+        assert_eq!(rules.rules().len(), MAX_RULES);
+        let over = std::format!("{},:999,:1000", full.join(","));
+        let (rules, errors) = parse(&over);
+        assert_eq!(rules.rules().len(), MAX_RULES);
+        assert_eq!(errors, [RuleError::TooMany(b":999")]);
+    }
+}
