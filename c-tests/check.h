@@ -113,21 +113,29 @@ static __attribute__((unused)) void check_value(int fd, int level, int name, con
         FAIL("fd %d %s: %s is %d, expected %d", fd, when, label, got, want);
 }
 
-/* A loopback address of `family` with `port` (network order). */
-static __attribute__((unused)) socklen_t loopback(int family, in_port_t port, struct sockaddr_storage *address) {
+/* The address `text` of `family` with `port` (network order). */
+static __attribute__((unused)) socklen_t address_of(int family, const char *text, in_port_t port,
+                                                    struct sockaddr_storage *address) {
     memset(address, 0, sizeof *address);
     if (family == AF_INET6) {
         struct sockaddr_in6 *six = (struct sockaddr_in6 *)address;
         six->sin6_family = AF_INET6;
-        six->sin6_addr = in6addr_loopback;
         six->sin6_port = port;
+        if (inet_pton(AF_INET6, text, &six->sin6_addr) != 1)
+            FAIL("bad IPv6 address %s", text);
         return sizeof *six;
     }
     struct sockaddr_in *four = (struct sockaddr_in *)address;
     four->sin_family = AF_INET;
-    four->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     four->sin_port = port;
+    if (inet_pton(AF_INET, text, &four->sin_addr) != 1)
+        FAIL("bad IPv4 address %s", text);
     return sizeof *four;
+}
+
+/* A loopback address of `family` with `port` (network order). */
+static __attribute__((unused)) socklen_t loopback(int family, in_port_t port, struct sockaddr_storage *address) {
+    return address_of(family, family == AF_INET6 ? "::1" : "127.0.0.1", port, address);
 }
 
 /* Sockets made by system call, which our hooks never see: like descriptors inherited from a

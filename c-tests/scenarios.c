@@ -351,6 +351,95 @@ static int failing_calls(void) {
     return finish();
 }
 
+/* A program that turns keepalive off and picks its own idle time after socket(), before
+ * connect(). Its calls succeed either way; what the kernel ends up with depends on
+ * KEEPALIVE_FORCE (EXPECT_FORCED=1: the operator's values, given in EXPECT_IDLE, stay). */
+static int force(void) {
+    int forced = (int)expected("EXPECT_FORCED", 0);
+    struct sockaddr_storage address;
+    socklen_t length;
+    int listener = raw_listener(AF_INET, &address, &length);
+    int zero = 0, idle = 77, interval = 9, one = 1;
+
+    int fd = SUCCEEDS(socket(AF_INET, SOCK_STREAM, 0));
+    SUCCEEDS(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof zero));
+    SUCCEEDS(setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle));
+    SUCCEEDS(setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval));
+    SUCCEEDS(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one));
+    errno = 0;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, 2) != -1 || errno != EINVAL)
+        FAIL("a too short value must fail with EINVAL as without the library, got %s", strerror(errno));
+    SUCCEEDS(connect(fd, (struct sockaddr *)&address, length));
+    /* Without force: keepalive back on at connect(), with the program's idle time. */
+    check_value(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 1, "after connect()");
+    check_value(fd, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", forced ? (int)expected("EXPECT_IDLE", 0) : idle,
+                "after connect()");
+    check_value(fd, IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL", interval, "an option the operator did not set");
+    check_value(fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 1, "an unrelated option");
+
+    /* Once connected, turning keepalive off works, unless forced. */
+    SUCCEEDS(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof zero));
+    check_value(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", forced, "after turning it off once connected");
+    close(fd);
+
+    /* Sockets the library did not configure are never held: UDP, and raw ones until connect(). */
+    int udp = SUCCEEDS(socket(AF_INET, SOCK_DGRAM, 0));
+    SUCCEEDS(setsockopt(udp, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one));
+    SUCCEEDS(setsockopt(udp, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof zero));
+    check_value(udp, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 0, "a UDP socket");
+    close(udp);
+    int raw = raw_socket(AF_INET, SOCK_STREAM);
+    SUCCEEDS(setsockopt(raw, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one));
+    SUCCEEDS(setsockopt(raw, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof zero));
+    check_value(raw, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 0, "a raw socket before connect()");
+    close(raw);
+    close(listener);
+    return finish();
+}
+
+/* Connections to several loopback peers, made and accepted: prints which got keepalive, as
+ * `LABEL.client=0|1 LABEL.server=0|1`, for the test to compare with what the rules select.
+ * Listeners are made by system call, so that only connect() and accept() decide. PORT is the
+ * listeners' port (the test picks a free one); PORT2 a second port on 127.0.0.1. */
+static int filters(void) {
+    static const struct {
+        const char *label, *address;
+        int family, port_variable;
+    } peers[] = {
+        {"a", "127.0.0.1", AF_INET, 0},  {"b", "127.0.0.2", AF_INET, 0},
+        {"c", "::1", AF_INET6, 0},        {"d", "::ffff:127.0.0.1", AF_INET6, 0},
+        {"e", "127.0.0.1", AF_INET, 1},
+    };
+    in_port_t ports[2] = {htons((in_port_t)expected("PORT", 0)), htons((in_port_t)expected("PORT2", 0))};
+    for (size_t i = 0; i < sizeof peers / sizeof peers[0]; i++) {
+        in_port_t port = ports[peers[i].port_variable];
+        /* An IPv4-mapped peer is an IPv4 listener, reached from an IPv6 socket. */
+        int mapped = strncmp(peers[i].address, "::ffff:", 7) == 0;
+        struct sockaddr_storage address, target;
+        socklen_t length = mapped ? address_of(AF_INET, peers[i].address + 7, port, &address)
+                                  : address_of(peers[i].family, peers[i].address, port, &address);
+        socklen_t target_length = address_of(peers[i].family, peers[i].address, port, &target);
+        int listener = raw_socket(address.ss_family, SOCK_STREAM);
+        int on = 1;
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (syscall(SYS_bind, listener, &address, length) != 0 || syscall(SYS_listen, listener, 4) != 0) {
+            FAIL("listen on %s: %s", peers[i].address, strerror(errno));
+            return finish();
+        }
+        int client = SUCCEEDS(socket(peers[i].family, SOCK_STREAM, 0));
+        int early = option(client, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE");
+        SUCCEEDS(connect(client, (struct sockaddr *)&target, target_length));
+        int accepted = SUCCEEDS(accept(listener, NULL, NULL));
+        printf("%s.socket=%d %s.client=%d %s.server=%d\n", peers[i].label, early, peers[i].label,
+               option(client, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE"), peers[i].label,
+               option(accepted, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE"));
+        close(accepted);
+        close(client);
+        close(listener);
+    }
+    return failures ? 1 : 0;
+}
+
 static const struct {
     const char *name;
     int (*run)(void);
@@ -366,6 +455,8 @@ static const struct {
     {"program_choice", program_choice},
     {"errno_kept", errno_kept},
     {"failing_calls", failing_calls},
+    {"force", force},
+    {"filters", filters},
 };
 
 int main(int argc, char **argv) {

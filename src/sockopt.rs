@@ -55,6 +55,8 @@ impl Plan {
         ];
         let wanted = timers.into_iter().filter_map(|(name, value)| Some((IPPROTO_TCP, name, value?)));
         self.length = 0;
+        const { assert!(SOL_SOCKET != 0 && IPPROTO_TCP != 0, "level 0 marks an unused option") };
+        self.options = Plan::OFF.options;
         for (level, name, value) in wanted.chain([(SOL_SOCKET, libc::SO_KEEPALIVE, 1)]) {
             if let Some(slot) = self.options.get_mut(self.length) {
                 *slot = SocketOption { level, name, value: value as c_int };
@@ -96,12 +98,13 @@ impl Moment {
 #[inline(always)]
 pub fn configure(fd: c_int, plan: &Plan, moment: Moment) {
     if plan.force {
-        forced::mark(fd, true);
+        configured::mark(fd, true);
     }
     if plan.debug {
         return configure_and_describe(fd, plan, moment);
     }
-    for option in plan.options() {
+    // Unused slots have level 0, which no option of ours has: no length to bound-check.
+    for option in plan.options.iter().take_while(|option| option.level != 0) {
         let _ = sys::setsockopt(fd, option.level, option.name, option.value);
     }
 }
@@ -148,16 +151,23 @@ pub fn at_accept(fd: c_int, plan: &Plan, moment: Moment) {
     }
 }
 
-/// Configures a socket that reached `connect()` or `accept()` without keepalive, if it is TCP.
-/// A socket with keepalive already on (from `socket()`, its listener, or the program itself) is
-/// left as it is, at the cost of one `getsockopt`; with `KEEPALIVE_FORCE`, the operator's values
-/// are put back in any case.
+/// Configures a socket that reached `connect()` or `accept()` without keepalive, if it is TCP:
+/// sockets made by raw system calls, inherited, handed over by systemd or inetd, or whose
+/// keepalive the program turned off. A socket with keepalive already on (from `socket()`, its
+/// listener, or the program itself) is left as it is, at the cost of one `getsockopt`. With
+/// `KEEPALIVE_FORCE`, the operator's values are put back in any case.
 #[inline(always)]
 pub fn configure_if_off(fd: c_int, plan: &Plan, moment: Moment) {
     let keepalive = if plan.force { Ok(0) } else { sys::getsockopt(fd, SOL_SOCKET, libc::SO_KEEPALIVE) };
     match keepalive {
         Ok(0) => match sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL) {
-            Ok(protocol) if policy::is_tcp_protocol(protocol) => configure(fd, plan, moment),
+            Ok(protocol) if policy::is_tcp_protocol(protocol) => {
+                if plan.force {
+                    configure(fd, plan, moment);
+                } else {
+                    configure_unset(fd, plan, moment);
+                }
+            }
             _ => left_alone(fd, plan, moment, ""),
         },
         Ok(_) if plan.debug => describe_left_alone(fd, moment),
@@ -165,11 +175,83 @@ pub fn configure_if_off(fd: c_int, plan: &Plan, moment: Moment) {
     }
 }
 
+/// Turns keepalive on, and sets each configured timer that still has the value a fresh socket
+/// gets: a timer that differs was chosen by someone (the program, or whoever made the
+/// listener), and is kept.
+#[cold]
+#[inline(never)]
+fn configure_unset(fd: c_int, plan: &Plan, moment: Moment) {
+    let mut kept = [false; 5];
+    if let Some(fresh) = fresh::defaults() {
+        for (option, kept) in plan.options().iter().zip(&mut kept) {
+            let default = fresh::of(&fresh, option.name);
+            *kept = option.level == IPPROTO_TCP
+                && default.is_some_and(|default| sys::getsockopt(fd, option.level, option.name) != Ok(default));
+        }
+    }
+    if !kept.contains(&true) {
+        return configure(fd, plan, moment);
+    }
+    for (option, _) in plan.options().iter().zip(kept).filter(|(_, kept)| !kept) {
+        let _ = sys::setsockopt(fd, option.level, option.name, option.value);
+    }
+    if plan.debug {
+        Line::debug(|line| {
+            describe(line, fd, moment);
+            line.text("keepalive on");
+            for (option, kept) in plan.options().iter().zip(kept).filter(|(option, _)| option.level == IPPROTO_TCP) {
+                let (label, unit) = label(option.name);
+                if kept {
+                    line.text(", ").text(label).text(" kept as the program set it");
+                } else {
+                    line.timer(label, Some(option.value as u32), unit, "");
+                }
+            }
+        });
+    }
+}
+
+/// What a fresh TCP socket's timers are (the system's defaults): asked of the kernel once, with
+/// a throwaway socket, the first time a socket reaches `connect()` or `accept()` without
+/// keepalive. Two threads asking at once store the same values.
+mod fresh {
+    use super::*;
+    use core::sync::atomic::AtomicI64;
+
+    const TIMERS: [c_int; 4] = [libc::TCP_KEEPIDLE, libc::TCP_KEEPINTVL, libc::TCP_KEEPCNT, libc::TCP_USER_TIMEOUT];
+    // No c_int: `stored` fails until a probe has filled every value.
+    const UNKNOWN: i64 = i64::MIN;
+    static DEFAULTS: [AtomicI64; 4] = [const { AtomicI64::new(UNKNOWN) }; 4];
+
+    pub fn defaults() -> Option<[c_int; 4]> {
+        stored().or_else(|| {
+            let probe = sys::Probe::open().ok()?;
+            for (timer, stored) in TIMERS.iter().zip(&DEFAULTS) {
+                stored.store(i64::from(probe.get(IPPROTO_TCP, *timer).ok()?), Ordering::Relaxed);
+            }
+            stored()
+        })
+    }
+
+    fn stored() -> Option<[c_int; 4]> {
+        let mut values = [0; 4];
+        for (value, stored) in values.iter_mut().zip(&DEFAULTS) {
+            *value = c_int::try_from(stored.load(Ordering::Relaxed)).ok()?;
+        }
+        Some(values)
+    }
+
+    /// The default of one timer, by option name.
+    pub fn of(defaults: &[c_int; 4], name: c_int) -> Option<c_int> {
+        TIMERS.iter().zip(defaults).find(|(timer, _)| **timer == name).map(|(_, value)| *value)
+    }
+}
+
 /// A socket the library does not configure: forgotten by force mode, and shown in debug lines.
 #[inline(always)]
 pub fn left_alone(fd: c_int, plan: &Plan, moment: Moment, why: &'static str) {
     if plan.force {
-        forced::mark(fd, false);
+        configured::mark(fd, false);
     }
     if plan.debug && !why.is_empty() {
         describe_why(fd, moment, why);
@@ -182,7 +264,7 @@ pub fn left_alone(fd: c_int, plan: &Plan, moment: Moment, why: &'static str) {
 pub fn enforced(fd: c_int, level: c_int, name: c_int, length: socklen_t, plan: &Plan) -> bool {
     let configured = plan.options().iter().any(|option| option.level == level && option.name == name);
     // A short value is the kernel's to refuse (EINVAL), as without the library.
-    let blocked = configured && length as usize >= size_of::<c_int>() && forced::marked(fd);
+    let blocked = configured && length as usize >= size_of::<c_int>() && configured::marked(fd);
     if blocked && plan.debug {
         describe_kept(fd, level, name, plan);
     }
@@ -212,30 +294,36 @@ fn peer_of(address: *const sockaddr, length: socklen_t) -> Option<Peer> {
     }
 }
 
-/// The sockets force mode protects: those the library configured, by descriptor number. No
-/// allocation and no lock: one bit each in a fixed table. Descriptors past the table are not
-/// protected.
-mod forced {
+/// The sockets the library configured, by descriptor number, kept in force mode only: one bit
+/// each in a fixed table, no allocation, no lock. Descriptors past the table are not tracked. A
+/// bit is only written when it changes, so the common case costs a load.
+mod configured {
     use super::*;
 
     const TRACKED: usize = 65536;
     static CONFIGURED: [AtomicU64; TRACKED / 64] = [const { AtomicU64::new(0) }; TRACKED / 64];
 
+    #[inline(always)]
     fn slot(fd: c_int) -> Option<(&'static AtomicU64, u64)> {
-        let fd = usize::try_from(fd).ok()?;
-        Some((CONFIGURED.get(fd / 64)?, 1 << (fd % 64)))
+        // A negative descriptor becomes a huge index: one comparison rules out both.
+        let index = fd as u32 as usize;
+        let word = CONFIGURED.get(index / 64)?;
+        Some((word, 1 << (index % 64)))
     }
 
+    #[inline(always)]
     pub fn mark(fd: c_int, configured: bool) {
         if let Some((word, bit)) = slot(fd) {
-            if configured {
+            let set = word.load(Ordering::Relaxed) & bit != 0;
+            if configured && !set {
                 word.fetch_or(bit, Ordering::Relaxed);
-            } else {
+            } else if !configured && set {
                 word.fetch_and(!bit, Ordering::Relaxed);
             }
         }
     }
 
+    #[inline(always)]
     pub fn marked(fd: c_int) -> bool {
         slot(fd).is_some_and(|(word, bit)| word.load(Ordering::Relaxed) & bit != 0)
     }
@@ -275,12 +363,13 @@ fn describe_left_alone(fd: c_int, moment: Moment) {
     }
 }
 
-/// A socket `socket()` made that is not TCP: forgotten by force mode, shown in debug lines.
+/// A socket `socket()` made that is not TCP: its descriptor number may have been one of ours
+/// before, which force mode must forget; shown in debug lines.
 #[cold]
 #[inline(never)]
 pub fn not_tcp(fd: c_int, plan: &Plan) {
     if plan.force {
-        forced::mark(fd, false);
+        configured::mark(fd, false);
     }
     if plan.debug {
         Line::debug(|line| {

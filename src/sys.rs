@@ -90,6 +90,28 @@ pub fn getsockopt(fd: c_int, level: c_int, name: c_int) -> Result<c_int> {
     check(result).map(|_| value)
 }
 
+/// A TCP socket made only to read the options fresh sockets get; closed when dropped.
+pub struct Probe(c_int);
+
+impl Probe {
+    pub fn open() -> Result<Probe> {
+        let arguments = [libc::AF_INET as usize, (libc::SOCK_STREAM | libc::SOCK_CLOEXEC) as usize, 0, 0, 0];
+        // SAFETY: plain integers.
+        check(unsafe { raw(libc::SYS_socket, arguments) }).map(|fd| Probe(fd as c_int))
+    }
+
+    pub fn get(&self, level: c_int, name: c_int) -> Result<c_int> {
+        getsockopt(self.0, level, name)
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        // SAFETY: our own descriptor, closed once.
+        unsafe { raw(libc::SYS_close, [self.0 as usize, 0, 0, 0, 0]) };
+    }
+}
+
 /// The peer of a connected socket, as the kernel checked and wrote it.
 pub fn getpeername(fd: c_int) -> Result<(libc::sockaddr_storage, socklen_t)> {
     let mut address = core::mem::MaybeUninit::<libc::sockaddr_storage>::zeroed();

@@ -1,0 +1,185 @@
+//! Policy: force mode, which connections (KEEPALIVE_ONLY, KEEPALIVE_SKIP, KEEPALIVE_SIDE), and
+//! the variable names of libkeepalive and libdontdie, through the real library.
+
+mod common;
+use common::*;
+use std::collections::BTreeMap;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Runs c-tests `filters` with `environment`, `{PORT}`/`{PORT2}` replaced by free ports, and
+/// returns what it printed: `label.socket|client|server` -> keepalive on.
+fn filters(libc: &str, environment: &[(&str, &str)]) -> (BTreeMap<String, bool>, String) {
+    let (port, port2) = (free_port(), free_port());
+    let fill = |value: &str| value.replace("{PORT}", &port.to_string()).replace("{PORT2}", &port2.to_string());
+    let mut command = preloaded(c_program(libc, "scenarios"));
+    command.arg("filters").env("PORT", port.to_string()).env("PORT2", port2.to_string());
+    for (name, value) in environment {
+        command.env(name, fill(value));
+    }
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{environment:?}: {}", describe(&output));
+    let seen = text(&output.stdout)
+        .split_whitespace()
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap();
+            (key.to_string(), value == "1")
+        })
+        .collect();
+    (seen, text(&output.stderr))
+}
+
+/// Peers a to e (see c-tests/scenarios.c): a 127.0.0.1:PORT, b 127.0.0.2:PORT, c [::1]:PORT,
+/// d ::ffff:127.0.0.1:PORT from an IPv6 socket, e 127.0.0.1:PORT2. The accepted side sees the
+/// client's address (127.0.0.1 for a, b, d and e: loopback's source address) and a random port.
+fn expect(socket: bool, clients: &str, servers: &str) -> BTreeMap<String, bool> {
+    let mut expected = BTreeMap::new();
+    for label in ["a", "b", "c", "d", "e"] {
+        expected.insert(format!("{label}.socket"), socket);
+        expected.insert(format!("{label}.client"), clients.contains(label));
+        expected.insert(format!("{label}.server"), servers.contains(label));
+    }
+    expected
+}
+
+#[test]
+fn peer_rules_and_sides() {
+    let cases: [(&[(&str, &str)], BTreeMap<String, bool>); 8] = [
+        (&[], expect(true, "abcde", "abcde")),
+        (&[("KEEPALIVE_ONLY", "127.0.0.2, [::1], :{PORT2}")], expect(false, "bce", "c")),
+        (&[("KEEPALIVE_ONLY", "127.0.0.1")], expect(false, "ade", "abde")),
+        (&[("KEEPALIVE_ONLY", "127.0.0.0/8"), ("KEEPALIVE_SKIP", ":{PORT2}")], expect(false, "abd", "abde")),
+        (&[("KEEPALIVE_SKIP", "127.0.0.0/8")], expect(false, "c", "c")),
+        (&[("KEEPALIVE_ONLY", "::1/128,[::ffff:127.0.0.2]")], expect(false, "bc", "c")),
+        (&[("KEEPALIVE_SIDE", "client")], expect(false, "abcde", "")),
+        (&[("KEEPALIVE_SIDE", "server"), ("KEEPALIVE_SKIP", "::1")], expect(false, "", "abde")),
+    ];
+    for libc in LIBCS {
+        for (environment, expected) in &cases {
+            let (seen, stderr) = filters(libc, environment);
+            assert_eq!(&seen, expected, "{libc} {environment:?}");
+            assert!(stderr.is_empty(), "{libc} {environment:?}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn a_bad_rule_is_named_and_the_others_apply() {
+    let (seen, stderr) = filters("glibc", &[("KEEPALIVE_ONLY", "127.0.0.1, 10.0.0.0/33, [::1")]);
+    assert_eq!(seen, expect(false, "ade", "abde"));
+    assert_eq!(
+        stderr,
+        "libkeepalive: ignoring \"10.0.0.0/33\" in KEEPALIVE_ONLY: expected an address, a CIDR prefix or a port, like 10.0.0.0/8, 192.168.1.5:5432, [2001:db8::/32]:443, :6379\n\
+         libkeepalive: ignoring \"[::1\" in KEEPALIVE_ONLY: expected an address, a CIDR prefix or a port, like 10.0.0.0/8, 192.168.1.5:5432, [2001:db8::/32]:443, :6379\n"
+    );
+}
+
+#[test]
+fn too_many_rules_is_an_error_not_a_silent_cut() {
+    let many: Vec<String> = (1..=17).map(|port| format!(":{port}")).collect();
+    let (_, stderr) = filters("glibc", &[("KEEPALIVE_SKIP", &many.join(","))]);
+    assert_eq!(stderr, "libkeepalive: KEEPALIVE_SKIP has more than 16 entries; ignoring \":17\" and the rest\n");
+}
+
+#[test]
+fn a_bad_side_is_named() {
+    let (seen, stderr) = filters("glibc", &[("KEEPALIVE_SIDE", "upstream")]);
+    assert_eq!(seen, expect(true, "abcde", "abcde"));
+    assert_eq!(stderr, "libkeepalive: ignoring KEEPALIVE_SIDE=\"upstream\": expected both, client or server\n");
+}
+
+#[test]
+fn force_keeps_the_operators_values() {
+    for libc in LIBCS {
+        for (force, expect) in [(None, "0"), (Some("1"), "1"), (Some("off"), "0")] {
+            let mut command = preloaded(c_program(libc, "scenarios"));
+            command.arg("force").env("KEEPALIVE_IDLE", "20").env("EXPECT_IDLE", "20").env("EXPECT_FORCED", expect);
+            if let Some(force) = force {
+                command.env("KEEPALIVE_FORCE", force);
+            }
+            let output = command.output().unwrap();
+            assert!(output.status.success(), "{libc} KEEPALIVE_FORCE={force:?}: {}", describe(&output));
+            assert!(output.stderr.is_empty(), "{}", describe(&output));
+        }
+    }
+}
+
+#[test]
+fn force_says_what_it_kept() {
+    let output = preloaded(c_program("glibc", "scenarios"))
+        .arg("force")
+        .envs([("KEEPALIVE_IDLE", "20"), ("EXPECT_IDLE", "20"), ("EXPECT_FORCED", "1")])
+        .envs([("KEEPALIVE_FORCE", "1"), ("KEEPALIVE_DEBUG", "1")])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("setsockopt(): SO_KEEPALIVE not changed, KEEPALIVE_FORCE keeps keepalive on"), "{stderr}");
+    assert!(stderr.contains("setsockopt(): TCP_KEEPIDLE not changed, KEEPALIVE_FORCE keeps idle 20s"), "{stderr}");
+    assert!(!stderr.contains("TCP_KEEPINTVL not changed"), "not configured, so not held: {stderr}");
+}
+
+#[test]
+fn without_force_the_program_turning_keepalive_off_keeps_its_timers() {
+    let output = preloaded(c_program("glibc", "scenarios"))
+        .arg("force")
+        .envs([("KEEPALIVE_IDLE", "20"), ("KEEPALIVE_DEBUG", "1")])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("tcp connect(): keepalive on, idle kept as the program set it"),
+        "{stderr}"
+    );
+}
+
+/// The old libraries' names, read with the same rules as ours, when ours are unset.
+#[test]
+fn legacy_variables() {
+    let cases: [(&[(&str, &str)], &[(&str, &str)]); 6] = [
+        (&[("KEEPIDLE", "30"), ("KEEPINTVL", "6"), ("KEEPCNT", "4")], &[("EXPECT_IDLE", "30"), ("EXPECT_INTVL", "6"), ("EXPECT_CNT", "4")]),
+        (
+            &[("DD_TCP_KEEPALIVE_TIME", "60"), ("DD_TCP_KEEPALIVE_INTVL", "30"), ("DD_TCP_KEEPALIVE_PROBES", "45")],
+            &[("EXPECT_IDLE", "60"), ("EXPECT_INTVL", "30"), ("EXPECT_CNT", "45")],
+        ),
+        (&[("KEEPALIVE", "off"), ("KEEPIDLE", "30")], &[("EXPECT_KEEPALIVE", "0")]),
+        (&[("DD_USE_KEEPALIVE", "0"), ("DD_TCP_KEEPALIVE_TIME", "60")], &[("EXPECT_KEEPALIVE", "0")]),
+        (
+            &[("KEEPALIVE_IDLE", "20"), ("KEEPIDLE", "30"), ("DD_TCP_KEEPALIVE_TIME", "60"), ("KEEPALIVE_COUNT", "5"), ("KEEPCNT", "7")],
+            &[("EXPECT_IDLE", "20"), ("EXPECT_CNT", "5")],
+        ),
+        (&[("KEEPIDLE", "30"), ("DD_TCP_KEEPALIVE_TIME", "60")], &[("EXPECT_IDLE", "30")]),
+    ];
+    for libc in LIBCS {
+        for (environment, expect) in cases {
+            let output = preloaded(c_program(libc, "scenarios"))
+                .arg("ipv4")
+                .envs(environment.iter().copied())
+                .envs(expect.iter().copied())
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{libc} {environment:?}: {}", describe(&output));
+            assert!(output.stderr.is_empty(), "{libc} {environment:?}: {}", describe(&output));
+        }
+    }
+}
+
+#[test]
+fn libdontdie_debug_name_turns_debug_lines_on() {
+    let output = preloaded(c_program("glibc", "scenarios")).arg("ipv4").env("DD_DEBUG", "1").output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(text(&output.stderr).contains("]: loaded: keepalive on"), "{}", describe(&output));
+}
+
+#[test]
+fn a_bad_legacy_value_is_named_by_its_own_name() {
+    let output = preloaded(c_program("glibc", "scenarios")).arg("ipv4").env("KEEPCNT", "lots").output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(
+        text(&output.stderr),
+        "libkeepalive: ignoring KEEPCNT=\"lots\": expected a whole number of probes from 1 to 127\n"
+    );
+}
