@@ -71,7 +71,7 @@ per_op() {
 declare -A R   # R[row,config] = value
 echo "bench: callgrind, strace and wall time for ${CONFIGS[*]}..." >&2
 for config in "${CONFIGS[@]}"; do
-    for mode in tcp udp connect; do
+    for mode in tcp udp connect setsockopt; do
         a=$(instructions "$config" "$WORKLOAD" "$mode" $N1)
         b=$(instructions "$config" "$WORKLOAD" "$mode" $N2)
         R[ir_$mode,$config]=$(per_op "$a" "$b")
@@ -121,6 +121,7 @@ echo "|---|---:|---:|---:|---:|"
 row "a. instructions per TCP socket (socket + close)" ir_tcp
 row "b. instructions per UDP socket (socket + close)" ir_udp
 row "c. instructions per loopback connect/accept round" ir_connect
+row "c. instructions per setsockopt() passed through (no KEEPALIVE_FORCE)" ir_setsockopt
 row "d. system calls per TCP socket" total_tcp
 row "d. setsockopt per TCP socket" setsockopt_tcp
 row "d. getsockopt per TCP socket" getsockopt_tcp
@@ -135,7 +136,7 @@ echo "The C interposer hooks socket() only; libkeepalive also checks sockets at 
 echo "accept(), for those it did not create (inherited, or passed by systemd or inetd)."
 echo
 cat <<EOF
-Commands (LIB: none, $BUILD/c_interposer.so, $OURS; MODE: tcp, udp, connect; N: $N1 and $N2):
+Commands (LIB: none, $BUILD/c_interposer.so, $OURS; MODE: tcp, udp, connect, setsockopt; N: $N1 and $N2):
 
     LD_PRELOAD=LIB valgrind --tool=callgrind -q --callgrind-out-file=OUT $WORKLOAD MODE N
     strace -f -c -o OUT -E LD_PRELOAD=LIB $WORKLOAD MODE N
@@ -157,6 +158,7 @@ for config in c ours; do
 done
 check "ours: the same system calls as C per TCP socket" "${R[total_tcp,ours]} == ${R[total_tcp,c]}"
 check "ours: 2 getsockopt per round (1 at connect, 1 at accept)" "${R[getsockopt_connect,ours]} == 2"
+check "ours: a setsockopt() without force costs at most 10 instructions more than none" "${R[ir_setsockopt,ours]} <= ${R[ir_setsockopt,none]} + 10"
 check "ours: user-space instructions per TCP socket no more than C's" "${R[ir_tcp,ours]} <= ${R[ir_tcp,c]}"
 check "ours: load cost within 1.3x of the C interposer's (×$load_ratio)" "$load_ratio <= 1.3"
 exit $failed

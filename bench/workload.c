@@ -2,9 +2,11 @@
  *   tcp      socket(AF_INET, SOCK_STREAM) + close
  *   udp      socket(AF_INET, SOCK_DGRAM) + close
  *   connect  client socket + connect to a loopback listener in this process + accept + close both
+ *   setsockopt  TCP_NODELAY on one TCP socket, COUNT times
  * The listener is made once, before the loop, so it cancels out when two counts are compared. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,7 @@ static int check(int result, const char *what) {
 
 int main(int argc, char **argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s tcp|udp|connect COUNT\n", argv[0]);
+        fprintf(stderr, "usage: %s tcp|udp|connect|setsockopt COUNT\n", argv[0]);
         return 2;
     }
     const char *mode = argv[1];
@@ -31,6 +33,14 @@ int main(int argc, char **argv) {
         int type = mode[0] == 't' ? SOCK_STREAM : SOCK_DGRAM;
         for (long i = 0; i < count; i++)
             close(check(socket(AF_INET, type, 0), "socket"));
+        return 0;
+    }
+    if (strcmp(mode, "setsockopt") == 0) {
+        /* An option the library never holds, on a TCP socket: the cost of passing through. */
+        int fd = check(socket(AF_INET, SOCK_STREAM, 0), "socket"), one = 1;
+        for (long i = 0; i < count; i++)
+            check(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), "setsockopt");
+        close(fd);
         return 0;
     }
     if (strcmp(mode, "connect") != 0) {

@@ -61,14 +61,15 @@ pub fn when_noted(caller: &'static str, work: impl FnOnce(&Plan)) {
     }
 }
 
-/// In force mode, runs `work` and returns its answer; otherwise `false` after one test.
+/// Whether `setsockopt` must look closer: in force mode, or before the settings are read.
 #[inline(always)]
-pub fn when_forcing(caller: &'static str, work: impl FnOnce(&Plan) -> bool) -> bool {
-    STATE.load(Ordering::Acquire) & (PUBLISHED | FORCING) != PUBLISHED && forcing(caller, work)
+pub fn maybe_forcing() -> bool {
+    STATE.load(Ordering::Acquire) & (PUBLISHED | FORCING) != PUBLISHED
 }
 
-#[inline(never)]
-fn forcing(caller: &'static str, work: impl FnOnce(&Plan) -> bool) -> bool {
+/// In force mode, `work`'s answer; otherwise `false`.
+#[inline(always)]
+pub fn when_forcing(caller: &'static str, work: impl FnOnce(&Plan) -> bool) -> bool {
     let mut answer = false;
     when_enabled(caller, |plan| answer = plan.force && work(plan));
     answer

@@ -4,7 +4,7 @@
 use core::ffi::{c_int, c_void};
 use libc::{sockaddr, socklen_t};
 
-use crate::config::{when_enabled, when_forcing, when_noted};
+use crate::config::{maybe_forcing, when_enabled, when_forcing, when_noted};
 use crate::policy;
 use crate::real;
 use crate::sockopt::{self, Moment};
@@ -87,10 +87,28 @@ pub unsafe extern "C" fn setsockopt(
     value: *const c_void,
     length: socklen_t,
 ) -> c_int {
-    let Some(real_setsockopt) = real::SETSOCKOPT.get() else { return real::unavailable() };
+    // Without force mode this is the whole cost of the hook: one test of the state byte, and a
+    // jump to the C library's function.
+    match real::SETSOCKOPT.resolved() {
+        // SAFETY: forwarded unchanged.
+        Some(real_setsockopt) if !maybe_forcing() => unsafe { real_setsockopt(fd, level, name, value, length) },
+        // SAFETY: the caller's arguments, unchanged.
+        _ => unsafe { setsockopt_forcing(fd, level, name, value, length) },
+    }
+}
+
+/// `setsockopt` in force mode, before the settings are read, or before the C library's function
+/// is found: a change to an option the operator configured, on a socket the library configured,
+/// succeeds without reaching the kernel.
+///
+/// # Safety
+/// The same contract as `setsockopt(2)`.
+#[inline(never)]
+unsafe fn setsockopt_forcing(fd: c_int, level: c_int, name: c_int, value: *const c_void, length: socklen_t) -> c_int {
     if when_forcing("setsockopt()", |plan| sockopt::enforced(fd, level, name, length, plan)) {
         return 0;
     }
+    let Some(real_setsockopt) = real::SETSOCKOPT.get() else { return real::unavailable() };
     // SAFETY: forwarded unchanged.
     unsafe { real_setsockopt(fd, level, name, value, length) }
 }

@@ -53,6 +53,14 @@ impl<F: Copy> Real<F> {
         }
     }
 
+    /// The real function if it has been looked up already; never looks it up.
+    #[inline(always)]
+    pub fn resolved(&self) -> Option<F> {
+        let address = self.address.load(Ordering::Acquire);
+        // SAFETY: as in `get`.
+        (address > MISSING).then(|| unsafe { core::mem::transmute_copy::<usize, F>(&address) })
+    }
+
     #[cold]
     #[inline(never)]
     fn resolve(&self) -> Option<F> {
