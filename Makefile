@@ -1,7 +1,9 @@
-# libkeepalive: `make`, `make demo`, `make test`, `make bench`, `make install`.
+# libkeepalive: `make`, `make demo`, `make test`, `make bench`, `make install`, `make deb`.
 
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 CARGO ?= cargo
 CC ?= cc
@@ -10,17 +12,19 @@ CFLAGS ?= -O2
 C_WARNINGS = -Wall -Wextra -Werror -std=gnu11
 
 LIBRARY = target/release/libkeepalive.so
+COMMAND = target/release/keepalive
 C_BUILD = target/c-tests
 C_PROGRAMS = $(basename $(notdir $(filter-out c-tests/lib%.c,$(wildcard c-tests/*.c))))
 C_LIBRARIES = $(basename $(notdir $(wildcard c-tests/lib*.c)))
 C_HEADERS = $(wildcard c-tests/*.h)
 
-.PHONY: all c-tests test demo bench install uninstall clean
+.PHONY: all c-tests test demo bench install uninstall deb clean
 
-all: $(LIBRARY)
+all: $(LIBRARY) $(COMMAND)
 
-$(LIBRARY): FORCE
-	$(CARGO) build --release -p libkeepalive
+# One cargo run builds both; the command's crates never turn on a feature the library avoids.
+$(LIBRARY) $(COMMAND) &: FORCE
+	$(CARGO) build --release -p libkeepalive -p keepalive-cli
 FORCE:
 
 # Every C test program is built twice, against glibc and against musl, to run under the same .so.
@@ -48,12 +52,21 @@ demo: all c-tests
 bench: all
 	./bench/run.sh
 
+# The installed command finds the library at ../lib/ (or ../lib/<multiarch>/) from its own directory.
 install: all
-	install -d $(DESTDIR)$(LIBDIR)
-	install -m 0755 $(LIBRARY) $(DESTDIR)$(LIBDIR)/libkeepalive.so
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 0755 $(COMMAND) $(DESTDIR)$(BINDIR)/keepalive
+	install -m 0644 $(LIBRARY) $(DESTDIR)$(LIBDIR)/libkeepalive.so
+	install -m 0644 man/keepalive.1 $(DESTDIR)$(MANDIR)/man1/keepalive.1
+	install -m 0644 man/libkeepalive.7 $(DESTDIR)$(MANDIR)/man7/libkeepalive.7
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libkeepalive.so
+	rm -f $(DESTDIR)$(BINDIR)/keepalive $(DESTDIR)$(LIBDIR)/libkeepalive.so \
+	      $(DESTDIR)$(MANDIR)/man1/keepalive.1 $(DESTDIR)$(MANDIR)/man7/libkeepalive.7
+
+# A Debian package of the same install tree: target/libkeepalive_VERSION_ARCH.deb.
+deb: all
+	./scripts/deb.sh
 
 clean:
 	$(CARGO) clean

@@ -8,20 +8,6 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Kills the child when the test ends, whether it passes or not.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(mut command: Command) -> Running {
-    Running(command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("program starts"))
-}
-
 /// Accepts the client's connection on `listener` within a few seconds; returns the client's port.
 fn accept_client(listener: &TcpListener) -> (TcpStream, u16) {
     listener.set_nonblocking(true).unwrap();

@@ -1,0 +1,139 @@
+//! Running a program under the library, or printing the environment that does.
+
+use std::ffi::{OsStr, OsString};
+use std::io::ErrorKind;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+use keepalive_config::Variable;
+
+use crate::options::{Format, Setting};
+use crate::program;
+
+/// Exit statuses a shell uses for a program it cannot find, and one it cannot run.
+pub const NOT_FOUND: u8 = 127;
+pub const CANNOT_RUN: u8 = 126;
+
+/// `library` first, then whatever was preloaded already, unless it is there already.
+pub fn preload_list(library: &Path, existing: Option<&OsStr>) -> OsString {
+    let mut list = OsString::from(library);
+    let existing = existing.unwrap_or_default();
+    let others: Vec<&[u8]> = existing
+        .as_bytes()
+        .split(|&byte| byte == b':' || byte == b' ')
+        .filter(|entry| !entry.is_empty() && *entry != library.as_os_str().as_bytes())
+        .collect();
+    for entry in others {
+        list.push(":");
+        list.push(OsStr::from_bytes(entry));
+    }
+    list
+}
+
+/// Names that would compete with `variable`'s own: its alias and the older libraries' names.
+/// They are removed so that the library never has to settle a conflict the user did not make.
+fn rivals(variable: &Variable) -> impl Iterator<Item = &'static str> {
+    variable.alias.into_iter().chain(variable.legacy.iter().copied()).filter_map(|name| name.to_str().ok())
+}
+
+/// Replaces this process with `command` under the library; returns only on failure, with the
+/// exit status a shell would give.
+pub fn run(library: &Path, settings: &[Setting], command: &[OsString]) -> u8 {
+    let Some((name, arguments)) = command.split_first() else {
+        return CANNOT_RUN;
+    };
+    let Some(path) = program::find(name) else {
+        eprintln!("keepalive: {}: command not found", name.to_string_lossy());
+        return NOT_FOUND;
+    };
+    for warning in program::warnings(&path) {
+        eprintln!("keepalive: warning: {warning}");
+    }
+    let mut process = Command::new(&path);
+    process.arg0(name).args(arguments);
+    process.env("LD_PRELOAD", preload_list(library, std::env::var_os("LD_PRELOAD").as_deref()));
+    for setting in settings {
+        for rival in rivals(setting.variable) {
+            process.env_remove(rival);
+        }
+        process.env(setting.name(), &setting.value);
+    }
+    let error = process.exec();
+    if error.kind() == ErrorKind::NotFound {
+        // The file exists, so what is missing is its `#!` interpreter or its dynamic loader.
+        eprintln!("keepalive: {}: cannot run it: its interpreter or loader was not found", path.display());
+        return NOT_FOUND;
+    }
+    let reason = error.to_string();
+    let reason = reason.split(" (os error").next().unwrap_or_default();
+    eprintln!("keepalive: {}: {reason}", path.display());
+    CANNOT_RUN
+}
+
+/// The lines that give a program started elsewhere the same environment.
+pub fn environment(library: &Path, settings: &[Setting], format: Format) -> String {
+    let library = library.to_string_lossy();
+    let pairs = settings.iter().map(|setting| (setting.name(), setting.value.as_str()));
+    match format {
+        Format::Shell => {
+            let mut text = format!("export LD_PRELOAD={}\"${{LD_PRELOAD:+:$LD_PRELOAD}}\"\n", shell_quote(&library));
+            for (name, value) in pairs {
+                text += &format!("export {name}={}\n", shell_quote(value));
+            }
+            text
+        }
+        Format::Dockerfile => {
+            let mut text = format!("ENV LD_PRELOAD={}", double_quote(&library));
+            for (name, value) in pairs {
+                text += &format!(" \\\n    {name}={}", double_quote(value));
+            }
+            text + "\n"
+        }
+        Format::Systemd => {
+            let mut text = format!("[Service]\nEnvironment={}\n", double_quote(&format!("LD_PRELOAD={library}")));
+            for (name, value) in pairs {
+                text += &format!("Environment={}\n", double_quote(&format!("{name}={value}")));
+            }
+            text
+        }
+    }
+}
+
+fn plain(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"_./:,=@%+-".contains(&byte))
+}
+
+fn shell_quote(text: &str) -> String {
+    if plain(text) { text.to_owned() } else { format!("'{}'", text.replace('\'', r"'\''")) }
+}
+
+fn double_quote(text: &str) -> String {
+    if plain(text) { text.to_owned() } else { format!("\"{}\"", text.replace('\\', r"\\").replace('"', "\\\"")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_library_goes_first_and_only_once() {
+        let library = Path::new("/opt/lib/libkeepalive.so");
+        assert_eq!(preload_list(library, None), "/opt/lib/libkeepalive.so");
+        assert_eq!(preload_list(library, Some(OsStr::new(""))), "/opt/lib/libkeepalive.so");
+        assert_eq!(preload_list(library, Some(OsStr::new("libm.so.6 /x/a.so"))), "/opt/lib/libkeepalive.so:libm.so.6:/x/a.so");
+        assert_eq!(
+            preload_list(library, Some(OsStr::new("/a.so:/opt/lib/libkeepalive.so"))),
+            "/opt/lib/libkeepalive.so:/a.so"
+        );
+    }
+
+    #[test]
+    fn values_are_quoted_only_when_needed() {
+        assert_eq!(shell_quote("20s"), "20s");
+        assert_eq!(shell_quote("[::1],:6379"), "'[::1],:6379'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(double_quote("1h 5m"), "\"1h 5m\"");
+    }
+}

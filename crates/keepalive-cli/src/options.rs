@@ -1,0 +1,190 @@
+//! The command line, and turning its options into the library's environment variables.
+//!
+//! Every value goes through `keepalive_config`, the parser the library itself uses, so the
+//! command accepts exactly what the library accepts and nothing else.
+
+use std::ffi::OsString;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Parser, ValueEnum};
+use keepalive_config::rules::{RuleError, parse_rules};
+use keepalive_config::{COUNT, DEBUG, FORCE, IDLE, INTERVAL, Kind, MAX_RULES, ONLY, SIDE, SKIP, USER_TIMEOUT, Variable};
+
+const EXAMPLES: &str = "\
+Examples:
+  keepalive --idle 60 --interval 10 --count 3 -- ./legacy-daemon --port 8080
+  keepalive --idle 4m --only 10.0.0.0/8 --print-env --format dockerfile
+  keepalive --status $(pidof legacy-daemon)
+
+A dead peer is noticed about IDLE + INTERVAL x COUNT after the connection fell silent.
+Variables already in the environment (KEEPALIVE_*) still apply; options override them.";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "keepalive",
+    version,
+    // So that `--user-timeout -1` reaches the validator and is refused with the reason.
+    allow_negative_numbers = true,
+    about = "Run a program with TCP keepalive on every connection it makes or accepts",
+    after_help = EXAMPLES,
+    override_usage = "keepalive [OPTIONS] [--] PROGRAM [ARGS]...\n       \
+                      keepalive [OPTIONS] --print-env [--format FORMAT]\n       \
+                      keepalive --status PID"
+)]
+pub struct Cli {
+    /// Silence before the first probe (20, 20s, 5m; 1s to 32767s) [KEEPALIVE_IDLE]
+    #[arg(long, value_name = "DURATION", value_parser = |text: &str| Setting::new(&IDLE, text))]
+    pub idle: Option<Setting>,
+
+    /// Time between unanswered probes (5, 5s, 1m) [KEEPALIVE_INTVL]
+    #[arg(long, value_name = "DURATION", value_parser = |text: &str| Setting::new(&INTERVAL, text))]
+    pub interval: Option<Setting>,
+
+    /// Unanswered probes before the connection is dropped (1 to 127) [KEEPALIVE_CNT]
+    #[arg(long, value_name = "N", value_parser = |text: &str| Setting::new(&COUNT, text))]
+    pub count: Option<Setting>,
+
+    /// How long sent data may stay unacknowledged (30s, 1500ms; 0 keeps the kernel's) [KEEPALIVE_USER_TIMEOUT]
+    #[arg(long, value_name = "DURATION", value_parser = |text: &str| Setting::new(&USER_TIMEOUT, text))]
+    pub user_timeout: Option<Setting>,
+
+    /// Keep the program from turning keepalive off or changing these timers [KEEPALIVE_FORCE]
+    #[arg(long)]
+    pub force: bool,
+
+    /// Configure only connections to or from these peers (10.0.0.0/8,[::1],:6379) [KEEPALIVE_ONLY]
+    #[arg(long, value_name = "RULES", value_parser = |text: &str| Setting::new(&ONLY, text))]
+    pub only: Option<Setting>,
+
+    /// Never configure connections to or from these peers [KEEPALIVE_SKIP]
+    #[arg(long, value_name = "RULES", value_parser = |text: &str| Setting::new(&SKIP, text))]
+    pub skip: Option<Setting>,
+
+    /// Which connections: both, client (connect) or server (accept) [KEEPALIVE_SIDE]
+    #[arg(long, value_name = "SIDE", value_parser = |text: &str| Setting::new(&SIDE, text))]
+    pub side: Option<Setting>,
+
+    /// One line on stderr for every decision the library makes [KEEPALIVE_DEBUG]
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Print the environment that does the same, for a script, Dockerfile or systemd unit
+    #[arg(long, conflicts_with_all = ["command", "status"])]
+    pub print_env: bool,
+
+    /// How --print-env writes it
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Shell, requires = "print_env")]
+    pub format: Format,
+
+    /// Show the TCP connections of a running process and whether keepalive runs on them
+    #[arg(long, value_name = "PID", conflicts_with_all = [
+        "command", "idle", "interval", "count", "user_timeout", "force", "only", "skip", "side", "verbose",
+    ])]
+    pub status: Option<u32>,
+
+    /// The program to run, and its arguments
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true, required_unless_present_any = ["print_env", "status"])]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// `export NAME=value` lines for sh
+    Shell,
+    /// one `ENV` instruction
+    Dockerfile,
+    /// a `[Service]` drop-in with `Environment=` lines
+    Systemd,
+}
+
+/// A validated value for one of the library's variables, kept as the user wrote it.
+#[derive(Clone, Debug)]
+pub struct Setting {
+    pub variable: &'static Variable,
+    pub value: String,
+}
+
+impl Setting {
+    fn new(variable: &'static Variable, text: &str) -> Result<Setting, String> {
+        let value = text.trim().to_owned();
+        if let Kind::Rules = variable.kind {
+            check_rules(variable, &value)?;
+        } else if variable.parse(value.as_bytes()).is_none() {
+            return Err(variable.expected.to_owned());
+        }
+        Ok(Setting { variable, value })
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.variable.name.to_str().unwrap_or_default()
+    }
+}
+
+/// The library ignores one bad entry and applies the rest; given on the command line, a bad
+/// entry is a mistake to fix before anything runs, so the whole option is refused.
+fn check_rules(variable: &Variable, text: &str) -> Result<(), String> {
+    let mut problem = None;
+    parse_rules(text.as_bytes(), |error| {
+        problem.get_or_insert(match error {
+            RuleError::Entry(entry) => {
+                format!("{:?} is not a rule: {}", String::from_utf8_lossy(entry), variable.expected)
+            }
+            RuleError::TooMany(_) => format!("more than {MAX_RULES} rules"),
+        });
+    });
+    problem.map_or(Ok(()), Err)
+}
+
+impl Cli {
+    /// The variables to set for the program, in the order the README lists them.
+    pub fn settings(&self) -> Vec<Setting> {
+        let switch = |on: bool, variable: &'static Variable| {
+            on.then(|| Setting { variable, value: "1".to_owned() })
+        };
+        [
+            self.idle.clone(),
+            self.interval.clone(),
+            self.count.clone(),
+            self.user_timeout.clone(),
+            switch(self.verbose, &DEBUG),
+            switch(self.force, &FORCE),
+            self.side.clone(),
+            self.only.clone(),
+            self.skip.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// Parses the command line; a mistake is one line on stderr and exit status 2.
+pub fn parse() -> Cli {
+    Cli::try_parse().unwrap_or_else(|error| match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => error.exit(),
+        _ => {
+            eprintln!("keepalive: {}", one_line(&error));
+            std::process::exit(2)
+        }
+    })
+}
+
+fn one_line(error: &clap::Error) -> String {
+    let context = |kind| match error.get(kind) {
+        Some(ContextValue::String(text)) => Some(text.as_str()),
+        _ => None,
+    };
+    if let (ErrorKind::ValueValidation, Some(option), Some(value)) =
+        (error.kind(), context(ContextKind::InvalidArg), context(ContextKind::InvalidValue))
+    {
+        let option = option.split_whitespace().next().unwrap_or(option);
+        let reason = std::error::Error::source(error).map(ToString::to_string).unwrap_or_default();
+        return format!("invalid {option} {value:?}: {reason}");
+    }
+    if error.kind() == ErrorKind::MissingRequiredArgument {
+        return "nothing to do: give a PROGRAM to run, --print-env or --status PID (see keepalive --help)".to_owned();
+    }
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    format!("{} (see keepalive --help)", first.trim_start_matches("error: "))
+}

@@ -1,0 +1,480 @@
+//! The `keepalive` command, built and installed: options checked with the library's rules,
+//! exit statuses like a shell's, `LD_PRELOAD` prepended, warnings for programs the preload
+//! cannot reach, `--print-env`, `--status` against a live process, `make install` and `make deb`.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn command_path() -> PathBuf {
+    let path = root().join("target/release/keepalive");
+    assert!(path.exists(), "{} is missing: run the tests with `make test`", path.display());
+    path
+}
+
+/// The built command, with a clean environment, finding the built library beside itself.
+fn keepalive(arguments: &[&str]) -> Command {
+    let mut command = clean_command(command_path());
+    command.args(arguments);
+    command
+}
+
+fn run(arguments: &[&str]) -> Output {
+    keepalive(arguments).output().unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let directory = std::env::temp_dir().join(format!("keepalive-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).unwrap();
+    directory
+}
+
+fn is_root() -> bool {
+    text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() == "0"
+}
+
+#[test]
+fn an_invalid_option_stops_everything_with_one_line() {
+    let directory = scratch("invalid");
+    let marker = directory.join("ran");
+    let touch = format!("touch {}", marker.display());
+    let cases: [(&[&str], &str); 8] = [
+        (&["--idle", "0"], "keepalive: invalid --idle \"0\": expected seconds (20) or a duration (20s, 5m, 1h) from 1s to 32767s"),
+        (&["--idle", "1.5s"], "keepalive: invalid --idle \"1.5s\": expected seconds"),
+        (&["--interval", "40000"], "keepalive: invalid --interval \"40000\": expected seconds (5)"),
+        (&["--count", "128"], "keepalive: invalid --count \"128\": expected a whole number of probes from 1 to 127"),
+        (&["--user-timeout", "-1"], "keepalive: invalid --user-timeout \"-1\": expected seconds (30)"),
+        (&["--side", "sideways"], "keepalive: invalid --side \"sideways\": expected both, client or server"),
+        (&["--only", "10.0.0.0/8,10.0.0.0/33"], "keepalive: invalid --only \"10.0.0.0/8,10.0.0.0/33\": \"10.0.0.0/33\" is not a rule: expected an address"),
+        (&["--skip", ":1,:2,:3,:4,:5,:6,:7,:8,:9,:10,:11,:12,:13,:14,:15,:16,:17"], "more than 16 rules"),
+    ];
+    for (options, message) in cases {
+        let mut arguments = options.to_vec();
+        arguments.extend(["sh", "-c", &touch]);
+        let output = run(&arguments);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{options:?}: {}", describe(&output));
+        assert_eq!(stderr.lines().count(), 1, "{options:?}: one line: {stderr:?}");
+        assert!(stderr.starts_with(message) || stderr.contains(message), "{options:?}: {stderr:?}");
+        assert!(!marker.exists(), "{options:?}: the program ran");
+    }
+    let nothing = run(&[]);
+    assert_eq!(nothing.status.code(), Some(2));
+    assert_eq!(text(&nothing.stderr).lines().count(), 1, "{}", describe(&nothing));
+}
+
+#[test]
+fn programs_that_cannot_run_get_a_shells_status() {
+    let directory = scratch("cannot-run");
+    let not_executable = directory.join("not-executable");
+    std::fs::write(&not_executable, "echo hi\n").unwrap();
+    let no_interpreter = directory.join("no-interpreter");
+    std::fs::write(&no_interpreter, "#!/nonexistent/interpreter\n").unwrap();
+    std::fs::set_permissions(&no_interpreter, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cases = [
+        ("no-such-program-on-path", 127, "keepalive: no-such-program-on-path: command not found"),
+        ("./no/such/file", 127, "keepalive: ./no/such/file: command not found"),
+        (directory.to_str().unwrap(), 126, "Permission denied"),
+        (not_executable.to_str().unwrap(), 126, "Permission denied"),
+        (no_interpreter.to_str().unwrap(), 127, "its interpreter or loader was not found"),
+    ];
+    for (program, status, message) in cases {
+        let output = run(&["--idle", "20", program]);
+        assert_eq!(output.status.code(), Some(status), "{program}: {}", describe(&output));
+        assert!(text(&output.stderr).contains(message), "{program}: {}", describe(&output));
+    }
+}
+
+#[test]
+fn the_program_runs_in_place_with_its_own_arguments_and_status() {
+    let output = run(&["--idle", "20", "sh", "-c", "echo \"$0|$1|$2|$KEEPALIVE_IDLE\"; exit 7", "sh", "--count", "-v"]);
+    assert_eq!(output.status.code(), Some(7), "{}", describe(&output));
+    assert_eq!(text(&output.stdout), "sh|--count|-v|20\n");
+    assert_eq!(text(&output.stderr), "");
+
+    // The same process: the program's PID is the one the command started with.
+    let mut child = keepalive(&["sh", "-c", "echo $$"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(line.trim(), pid.to_string(), "exec, not fork");
+}
+
+#[test]
+fn ld_preload_is_prepended_not_replaced() {
+    let library = library().canonicalize().unwrap();
+    let show = ["sh", "-c", "printf %s \"$LD_PRELOAD\""];
+    let alone = run(&show);
+    assert_eq!(text(&alone.stdout), library.to_str().unwrap());
+    let mut command = keepalive(&show);
+    let output = command.env("LD_PRELOAD", format!("libm.so.6 {}", library.display())).output().unwrap();
+    assert_eq!(text(&output.stdout), format!("{}:libm.so.6", library.display()), "{}", describe(&output));
+    assert_eq!(text(&output.stderr), "");
+}
+
+#[test]
+fn options_reach_the_kernel() {
+    for libc in LIBCS {
+        let scenario = c_program(libc, "scenarios");
+        let scenario = scenario.to_str().unwrap();
+        let output = keepalive(&["--idle", "1m30s", "--interval", "2s", "--count", "4", "--user-timeout", "1500ms"])
+            .args([scenario, "ipv4"])
+            .envs([("EXPECT_IDLE", "90"), ("EXPECT_INTVL", "2"), ("EXPECT_CNT", "4"), ("EXPECT_USER_TIMEOUT", "1500")])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{libc}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), "");
+
+        // The command's option wins over a variable already set, without a conflict warning.
+        let output = keepalive(&["--interval", "3", scenario, "ipv4"])
+            .envs([("KEEPALIVE_INTERVAL", "9"), ("KEEPINTVL", "8"), ("EXPECT_INTVL", "3")])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{libc}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), "");
+
+        let output = keepalive(&["--force", "--idle", "20", scenario, "force"])
+            .envs([("EXPECT_IDLE", "20"), ("EXPECT_FORCED", "1")])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{libc} --force: {}", describe(&output));
+
+        let output = keepalive(&["--verbose", scenario, "ipv4"]).output().unwrap();
+        assert!(output.status.success(), "{libc} --verbose: {}", describe(&output));
+        assert!(text(&output.stderr).contains("libkeepalive["), "{libc} --verbose: {}", describe(&output));
+    }
+}
+
+#[test]
+fn peer_and_side_options_choose_connections() {
+    let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
+    let port2 = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
+    let scenario = c_program("glibc", "scenarios");
+    let output = keepalive(&["--only", "127.0.0.2,[::1]", "--skip", "::1", "--side", "client"])
+        .arg(&scenario)
+        .arg("filters")
+        .envs([("PORT", port.to_string()), ("PORT2", port2.to_string())])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let stdout = text(&output.stdout);
+    let on: Vec<&str> = stdout.split_whitespace().filter_map(|pair| pair.strip_suffix("=1")).collect();
+    assert_eq!(on, ["b.client"], "only 127.0.0.2 as a client: {}", describe(&output));
+}
+
+/// A C program linked with `-static`, which the dynamic loader never sees.
+fn static_program(directory: &Path) -> PathBuf {
+    let source = directory.join("static.c");
+    std::fs::write(&source, "int main(void) { return 3; }\n").unwrap();
+    let program = directory.join("static-program");
+    let built = Command::new("cc").arg("-static").arg("-o").arg(&program).arg(&source).output().unwrap();
+    assert!(built.status.success(), "cc -static (libc6-dev): {}", describe(&built));
+    program
+}
+
+#[test]
+fn warns_when_the_preload_cannot_reach_the_program() {
+    let directory = scratch("static");
+    let program = static_program(&directory);
+    let output = run(&[program.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3), "the program still runs: {}", describe(&output));
+    let expected = format!("keepalive: warning: {} is statically linked: LD_PRELOAD cannot reach it", program.display());
+    assert!(text(&output.stderr).starts_with(&expected), "{}", describe(&output));
+    assert_eq!(text(&output.stderr).lines().count(), 1);
+
+    let script = directory.join("script");
+    std::fs::write(&script, format!("#!{}\n", program.display())).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = run(&[script.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
+    let expected = format!("{} runs under {}, which is statically linked", script.display(), program.display());
+    assert!(text(&output.stderr).contains(&expected), "{}", describe(&output));
+
+    let dynamic = run(&["sh", "-c", "exit 0"]);
+    assert_eq!(text(&dynamic.stderr), "", "no warning for a dynamic program");
+}
+
+#[test]
+fn warns_about_set_user_id_programs() {
+    if !is_root() {
+        println!("skipped: making a set-user-ID file owned by another user needs root");
+        return;
+    }
+    let directory = scratch("setuid");
+    let program = directory.join("setuid-true");
+    std::fs::copy("/bin/true", &program).unwrap();
+    let chown = Command::new("chown").arg("nobody").arg(&program).status().unwrap();
+    assert!(chown.success());
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let output = run(&[program.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let expected = format!("keepalive: warning: {} is set-user-ID: the dynamic loader ignores LD_PRELOAD", program.display());
+    assert!(text(&output.stderr).starts_with(&expected), "{}", describe(&output));
+}
+
+#[test]
+fn print_env_gives_the_same_configuration_elsewhere() {
+    let library = library().canonicalize().unwrap();
+    let library = library.display();
+    let options = ["--idle", "20s", "--count", "3", "--only", "[::1],127.0.0.0/8", "--print-env"];
+    let shell = run(&options);
+    assert!(shell.status.success(), "{}", describe(&shell));
+    assert_eq!(
+        text(&shell.stdout),
+        format!(
+            "export LD_PRELOAD={library}\"${{LD_PRELOAD:+:$LD_PRELOAD}}\"\n\
+             export KEEPALIVE_IDLE=20s\nexport KEEPALIVE_CNT=3\nexport KEEPALIVE_ONLY='[::1],127.0.0.0/8'\n"
+        )
+    );
+    let docker = run(&[&options[..], &["--format", "dockerfile"]].concat());
+    assert_eq!(
+        text(&docker.stdout),
+        format!("ENV LD_PRELOAD={library} \\\n    KEEPALIVE_IDLE=20s \\\n    KEEPALIVE_CNT=3 \\\n    KEEPALIVE_ONLY=\"[::1],127.0.0.0/8\"\n")
+    );
+    let systemd = run(&[&options[..], &["--format", "systemd"]].concat());
+    assert_eq!(
+        text(&systemd.stdout),
+        format!(
+            "[Service]\nEnvironment=LD_PRELOAD={library}\nEnvironment=KEEPALIVE_IDLE=20s\n\
+             Environment=KEEPALIVE_CNT=3\nEnvironment=\"KEEPALIVE_ONLY=[::1],127.0.0.0/8\"\n"
+        )
+    );
+
+    // The shell lines, run by sh, configure a real program's sockets.
+    let shell = run(&["--idle", "20s", "--count", "3", "--print-env"]);
+    let script = format!("{}exec \"$0\" ipv4", text(&shell.stdout));
+    let output = clean_command("sh")
+        .args(["-c", &script])
+        .arg(c_program("glibc", "scenarios"))
+        .envs([("EXPECT_IDLE", "20"), ("EXPECT_CNT", "3")])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+}
+
+const IDLE_CONNECTION: &str = "import socket, sys, time\n\
+    listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
+    client = socket.create_connection(listener.getsockname())\n\
+    server, _ = listener.accept()\n\
+    print(listener.getsockname()[1], client.getsockname()[1], flush=True)\n\
+    time.sleep(30)";
+
+/// A python process holding a listener and both ends of an idle connection; returns it with
+/// the listening port and the client's port once the connection is up.
+fn idle_python(command: Command) -> (Running, u16, u16) {
+    let mut running = spawn(command);
+    let mut line = String::new();
+    BufReader::new(running.0.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let ports: Vec<u16> = line.split_whitespace().map(|port| port.parse().unwrap()).collect();
+    (running, ports[0], ports[1])
+}
+
+#[test]
+fn status_shows_what_the_kernel_runs() {
+    let python = python3();
+    let mut under = keepalive(&["--idle", "20", "--interval", "5", "--count", "3"]);
+    under.arg(&python).args(["-c", IDLE_CONNECTION]);
+    let (process, port, client_port) = idle_python(under);
+    let output = run(&["--status", &process.0.id().to_string()]);
+    let report = text(&output.stdout);
+    println!("{report}");
+    assert!(output.status.success(), "{}", describe(&output));
+    let library = library().canonicalize().unwrap();
+    assert!(report.starts_with(&format!("process {} (python3", process.0.id())), "{report}");
+    assert!(report.contains(&format!("libkeepalive loaded from {}", library.display())), "{report}");
+    assert!(report.contains("KEEPALIVE_IDLE=20"), "{report}");
+    let row = |local: u16, state: &str| {
+        let local = format!("127.0.0.1:{local} ");
+        report
+            .lines()
+            .find(|line| line.contains(state) && line.contains(&local))
+            .unwrap_or_else(|| panic!("no {state} row for {local}in\n{report}"))
+            .to_owned()
+    };
+    assert!(row(port, "LISTEN").ends_with("on, idle 20s intvl 5s cnt 3"), "{report}");
+    for established in [row(client_port, "ESTABLISHED"), row(port, "ESTABLISHED")] {
+        let (_, timer) = established.split_once("on, idle 20s intvl 5s cnt 3, next probe in ").expect(&report);
+        let seconds: f64 = timer.trim_end_matches('s').parse().unwrap();
+        assert!((15.0..=20.0).contains(&seconds), "next probe in {seconds}s: {report}");
+    }
+    assert!(report.ends_with("3 TCP sockets, 3 with keepalive on\n"), "{report}");
+
+    let mut without = clean_command(&python);
+    without.args(["-c", IDLE_CONNECTION]);
+    let (plain, _, client_port) = idle_python(without);
+    let output = run(&["--status", &plain.0.id().to_string()]);
+    let report = text(&output.stdout);
+    assert!(report.contains("libkeepalive not loaded"), "{report}");
+    assert!(row_ends(&report, client_port, "off"), "{report}");
+    assert!(report.ends_with("3 TCP sockets, 0 with keepalive on\n"), "{report}");
+}
+
+fn row_ends(report: &str, local: u16, ending: &str) -> bool {
+    report.lines().any(|line| line.contains(&format!("127.0.0.1:{local} ")) && line.ends_with(ending))
+}
+
+#[test]
+fn status_errors_are_clear() {
+    let output = run(&["--status", "2147483646"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(text(&output.stderr), "keepalive: no process with PID 2147483646\n");
+
+    if !is_root() {
+        println!("skipped: reading another user's process as nobody needs root to switch users");
+        return;
+    }
+    let output = Command::new("setpriv")
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+        .arg(command_path())
+        .args(["--status", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert_eq!(
+        text(&output.stderr),
+        "keepalive: cannot read the descriptors of process 1: permission denied (run as its user or as root)\n"
+    );
+}
+
+#[test]
+fn a_missing_library_is_an_error() {
+    let output = keepalive(&["true"]).env("KEEPALIVE_LIBRARY", "/nonexistent/libkeepalive.so").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(text(&output.stderr), "keepalive: KEEPALIVE_LIBRARY=/nonexistent/libkeepalive.so: no such file\n");
+
+    let directory = scratch("alone");
+    let alone = directory.join("keepalive");
+    std::fs::copy(command_path(), &alone).unwrap();
+    let output = clean_command(&alone).arg("true").output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    assert!(stderr.starts_with("keepalive: cannot find libkeepalive.so (looked for "), "{stderr}");
+    assert!(stderr.ends_with("; set KEEPALIVE_LIBRARY to its path\n"), "{stderr}");
+}
+
+/// `make` in the project with `CARGO=true`: the tests run inside cargo, which already built
+/// everything and holds the build directory's lock.
+fn make(arguments: &[&str]) -> Output {
+    let output = Command::new("make")
+        .current_dir(root())
+        .args(["--no-print-directory", "CARGO=true"])
+        .args(arguments)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "make {arguments:?}: {}", describe(&output));
+    output
+}
+
+fn files_under(directory: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut pending = vec![directory.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else {
+                files.push(entry.path().strip_prefix(directory).unwrap().display().to_string());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn make_install_and_uninstall() {
+    let destination = scratch("install");
+    let destdir = format!("DESTDIR={}", destination.display());
+    make(&["install", &destdir, "PREFIX=/opt/ka"]);
+    assert_eq!(
+        files_under(&destination),
+        [
+            "opt/ka/bin/keepalive",
+            "opt/ka/lib/libkeepalive.so",
+            "opt/ka/share/man/man1/keepalive.1",
+            "opt/ka/share/man/man7/libkeepalive.7",
+        ]
+    );
+    let installed = destination.join("opt/ka/bin/keepalive");
+    let output = clean_command(&installed).args(["--print-env"]).output().unwrap();
+    let library = destination.join("opt/ka/lib/libkeepalive.so");
+    assert!(text(&output.stdout).starts_with(&format!("export LD_PRELOAD={}\"", library.display())), "{}", describe(&output));
+    let output = clean_command(&installed)
+        .args(["--idle", "25", c_program("musl", "scenarios").to_str().unwrap(), "ipv6"])
+        .env("EXPECT_IDLE", "25")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "installed command: {}", describe(&output));
+
+    make(&["uninstall", &destdir, "PREFIX=/opt/ka"]);
+    assert_eq!(files_under(&destination), Vec::<String>::new());
+}
+
+#[test]
+fn man_pages_render_and_carry_the_version() {
+    let version = text(&run(&["--version"]).stdout);
+    let version = version.trim().strip_prefix("keepalive ").unwrap().to_owned();
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    for page in ["man/keepalive.1", "man/libkeepalive.7"] {
+        let source = std::fs::read_to_string(root().join(page)).unwrap();
+        assert!(source.lines().next().unwrap().contains(&format!("\"libkeepalive {version}\"")), "{page}: .TH version");
+        let rendered = Command::new("groff").args(["-man", "-Tutf8", "-ww", "-z"]).arg(root().join(page)).output();
+        let Ok(rendered) = rendered else {
+            println!("{page}: groff is not installed, rendering not checked");
+            continue;
+        };
+        assert!(rendered.status.success() && rendered.stderr.is_empty(), "{page}: {}", describe(&rendered));
+    }
+}
+
+#[test]
+fn debian_package_installs_and_removes_cleanly() {
+    if Command::new("dpkg-deb").arg("--version").output().is_err() {
+        println!("skipped: dpkg-deb is not installed (not a Debian machine)");
+        return;
+    }
+    let output = Command::new("./scripts/deb.sh").current_dir(root()).env("CARGO", "true").output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let package = root().join(text(&output.stdout).trim());
+    let multiarch = text(&Command::new("cc").arg("-print-multiarch").output().unwrap().stdout).trim().to_owned();
+
+    let contents = Command::new("dpkg-deb").arg("--contents").arg(&package).output().unwrap();
+    let listing = text(&contents.stdout);
+    for path in [
+        "./usr/bin/keepalive".to_owned(),
+        format!("./usr/lib/{multiarch}/libkeepalive.so"),
+        "./usr/share/man/man1/keepalive.1.gz".to_owned(),
+        "./usr/share/man/man7/libkeepalive.7.gz".to_owned(),
+        "./usr/share/doc/libkeepalive/copyright".to_owned(),
+    ] {
+        assert!(listing.lines().any(|line| line.ends_with(&path)), "{path} not in\n{listing}");
+    }
+    assert!(listing.lines().all(|line| line.contains(" root/root ")), "owned by root:\n{listing}");
+
+    // Into a scratch root with its own empty dpkg database, so the machine's stays untouched.
+    let target = scratch("dpkg-root");
+    for directory in ["var/lib/dpkg/info", "var/lib/dpkg/updates"] {
+        std::fs::create_dir_all(target.join(directory)).unwrap();
+    }
+    std::fs::write(target.join("var/lib/dpkg/status"), "").unwrap();
+    let dpkg = |arguments: &[&str]| {
+        let output = Command::new("dpkg").arg(format!("--root={}", target.display())).args(arguments).output().unwrap();
+        assert!(output.status.success(), "dpkg {arguments:?}: {}", describe(&output));
+    };
+    dpkg(&["--force-depends", "--force-not-root", "--install", package.to_str().unwrap()]);
+    let installed = target.join("usr/bin/keepalive");
+    let output = clean_command(&installed)
+        .args(["--count", "5", c_program("glibc", "scenarios").to_str().unwrap(), "ipv4"])
+        .env("EXPECT_CNT", "5")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "the packaged command and library: {}", describe(&output));
+    dpkg(&["--remove", "libkeepalive"]);
+    let left: Vec<String> = files_under(&target).into_iter().filter(|path| !path.starts_with("var/lib/dpkg")).collect();
+    assert_eq!(left, Vec::<String>::new(), "files left after removal");
+}
