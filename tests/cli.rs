@@ -411,6 +411,16 @@ fn make_install_and_uninstall() {
         .unwrap();
     assert!(output.status.success(), "installed command: {}", describe(&output));
 
+    let mut python = clean_command(&installed);
+    python.args(["--idle", "25", "--"]).arg(python3()).args(["-c", IDLE_CONNECTION]);
+    let (process, _, client_port) = idle_python(python);
+    let output = clean_command(&installed).args(["--status", &process.0.id().to_string()]).output().unwrap();
+    let report = text(&output.stdout);
+    assert!(report.contains(&format!("libkeepalive loaded from {}", library.display())), "{report}");
+    let client_row = report.lines().find(|line| line.starts_with(|c: char| c.is_ascii_digit()) && line.contains(&format!("127.0.0.1:{client_port} ")));
+    assert!(client_row.is_some_and(|row| row.contains("ESTABLISHED") && row.contains("on, idle 25s") && row.contains("next probe in")), "{report}");
+    drop(process);
+
     make(&["uninstall", &destdir, "PREFIX=/opt/ka"]);
     assert_eq!(files_under(&destination), Vec::<String>::new());
 }
