@@ -18,7 +18,7 @@ C_PROGRAMS = $(basename $(notdir $(filter-out c-tests/lib%.c,$(wildcard c-tests/
 C_LIBRARIES = $(basename $(notdir $(wildcard c-tests/lib*.c)))
 C_HEADERS = $(wildcard c-tests/*.h)
 
-.PHONY: all c-tests test demo bench install uninstall deb clean
+.PHONY: all c-tests test test-aarch64 demo bench install uninstall deb clean
 
 all: $(LIBRARY) $(COMMAND)
 
@@ -45,6 +45,10 @@ $(C_BUILD)/%: c-tests/$$(notdir $$*).c $(C_HEADERS) $$(if $$(filter early,$$(not
 
 test: all c-tests
 	$(CARGO) test --workspace --release
+
+# Cross-built, run under qemu-user; not part of `make test` (see README, DEVELOPMENT).
+test-aarch64:
+	./scripts/test-aarch64.sh
 
 demo: all c-tests
 	./scripts/demo.sh
