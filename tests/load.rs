@@ -6,19 +6,8 @@ mod common;
 use common::*;
 use std::process::Output;
 
-const SETTINGS: [(&str, &str); 8] = [
-    ("KEEPALIVE_IDLE", "20"),
-    ("KEEPALIVE_INTVL", "5"),
-    ("KEEPALIVE_CNT", "3"),
-    ("KEEPALIVE_USER_TIMEOUT", "30"),
-    ("EXPECT_IDLE", "20"),
-    ("EXPECT_INTVL", "5"),
-    ("EXPECT_CNT", "3"),
-    ("EXPECT_USER_TIMEOUT", "30000"),
-];
-
 fn run(libc: &str, program: &str, arguments: &[&str]) -> Output {
-    let output = preloaded(c_program(libc, program)).args(arguments).envs(SETTINGS).output().unwrap();
+    let output = preloaded(c_program(libc, program)).args(arguments).envs(EVERY_TIMER).output().unwrap();
     print!("{libc}: {}", text(&output.stdout));
     assert!(output.status.success(), "{libc} {program} {arguments:?}: {}", describe(&output));
     assert_eq!(text(&output.stderr), "", "a valid configuration prints nothing");
@@ -37,7 +26,7 @@ fn threads_making_connections() {
 /// Without the library the same program must fail: its check is real.
 #[test]
 fn threads_check_fails_without_the_library() {
-    let output = clean_command(c_program("glibc", "stress")).args(["2", "10"]).envs(SETTINGS).output().unwrap();
+    let output = clean_command(c_program("glibc", "stress")).args(["2", "10"]).envs(EVERY_TIMER).output().unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     assert!(text(&output.stdout).contains("40 TCP sockets checked (of 40), 40 with wrong options"), "{}", describe(&output));
 }
