@@ -16,10 +16,12 @@
 //!   program (it holds a descriptor number for a moment, and can take the last one).
 //!
 //! Calls that manage anonymous memory (`brk`, anonymous `mmap`, `munmap`, `mprotect`, `madvise`,
-//! `mremap`) are left out of both runs: see `manages_memory`. File mappings are compared.
+//! `mremap`) are left out of both runs: see `manages_memory`. File mappings are compared. So are
+//! `poll()` calls that timed out (`timed_out`).
 //!
 //! Normalisation, applied to both runs alike, removes only what differs between any two runs of
-//! the same program: addresses (ASLR), process and thread ids, ports (also where the program
+//! the same program: addresses (ASLR), process and thread ids (where calls take or return
+//! them), ports (also where the program
 //! writes them as text), the time left in a `poll()` timeout, socket and pipe inodes,
 //! the bytes `getrandom` returned, what `sysinfo` says of the machine, the CPU time in a SIGCHLD, the count of environment variables in `execve`, and the
 //! padding strace puts before results.
@@ -138,11 +140,17 @@ fn without_our_loading(content: &str) -> (Vec<&str>, usize) {
     for line in content.lines() {
         if line.contains("libkeepalive.so") {
             dropped += 1;
-        } else if !manages_memory(line) {
+        } else if !manages_memory(line) && !timed_out(line) {
             kept.push(line);
         }
     }
     (kept, dropped)
+}
+
+/// A `poll()` that ran out of time only says "not yet": how often a program waits for its peer
+/// depends on how fast the peer is.
+fn timed_out(line: &str) -> bool {
+    line.starts_with("poll(") && line.ends_with("= 0 (Timeout)")
 }
 
 /// With one library more mapped, the kernel places every later mapping elsewhere, and
@@ -176,7 +184,7 @@ fn normalise(line: &str, ids: &HashSet<String>, ports: &HashSet<String>) -> Stri
         } else if bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             let number = &rest[..digits];
-            out.push_str(if ids.contains(number) {
+            out.push_str(if ids.contains(number) && names_a_process(line, i, digits) {
                 "PID"
             } else if ports.contains(number) {
                 "PORT"
@@ -214,6 +222,23 @@ fn normalise(line: &str, ids: &HashSet<String>, ports: &HashSet<String>) -> Stri
         out.replace_range(11..end, "RANDOM");
     }
     out
+}
+
+/// Whether the number at `line[at..at + length]` stands where a process id does: a result of a
+/// call that returns one, the first argument of a call that takes one (the second of `tgkill`),
+/// `si_pid=`, or in a file name (`name-1234.sock`). Elsewhere a number that happens to equal a
+/// process id (a size, or `311` in `cpython-311`) is left alone.
+fn names_a_process(line: &str, at: usize, length: usize) -> bool {
+    const RETURNS: [&str; 9] = ["set_tid_address", "getpid", "gettid", "getppid", "clone", "clone3", "fork", "vfork", "wait4"];
+    const TAKES: [&str; 6] = ["wait4", "kill", "tgkill", "tkill", "pidfd_open", "prlimit64"];
+    let call = line.split('(').next().unwrap_or("");
+    let before = &line[..at];
+    let after = &line[at + length..];
+    (before.ends_with(" = ") && RETURNS.contains(&call))
+        || (before == format!("{call}(") && TAKES.contains(&call))
+        || (call == "tgkill" && before.matches(", ").count() == 1 && !before.contains(')'))
+        || before.ends_with("si_pid=")
+        || (before.ends_with('-') && after.starts_with('.'))
 }
 
 /// At `<KIND:[`, the length of `<KIND`; `None` elsewhere.
@@ -388,10 +413,11 @@ fn curl() {
     let port = listener.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
         for _ in 0..2 {
+            // The answer goes out at once, so that it is usually there when curl first looks.
             let (mut stream, _) = listener.accept().unwrap();
+            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").unwrap();
             let mut request = [0u8; 1024];
             let _ = stream.read(&mut request);
-            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").unwrap();
         }
     });
     let url = format!("http://127.0.0.1:{port}/");
