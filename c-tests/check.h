@@ -197,6 +197,14 @@ static __attribute__((unused)) int raw_listener(int family, struct sockaddr_stor
     return fd;
 }
 
+/* Closes a connected socket with a reset (SO_LINGER 0), so that it leaves no TIME_WAIT behind to
+ * hold a loopback port. Async-signal-safe. */
+static __attribute__((unused)) void close_with_reset(int fd) {
+    struct linger reset = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    close(fd);
+}
+
 /* Lowers RLIMIT_NOFILE to `limit` (at most 64) and takes every descriptor left, keeping them in
  * `filler`; returns how many. `saved` receives the old limit for give_back_descriptors(). */
 static __attribute__((unused)) int use_up_descriptors(rlim_t limit, int filler[64], struct rlimit *saved) {

@@ -54,9 +54,7 @@ static int one_connection(const struct listener *listener) {
     }
     verify(client);
     verify(accepted);
-    struct linger reset = {.l_onoff = 1, .l_linger = 0};
-    setsockopt(client, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
-    close(client);
+    close_with_reset(client);
     close(accepted);
     return 0;
 }
@@ -94,8 +92,7 @@ static void child_connects(const struct listener *listener) {
     if (connect(fd, (const struct sockaddr *)&listener->address, listener->length) != 0)
         _exit(2);
     int status = before || mismatches(fd, &want) ? 1 : 0;
-    struct linger reset = {.l_onoff = 1, .l_linger = 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    close_with_reset(fd);
     _exit(status);
 }
 
@@ -222,7 +219,7 @@ static void connect_in_handler(int signal_number) {
     else if (mismatches(fd, &want))
         atomic_fetch_add(&handler_wrong, 1);
     if (fd >= 0)
-        close(fd);
+        close_with_reset(fd);
     atomic_fetch_add(&handled, 1);
     errno = saved;
 }

@@ -52,7 +52,6 @@ static void *connections(void *argument) {
         call_failed("listener");
         return NULL;
     }
-    struct linger reset = {.l_onoff = 1, .l_linger = 0};
     for (int i = 0; i < sockets_per_thread; i++) {
         int client = i % 4 == 3 ? raw_socket(family, SOCK_STREAM) : socket(family, SOCK_STREAM | (i % 2 ? SOCK_CLOEXEC : 0), 0);
         if (client < 0 && call_failed("socket()"))
@@ -68,8 +67,7 @@ static void *connections(void *argument) {
         }
         verify(client, "client");
         verify(accepted, "accepted");
-        setsockopt(client, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
-        close(client);
+        close_with_reset(client);
         close(accepted);
     }
     close(listener);
