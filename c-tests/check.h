@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -102,6 +103,38 @@ static __attribute__((unused)) void check_configured(int fd, const char *when) {
             FAIL("fd %d %s: %s is %d, expected %ld", fd, when, names[i], got[i], want[i]);
 }
 
+/* The same expectations, read once, for checks where FAIL cannot be used: threads, forked
+ * children, signal handlers. */
+struct wanted {
+    int values[5];
+};
+
+static __attribute__((unused)) struct wanted wanted_now(void) {
+    struct wanted want = {{
+        (int)expected("EXPECT_KEEPALIVE", 1),
+        (int)expected("EXPECT_IDLE", sysctl_value("tcp_keepalive_time")),
+        (int)expected("EXPECT_INTVL", sysctl_value("tcp_keepalive_intvl")),
+        (int)expected("EXPECT_CNT", sysctl_value("tcp_keepalive_probes")),
+        (int)expected("EXPECT_USER_TIMEOUT", 0),
+    }};
+    return want;
+}
+
+/* 0 when the kernel reports exactly `want` for the TCP socket `fd`; otherwise one bit per option
+ * that differs (or could not be read). Async-signal-safe: getsockopt only. */
+static __attribute__((unused)) int mismatches(int fd, const struct wanted *want) {
+    static const int levels[5] = {SOL_SOCKET, IPPROTO_TCP, IPPROTO_TCP, IPPROTO_TCP, IPPROTO_TCP};
+    static const int names[5] = {SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT};
+    int bits = 0;
+    for (int i = 0; i < 5; i++) {
+        int value = -1;
+        socklen_t length = sizeof value;
+        if (getsockopt(fd, levels[i], names[i], &value, &length) != 0 || (i == 0 ? value != 0 : value) != want->values[i])
+            bits |= 1 << i;
+    }
+    return bits;
+}
+
 static __attribute__((unused)) void check_keepalive_off(int fd, const char *what) {
     if (option(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE") != 0)
         FAIL("%s has SO_KEEPALIVE on; it must be left untouched", what);
@@ -162,6 +195,34 @@ static __attribute__((unused)) int raw_listener(int family, struct sockaddr_stor
         exit(1);
     }
     return fd;
+}
+
+/* Closes a connected socket with a reset (SO_LINGER 0), so that it leaves no TIME_WAIT behind to
+ * hold a loopback port. Async-signal-safe. */
+static __attribute__((unused)) void close_with_reset(int fd) {
+    struct linger reset = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    close(fd);
+}
+
+/* Lowers RLIMIT_NOFILE to `limit` (at most 64) and takes every descriptor left, keeping them in
+ * `filler`; returns how many. `saved` receives the old limit for give_back_descriptors(). */
+static __attribute__((unused)) int use_up_descriptors(rlim_t limit, int filler[64], struct rlimit *saved) {
+    getrlimit(RLIMIT_NOFILE, saved);
+    struct rlimit low = *saved;
+    low.rlim_cur = limit;
+    if (setrlimit(RLIMIT_NOFILE, &low) != 0)
+        FAIL("setrlimit: %s", strerror(errno));
+    int filled = 0;
+    while (filled < 64 && (filler[filled] = dup(0)) >= 0)
+        filled++;
+    return filled;
+}
+
+static __attribute__((unused)) void give_back_descriptors(int filler[64], int filled, const struct rlimit *saved) {
+    while (filled > 0)
+        close(filler[--filled]);
+    setrlimit(RLIMIT_NOFILE, saved);
 }
 
 static __attribute__((unused)) int finish(void) {

@@ -325,23 +325,15 @@ static int failing_calls(void) {
     /* Out of descriptors: socket() and accept() fail with EMFILE exactly as without us. */
     int pending = raw_socket(AF_INET, SOCK_STREAM);
     raw_connect(pending, (struct sockaddr *)&address, length);
-    struct rlimit saved, low;
-    getrlimit(RLIMIT_NOFILE, &saved);
-    low = saved;
-    low.rlim_cur = 64;
-    setrlimit(RLIMIT_NOFILE, &low);
-    int filler[64], filled = 0;
-    while (filled < 64 && (filler[filled] = dup(0)) >= 0)
-        filled++;
+    struct rlimit saved;
+    int filler[64], filled = use_up_descriptors(64, filler, &saved);
     COMPARE("socket() with no descriptor left", socket(AF_INET, SOCK_STREAM, 0),
             syscall(SYS_socket, AF_INET, SOCK_STREAM, 0));
     COMPARE("accept() with no descriptor left", accept(nonblocking_listener, NULL, NULL),
             syscall(SYS_accept, nonblocking_listener, NULL, NULL));
     COMPARE("accept4() with no descriptor left", accept4(nonblocking_listener, NULL, NULL, 0),
             syscall(SYS_accept4, nonblocking_listener, NULL, NULL, 0));
-    while (filled > 0)
-        close(filler[--filled]);
-    setrlimit(RLIMIT_NOFILE, &saved);
+    give_back_descriptors(filler, filled, &saved);
     int late = SUCCEEDS(accept(nonblocking_listener, NULL, NULL));
     check_configured(late, "accepted after descriptors were freed");
 

@@ -118,9 +118,13 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
     }
     // SAFETY: we won the race above; nobody reads PLAN until PUBLISHED is stored.
     let plan = unsafe { &mut *PLAN.0.get() };
-    crate::log::remember_stderr();
     let environment = Environment::read();
     plan.settings = keepalive_config::from_env(|name| environment.get(name), warn);
+    // Only debug lines need to know which file descriptor 2 is: without them, loading the library
+    // makes no system call at all.
+    if plan.settings.debug {
+        crate::log::remember_stderr();
+    }
     plan.prepare();
     let switches = match plan.enabled {
         true => ENABLED | if plan.debug { DEBUG } else { 0 } | if plan.force { FORCING } else { 0 },

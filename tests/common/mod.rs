@@ -18,6 +18,18 @@ pub fn library() -> PathBuf {
     path
 }
 
+/// Every timer configured, and the EXPECT_* values the C checks then require.
+pub const EVERY_TIMER: [(&str, &str); 8] = [
+    ("KEEPALIVE_IDLE", "20"),
+    ("KEEPALIVE_INTVL", "5"),
+    ("KEEPALIVE_CNT", "3"),
+    ("KEEPALIVE_USER_TIMEOUT", "30"),
+    ("EXPECT_IDLE", "20"),
+    ("EXPECT_INTVL", "5"),
+    ("EXPECT_CNT", "3"),
+    ("EXPECT_USER_TIMEOUT", "30000"),
+];
+
 pub const LIBCS: [&str; 2] = ["glibc", "musl"];
 
 /// A C test program built by `make c-tests` against `libc`.
