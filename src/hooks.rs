@@ -15,7 +15,7 @@ use crate::sockopt::{self, Moment};
 /// The same contract as `socket(2)`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
-    let Some(real_socket) = real::SOCKET.get() else { return real::unavailable() };
+    let real_socket = real::SOCKET.get();
     // Decided before the call, so that only this bit has to survive it.
     let tcp = policy::is_tcp_request(domain, kind, protocol);
     // SAFETY: forwarded unchanged.
@@ -36,7 +36,7 @@ pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> 
 /// The same contract as `connect(2)`; `address` is passed through and never read here.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connect(fd: c_int, address: *const sockaddr, length: socklen_t) -> c_int {
-    let Some(real_connect) = real::CONNECT.get() else { return real::unavailable() };
+    let real_connect = real::CONNECT.get();
     when_enabled("connect()", |plan| sockopt::at_connect(fd, address, length, plan));
     // SAFETY: forwarded unchanged.
     unsafe { real_connect(fd, address, length) }
@@ -48,7 +48,7 @@ pub unsafe extern "C" fn connect(fd: c_int, address: *const sockaddr, length: so
 /// The same contract as `accept(2)`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn accept(fd: c_int, address: *mut sockaddr, length: *mut socklen_t) -> c_int {
-    let Some(real_accept) = real::ACCEPT.get() else { return real::unavailable() };
+    let real_accept = real::ACCEPT.get();
     // SAFETY: forwarded unchanged.
     let accepted = unsafe { real_accept(fd, address, length) };
     configure_accepted(accepted, Moment::Accept);
@@ -66,7 +66,7 @@ pub unsafe extern "C" fn accept4(
     length: *mut socklen_t,
     flags: c_int,
 ) -> c_int {
-    let Some(real_accept4) = real::ACCEPT4.get() else { return real::unavailable() };
+    let real_accept4 = real::ACCEPT4.get();
     // SAFETY: forwarded unchanged.
     let accepted = unsafe { real_accept4(fd, address, length, flags) };
     configure_accepted(accepted, Moment::Accept4);
@@ -108,7 +108,7 @@ unsafe fn setsockopt_forcing(fd: c_int, level: c_int, name: c_int, value: *const
     if when_forcing("setsockopt()", |plan| sockopt::enforced(fd, level, name, length, plan)) {
         return 0;
     }
-    let Some(real_setsockopt) = real::SETSOCKOPT.get() else { return real::unavailable() };
+    let real_setsockopt = real::SETSOCKOPT.get();
     // SAFETY: forwarded unchanged.
     unsafe { real_setsockopt(fd, level, name, value, length) }
 }

@@ -168,11 +168,12 @@ fn stderr_identity() -> u64 {
     }
 }
 
-/// Warns, once per function, that libc's `name` could not be found.
+/// Says, once per function, that libc's `name` could not be found, so its hook makes the
+/// system call itself.
 #[cold]
-pub fn missing_function(name: &CStr) {
-    Line::warning(|line| {
-        line.text("cannot find the C library's ").name(name).text("(); calls to it fail with ENOSYS");
+pub fn calling_the_kernel(name: &CStr) {
+    Line::debug(|line| {
+        line.text("the C library's ").name(name).text("() was not found; its calls go to the kernel directly");
     });
 }
 

@@ -6,7 +6,8 @@
 //!
 //! `dlsym` is a weak reference. glibc before 2.34 defines it in libdl.so.2, which a program need
 //! not load; naming libdl as a dependency would cost every process that loads us a whole extra
-//! library. Without `dlsym`, each hook uses its fallback, the same call made directly to the kernel.
+//! library. Without `dlsym`, or when it finds nothing (musl, with the library `dlopen`ed: nothing
+//! is loaded after us), each hook uses its fallback, the same call made directly to the kernel.
 
 use core::ffi::{CStr, c_char, c_int, c_void};
 use core::marker::PhantomData;
@@ -16,7 +17,6 @@ use libc::{sockaddr, socklen_t};
 use crate::sys::fallback;
 
 const UNRESOLVED: usize = 0;
-const MISSING: usize = 1;
 
 pub struct Real<F> {
     name: &'static CStr,
@@ -39,51 +39,45 @@ impl<F: Copy> Real<F> {
         }
     }
 
-    /// The real function, or `None` (after one warning for the whole process) if `dlsym` exists
-    /// but does not know it.
+    /// The real function, looked up at the first call.
     #[inline(always)]
-    pub fn get(&self) -> Option<F> {
-        let address = self.address.load(Ordering::Acquire);
-        if address > MISSING {
-            // SAFETY: `address` only holds what dlsym returned for `name`, or the address of
-            // `fallback`; both have the C type `F`, which is pointer-sized (checked in `new`).
-            Some(unsafe { core::mem::transmute_copy::<usize, F>(&address) })
-        } else {
-            self.resolve()
-        }
+    pub fn get(&self) -> F {
+        self.resolved().unwrap_or_else(|| self.resolve())
     }
 
     /// The real function if it has been looked up already; never looks it up.
     #[inline(always)]
     pub fn resolved(&self) -> Option<F> {
         let address = self.address.load(Ordering::Acquire);
-        // SAFETY: as in `get`.
-        (address > MISSING).then(|| unsafe { core::mem::transmute_copy::<usize, F>(&address) })
+        // SAFETY: `address` only holds what dlsym returned for `name`, or the address of
+        // `fallback`; both have the C type `F`, which is pointer-sized (checked in `new`).
+        (address != UNRESOLVED).then(|| unsafe { core::mem::transmute_copy::<usize, F>(&address) })
     }
 
     #[cold]
     #[inline(never)]
-    fn resolve(&self) -> Option<F> {
-        if self.address.load(Ordering::Acquire) == MISSING {
-            return None;
-        }
-        let found = match dlsym() {
-            Some(dlsym) => {
-                let saved = crate::errno::Saved::now();
-                // SAFETY: a NUL-terminated name; RTLD_NEXT searches the objects loaded after us.
-                let address = unsafe { dlsym(libc::RTLD_NEXT, self.name.as_ptr()) } as usize;
-                saved.restore();
-                if address > MISSING { address } else { MISSING }
+    fn resolve(&self) -> F {
+        // SAFETY: `F` is a pointer-sized function pointer type (checked in `new`).
+        let fallback = unsafe { core::mem::transmute_copy::<F, usize>(&self.fallback) };
+        let found = dlsym().map_or(fallback, |dlsym| {
+            let saved = crate::errno::Saved::now();
+            // SAFETY: a NUL-terminated name; RTLD_NEXT searches the objects loaded after us.
+            let address = unsafe { dlsym(libc::RTLD_NEXT, self.name.as_ptr()) } as usize;
+            saved.restore();
+            if address == UNRESOLVED {
+                crate::config::when_noted("dlsym()", |plan| {
+                    if plan.debug {
+                        crate::log::calling_the_kernel(self.name);
+                    }
+                });
+                return fallback;
             }
-            // SAFETY: `F` is a pointer-sized function pointer type (checked in `new`).
-            None => unsafe { core::mem::transmute_copy::<F, usize>(&self.fallback) },
-        };
-        if self.address.compare_exchange(UNRESOLVED, found, Ordering::AcqRel, Ordering::Acquire) == Ok(UNRESOLVED)
-            && found == MISSING
-        {
-            crate::log::missing_function(self.name);
-        }
-        self.get()
+            address
+        });
+        // Two threads resolving at once found the same address.
+        self.address.store(found, Ordering::Release);
+        // SAFETY: as in `resolved`.
+        unsafe { core::mem::transmute_copy::<usize, F>(&found) }
     }
 }
 
@@ -150,13 +144,6 @@ pub fn resolve_all(force: bool) {
     }
 }
 
-/// What a hook returns when the real function is missing: -1 with `ENOSYS`.
-#[cold]
-pub fn unavailable() -> c_int {
-    crate::errno::set(libc::ENOSYS);
-    -1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,29 +156,27 @@ mod tests {
     #[test]
     fn finds_libc_functions() {
         let real: Real<SocketFn> = Real::new(c"socket", fallback::socket);
-        let socket = real.get().expect("libc has socket");
+        assert!(real.resolved().is_none());
+        let socket = real.get();
         assert_ne!(socket as usize, fallback::socket as SocketFn as usize);
-        assert_eq!(real.get().map(|f| f as usize), Some(socket as usize), "cached");
+        assert_eq!(real.resolved().map(|f| f as usize), Some(socket as usize), "cached");
     }
 
     #[test]
-    fn a_function_dlsym_does_not_know_is_none_and_looked_up_once() {
+    fn a_function_dlsym_does_not_know_is_called_in_the_kernel() {
         let real: Real<SocketFn> = Real::new(c"libkeepalive_no_such_function", fallback::socket);
         crate::errno::set(4242);
-        assert!(real.get().is_none());
+        assert_eq!(real.get() as usize, fallback::socket as SocketFn as usize);
         assert_eq!(crate::errno::get(), 4242, "dlsym's errno is not leaked");
-        assert_eq!(real.address.load(Ordering::Relaxed), MISSING);
-        assert!(real.get().is_none());
-        assert_eq!(unavailable(), -1);
-        assert_eq!(crate::errno::get(), libc::ENOSYS);
+        assert_eq!(real.resolved().map(|f| f as usize), Some(fallback::socket as SocketFn as usize), "cached");
     }
 
     #[test]
     fn without_dlsym_the_kernel_is_called_directly() {
         DLSYM.with(|dlsym| dlsym.set(None));
         let real: Real<SocketFn> = Real::new(c"socket", fallback::socket);
-        assert_eq!(real.get().map(|f| f as usize), Some(fallback::socket as SocketFn as usize));
-        let fd = unsafe { real.get().unwrap()(libc::AF_INET, libc::SOCK_STREAM, 0) };
+        assert_eq!(real.get() as usize, fallback::socket as SocketFn as usize);
+        let fd = unsafe { real.get()(libc::AF_INET, libc::SOCK_STREAM, 0) };
         assert!(fd >= 0);
         unsafe { libc::close(fd) };
     }

@@ -115,6 +115,7 @@ pub fn at_socket(fd: c_int, plan: &Plan) {
     if plan.at_socket {
         configure(fd, plan, Moment::Socket);
     } else {
+        fresh::learn(fd);
         left_alone(fd, plan, Moment::Socket, "waiting for connect() or accept(), where the peer is known");
     }
 }
@@ -211,26 +212,40 @@ fn configure_unset(fd: c_int, plan: &Plan, moment: Moment) {
     }
 }
 
-/// What a fresh TCP socket's timers are (the system's defaults): asked of the kernel once, with
-/// a throwaway socket, the first time a socket reaches `connect()` or `accept()` without
-/// keepalive. Two threads asking at once store the same values.
+/// What a fresh TCP socket's timers are (the system's defaults). With side or peer rules they
+/// are read from the first socket `socket()` makes, which has them still; otherwise they are
+/// asked of the kernel with a throwaway socket, the first time a socket reaches `connect()` or
+/// `accept()` without keepalive. Two threads asking at once store the same values.
 mod fresh {
     use super::*;
     use core::sync::atomic::AtomicI64;
 
     const TIMERS: [c_int; 4] = [libc::TCP_KEEPIDLE, libc::TCP_KEEPINTVL, libc::TCP_KEEPCNT, libc::TCP_USER_TIMEOUT];
-    // No c_int: `stored` fails until a probe has filled every value.
+    // No c_int: `stored` fails until every value has been read.
     const UNKNOWN: i64 = i64::MIN;
     static DEFAULTS: [AtomicI64; 4] = [const { AtomicI64::new(UNKNOWN) }; 4];
 
     pub fn defaults() -> Option<[c_int; 4]> {
         stored().or_else(|| {
             let probe = sys::Probe::open().ok()?;
-            for (timer, stored) in TIMERS.iter().zip(&DEFAULTS) {
-                stored.store(i64::from(probe.get(IPPROTO_TCP, *timer).ok()?), Ordering::Relaxed);
-            }
-            stored()
+            read_from(probe.fd())
         })
+    }
+
+    /// Reads the defaults from `fd`, a socket `socket()` just made, unless they are known: four
+    /// `getsockopt` calls once per process instead of a probe socket, which would briefly take a
+    /// descriptor and could meet a seccomp filter the program installed later.
+    pub fn learn(fd: c_int) {
+        if DEFAULTS[TIMERS.len() - 1].load(Ordering::Relaxed) == UNKNOWN {
+            read_from(fd);
+        }
+    }
+
+    fn read_from(fd: c_int) -> Option<[c_int; 4]> {
+        for (timer, stored) in TIMERS.iter().zip(&DEFAULTS) {
+            stored.store(i64::from(sys::getsockopt(fd, IPPROTO_TCP, *timer).ok()?), Ordering::Relaxed);
+        }
+        stored()
     }
 
     fn stored() -> Option<[c_int; 4]> {

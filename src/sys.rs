@@ -100,8 +100,8 @@ impl Probe {
         check(unsafe { raw(libc::SYS_socket, arguments) }).map(|fd| Probe(fd as c_int))
     }
 
-    pub fn get(&self, level: c_int, name: c_int) -> Result<c_int> {
-        getsockopt(self.0, level, name)
+    pub fn fd(&self) -> c_int {
+        self.0
     }
 }
 

@@ -9,6 +9,8 @@
 //! - `getsockopt`: reading an option changes nothing. Besides TCP sockets, the library reads
 //!   `SO_KEEPALIVE` (and `SO_PROTOCOL`) of whatever descriptor reaches `connect()` or `accept()`:
 //!   UNIX and UDP sockets, to learn that they are not TCP, and bad descriptors, which fail;
+//! - `getpeername` on a TCP socket `accept()` returned, when peer rules or a side are set: reading
+//!   the peer changes nothing;
 //! - the library's probe: once per process, the first time a socket without keepalive reaches
 //!   `connect()` or `accept()`, it makes a TCP socket of its own to read the timers fresh sockets
 //!   get (`socket`, `getsockopt`s, `close`; only `socket` when that fails, as it does with no
@@ -254,6 +256,7 @@ struct Figures {
     calls: usize,
     getsockopt: usize,
     setsockopt: usize,
+    getpeername: usize,
     probes: usize,
     loader: usize,
 }
@@ -307,6 +310,7 @@ fn compare(without: &Trace, with: &Trace, figures: &mut Figures) -> Result<(), S
             match call_name(extra) {
                 "setsockopt" if kind == "TCP" || kind == "TCPv6" => figures.setsockopt += 1,
                 "getsockopt" => figures.getsockopt += 1,
+                "getpeername" if kind == "TCP" || kind == "TCPv6" => figures.getpeername += 1,
                 _ if probe_length(&preloaded[j..]) > 0 && probes == 0 => {
                     probes += 1;
                     figures.probes += 1;
@@ -424,4 +428,14 @@ fn curl() {
     let figures = same_calls("curl", Path::new("curl"), &["--silent", "--no-keepalive", "--max-time", "10", &url], &[]);
     server.join().unwrap();
     assert!(figures.setsockopt > 0, "curl's connection was not configured");
+}
+
+/// With peer rules, options wait for `connect()`, which needs the timers a fresh socket gets; the
+/// library reads them from the first socket the program makes, so it makes no socket of its own.
+#[test]
+fn peer_rules_need_no_probe() {
+    let environment = [("PYTHONHASHSEED", "0"), ("PYTHONDONTWRITEBYTECODE", "1"), ("KEEPALIVE_ONLY", "127.0.0.0/8")];
+    let figures = same_calls("python3, KEEPALIVE_ONLY", &common::python3(), &["-c", PYTHON_PROGRAM], &environment);
+    assert!(figures.setsockopt > 0 && figures.getpeername > 0, "the connections were not configured");
+    assert_eq!(figures.probes, 0, "a probe socket in a process that made its own sockets");
 }
