@@ -1,4 +1,4 @@
-# libkeepalive: `make`, `make demo`, `make test`, `make bench`, `make install`.
+# libkeepalive: `make`, `make demo`, `make test`, `make fuzz`, `make bench`, `make install`.
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
@@ -15,7 +15,7 @@ C_PROGRAMS = $(basename $(notdir $(filter-out c-tests/lib%.c,$(wildcard c-tests/
 C_LIBRARIES = $(basename $(notdir $(wildcard c-tests/lib*.c)))
 C_HEADERS = $(wildcard c-tests/*.h)
 
-.PHONY: all c-tests test demo bench install uninstall clean
+.PHONY: all c-tests test fuzz demo bench install uninstall clean
 
 all: $(LIBRARY)
 
@@ -41,6 +41,11 @@ $(C_BUILD)/%: c-tests/$$(notdir $$*).c $(C_HEADERS) $$(if $$(filter early,$$(not
 
 test: all c-tests
 	$(CARGO) test --workspace --release
+
+# The parsers' property tests, with FUZZ_CASES cases per property instead of `make test`'s 20000.
+FUZZ_CASES ?= 1000000
+fuzz:
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release -p keepalive-config --test properties --test rule_properties -- --nocapture
 
 demo: all c-tests
 	./scripts/demo.sh
