@@ -1,4 +1,4 @@
-# libkeepalive: `make`, `make demo`, `make test`, `make bench`, `make install`, `make deb`.
+# libkeepalive: `make`, `make demo`, `make test`, `make fuzz`, `make bench`, `make install`, `make deb`.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -18,7 +18,7 @@ C_PROGRAMS = $(basename $(notdir $(filter-out c-tests/lib%.c,$(wildcard c-tests/
 C_LIBRARIES = $(basename $(notdir $(wildcard c-tests/lib*.c)))
 C_HEADERS = $(wildcard c-tests/*.h)
 
-.PHONY: all c-tests test test-aarch64 demo bench install uninstall deb clean
+.PHONY: all c-tests test test-aarch64 fuzz demo bench install uninstall deb clean
 
 all: $(LIBRARY) $(COMMAND)
 
@@ -49,6 +49,11 @@ test: all c-tests
 # Cross-built, run under qemu-user; not part of `make test` (see README, DEVELOPMENT).
 test-aarch64:
 	./scripts/test-aarch64.sh
+
+# The parsers' property tests, with FUZZ_CASES cases per property instead of `make test`'s 20000.
+FUZZ_CASES ?= 1000000
+fuzz:
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release -p keepalive-config --test properties --test rule_properties -- --nocapture
 
 demo: all c-tests
 	./scripts/demo.sh

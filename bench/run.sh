@@ -156,7 +156,7 @@ for config in c ours; do
     check "$config: 4 setsockopt per TCP socket (3 timers + SO_KEEPALIVE)" "${R[setsockopt_tcp,$config]} == 4"
     check "$config: no system call added per UDP socket" "${R[total_udp,$config]} == ${R[total_udp,none]}"
 done
-check "ours: the same system calls as C per TCP socket" "${R[total_tcp,ours]} == ${R[total_tcp,c]}"
+check "ours: no more system calls per TCP socket than C" "${R[total_tcp,ours]} <= ${R[total_tcp,c]}"
 check "ours: 2 getsockopt per round (1 at connect, 1 at accept)" "${R[getsockopt_connect,ours]} == 2"
 check "ours: a setsockopt() without force costs at most 10 instructions more than none" "${R[ir_setsockopt,ours]} <= ${R[ir_setsockopt,none]} + 10"
 check "ours: user-space instructions per TCP socket no more than C's" "${R[ir_tcp,ours]} <= ${R[ir_tcp,c]}"
