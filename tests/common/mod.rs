@@ -2,6 +2,9 @@
 //! with a clean environment.
 #![allow(dead_code)]
 
+pub mod capture;
+pub mod netns;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
