@@ -124,11 +124,14 @@ fn probes_on_the_wire_at_idle_then_intvl_answered() {
     let start = segments[0].time;
     let probes = capture::probes(&segments, &client_address);
     let times: Vec<f64> = probes.iter().map(|probe| probe.time - start).collect();
-    let answered: Vec<bool> = probes.iter().map(|probe| capture::answered(&segments, probe, &server_address, 0.5)).collect();
+    let answered = |probe: &&capture::Segment| capture::answered(&segments, probe, &server_address, 0.5);
+    let answered: Vec<bool> = probes.iter().map(answered).collect();
     println!("probes (s after the SYN): {times:.3?}, answered: {answered:?}; then a round trip: {reply}");
     assert_eq!(answered, [false, false, true, true], "probes at {times:.3?}");
     let gaps = [times[0], times[1] - times[0], times[2] - times[1], times[3] - times[2]];
-    println!("idle before the first probe {:.3} s, intvl {:.3} s and {:.3} s, idle after an answer {:.3} s", gaps[0], gaps[1], gaps[2], gaps[3]);
+    let [first, intvl, intvl_again, idle_again] = gaps;
+    println!("first probe after {first:.3} s idle, unanswered ones {intvl:.3} s and {intvl_again:.3} s apart (intvl)");
+    println!("after an answer, the next probe {idle_again:.3} s later (idle)");
     for (gap, expected) in gaps.into_iter().zip([2.0, 1.0, 1.0, 2.0]) {
         assert!((gap - expected).abs() < 0.3, "probe gaps {gaps:.3?}, expected 2, 1, 1, 2 s");
     }
@@ -163,7 +166,8 @@ fn idle_connection_survives_a_nat_that_forgets_idle_flows() {
     let Some((mut lab, client_host, server_host)) = behind_forgetful_nat("forgetful NAT", forget) else { return };
     let _servers = [7001, 7002].map(|port| echo_server(&mut lab, &server_host, port, false));
     let settings = [("KEEPALIVE_IDLE", "1"), ("KEEPALIVE_INTVL", "1"), ("KEEPALIVE_CNT", "3")];
-    let mut clients = [Some(&settings[..]), None].map(|env| client(&mut lab, &client_host, NAT_SERVER, 7001 + env.is_none() as u16, env).0);
+    let mut clients = [(7001, Some(&settings[..])), (7002, None)]
+        .map(|(port, env)| client(&mut lab, &client_host, NAT_SERVER, port, env).0);
     for client in &mut clients {
         client.send("hello");
         client.expect("reply", Duration::from_secs(2));
@@ -224,7 +228,10 @@ fn server_finds_a_vanished_client_with_its_own_or_an_inherited_listener() {
     ];
     let mut servers = Vec::new();
     for (what, port, preload_server, inherited) in runs {
-        let mut command = if preload_server && !inherited { lab.preloaded(&server_host, &wire) } else { lab.command(&server_host, &wire) };
+        let mut command = match preload_server && !inherited {
+            true => lab.preloaded(&server_host, &wire),
+            false => lab.command(&server_host, &wire),
+        };
         if inherited {
             // Like systemd or inetd: the launcher, without the library, makes the listener.
             let service = if preload_server { vec!["env", &preload, &wire] } else { vec![&wire[..]] };
