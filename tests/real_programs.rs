@@ -34,7 +34,7 @@ fn accept_client(listener: &TcpListener) -> (TcpStream, u16) {
 fn assert_timer(local: u16, remote: u16, low: u64, high: u64, what: &str) {
     let timer = wait_for(Duration::from_secs(3), || keepalive_timer_ms(local, remote));
     let timer = timer.unwrap_or_else(|| panic!("{what}: no keepalive timer on {local} -> {remote}"));
-    println!("{what}: keepalive timer {timer} ms");
+    report(&format!("{what}: keepalive timer {timer} ms"));
     assert!((low * 1000..=high * 1000).contains(&timer), "{what}: timer {timer} ms, expected {low}..{high} s");
 }
 
@@ -100,12 +100,12 @@ const PROGRAMS: &[Program] = &[
         "http://127.0.0.1:{port}/",
     ]),
     client("socat client", &["socat", "-u", "TCP:127.0.0.1:{port}", "STDOUT"]),
-    client("nc (OpenBSD) client", &["nc", "-d", "127.0.0.1", "{port}"]),
+    client("nc (OpenBSD) client", &["nc.openbsd", "-d", "127.0.0.1", "{port}"]),
     client("perl IO::Socket client", &["perl", "-e", PERL_CLIENT, "{port}"]),
     server("python3 socket server", &["python3", "-c", PYTHON_SERVER, "{port}"]),
     server("python3 -m http.server", &["python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"]),
     server("socat server", &["socat", "-u", "TCP-LISTEN:{port},bind=127.0.0.1", "STDOUT"]),
-    server("nc (OpenBSD) server", &["nc", "-d", "-l", "127.0.0.1", "{port}"]),
+    server("nc (OpenBSD) server", &["nc.openbsd", "-d", "-l", "127.0.0.1", "{port}"]),
     server("redis-server --tcp-keepalive 0", REDIS),
     Program { launch: Launch::Entrypoint, ..server("redis-server from a container entrypoint", REDIS) },
 ];
@@ -153,7 +153,7 @@ fn check_programs(side: Side) {
         assert_timer(local, remote, 15, 20, &format!("{}, KEEPALIVE_IDLE=20", program.name));
         let (_running, _stream, local, remote) = connection(program, false);
         assert_no_timer(local, remote, program.name);
-        println!("{}: no keepalive timer without the library", program.name);
+        report(&format!("{}: no keepalive timer without the library", program.name));
     }
 }
 

@@ -5,7 +5,7 @@
 mod common;
 use common::capture::{self, TCPDUMP_ARGS};
 use common::netns::{Host, Lab, Process};
-use common::{c_program, library};
+use common::{c_program, library, report};
 use std::time::{Duration, Instant};
 
 const CLIENT: &str = "10.0.0.1";
@@ -66,7 +66,7 @@ fn read_result(line: &str) -> (String, f64) {
 fn assert_read_fails(process: &mut Process, errno: &str, low: f64, high: f64, what: &str) -> f64 {
     let (_, line) = process.expect("read:", Duration::from_secs_f64(high + 3.0));
     let (result, seconds) = read_result(&line);
-    println!("{what}: read failed with {result} after {seconds:.3} s (expected {errno} in {low}..{high} s)");
+    report(&format!("{what}: read failed with {result} after {seconds:.3} s (expected {errno} in {low}..{high} s)"));
     assert_eq!(result, errno, "{what}");
     assert!((low..=high).contains(&seconds), "{what}: {seconds} s, expected {low}..{high} s");
     seconds
@@ -78,7 +78,7 @@ fn assert_still_blocked(process: &mut Process, since: Instant, limit: Duration, 
     if let Some((_, line)) = process.line("read:", remaining) {
         panic!("{what}: the connection ended after {:.3} s: {line}", since.elapsed().as_secs_f64());
     }
-    println!("{what}: still blocked after {:.3} s", since.elapsed().as_secs_f64());
+    report(&format!("{what}: still blocked after {:.3} s", since.elapsed().as_secs_f64()));
 }
 
 #[test]
@@ -126,12 +126,12 @@ fn probes_on_the_wire_at_idle_then_intvl_answered() {
     let times: Vec<f64> = probes.iter().map(|probe| probe.time - start).collect();
     let answered = |probe: &&capture::Segment| capture::answered(&segments, probe, &server_address, 0.5);
     let answered: Vec<bool> = probes.iter().map(answered).collect();
-    println!("probes (s after the SYN): {times:.3?}, answered: {answered:?}; then a round trip: {reply}");
+    report(&format!("probes (s after the SYN): {times:.3?}, answered: {answered:?}; then a round trip: {reply}"));
     assert_eq!(answered, [false, false, true, true], "probes at {times:.3?}");
     let gaps = [times[0], times[1] - times[0], times[2] - times[1], times[3] - times[2]];
     let [first, intvl, intvl_again, idle_again] = gaps;
-    println!("first probe after {first:.3} s idle, unanswered ones {intvl:.3} s and {intvl_again:.3} s apart (intvl)");
-    println!("after an answer, the next probe {idle_again:.3} s later (idle)");
+    report(&format!("first probe after {first:.3} s idle, unanswered {intvl:.3} s, {intvl_again:.3} s apart (intvl)"));
+    report(&format!("after an answer, the next probe {idle_again:.3} s later (idle)"));
     for (gap, expected) in gaps.into_iter().zip([2.0, 1.0, 1.0, 2.0]) {
         assert!((gap - expected).abs() < 0.3, "probe gaps {gaps:.3?}, expected 2, 1, 1, 2 s");
     }
@@ -179,10 +179,11 @@ fn idle_connection_survives_a_nat_that_forgets_idle_flows() {
         client.send("are you there?");
     }
     let (_, reply) = with.expect("reply", Duration::from_secs(2));
-    println!("NAT forgetting flows after {forget} s, {silence:?} idle, KEEPALIVE_IDLE=1: {reply}");
+    let what = format!("NAT forgetting flows after {forget} s, {silence:?} idle");
+    report(&format!("{what}, KEEPALIVE_IDLE=1 KEEPALIVE_INTVL=1: {reply}"));
     let lost = without.line("reply", Duration::from_secs(3));
     assert!(lost.is_none(), "without the library the flow survived the NAT: {lost:?}");
-    println!("without the library: no reply within 3 s, the NAT dropped the forgotten flow");
+    report(&format!("without the library: no reply within 3 s, the NAT dropped the forgotten flow"));
 }
 
 #[test]

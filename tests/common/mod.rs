@@ -50,6 +50,13 @@ pub fn preloaded(program: impl AsRef<OsStr>) -> Command {
     command
 }
 
+/// Prints a measurement where `make test` shows it: straight to stderr, which the test harness
+/// captures only through `println!`/`eprintln!`.
+pub fn report(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "    {line}");
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

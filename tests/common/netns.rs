@@ -2,7 +2,7 @@
 //! every process started in them: dropping it, even while a failed test unwinds, kills the
 //! processes and deletes the namespaces.
 
-use super::text;
+use super::{report, text};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
@@ -39,9 +39,10 @@ impl Lab {
     /// A new, empty lab; `None`, after saying why, when this machine does not let us build one.
     pub fn new(test: &str) -> Option<Lab> {
         if let Some(capability) = missing_capability() {
-            println!("SKIPPED {test}: this process lacks {capability}, needed for network namespaces");
+            report(&format!("SKIPPED {test}: this process lacks {capability}, needed for network namespaces"));
             return None;
         }
+        remove_abandoned_labs();
         let number = LABS.fetch_add(1, Ordering::Relaxed);
         let prefix = format!("ka{}x{number}", std::process::id());
         Some(Lab { prefix, hosts: Vec::new(), children: Vec::new() })
@@ -130,13 +131,29 @@ impl Drop for Lab {
             let _ = child.wait();
         }
         for host in &self.hosts {
-            let pids = Command::new("ip").args(["netns", "pids", host]).output();
-            for pid in pids.map(|output| text(&output.stdout)).unwrap_or_default().split_whitespace() {
-                unsafe { libc::kill(pid.parse().unwrap_or(0), libc::SIGKILL) };
-            }
-            let _ = Command::new("ip").args(["netns", "delete", host]).status();
+            remove_namespace(host);
         }
     }
+}
+
+/// Deletes the namespaces of labs whose test process is gone (killed before it could clean up).
+fn remove_abandoned_labs() {
+    let Ok(entries) = std::fs::read_dir("/run/netns") else { return };
+    for name in entries.filter_map(|entry| entry.ok()?.file_name().into_string().ok()) {
+        let owner = name.strip_prefix("ka").and_then(|rest| rest.split_once('x')).map(|(pid, _)| pid);
+        if owner.is_some_and(|pid| pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists()) {
+            remove_namespace(&name);
+        }
+    }
+}
+
+/// Kills what still runs in the namespace, then deletes it.
+fn remove_namespace(name: &str) {
+    let pids = Command::new("ip").args(["netns", "pids", name]).output();
+    for pid in pids.map(|output| text(&output.stdout)).unwrap_or_default().split_whitespace() {
+        unsafe { libc::kill(pid.parse().unwrap_or(0), libc::SIGKILL) };
+    }
+    let _ = Command::new("ip").args(["netns", "delete", name]).status();
 }
 
 /// Runs the command in `host`'s network namespace, in a process group of its own.
