@@ -161,7 +161,10 @@ fn inside(host: &Host, mut command: Command) -> Command {
     let namespace = File::open(format!("/run/netns/{}", host.0)).expect("the namespace exists");
     unsafe {
         command.pre_exec(move || {
-            if libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+            // Killed with the test, should the test itself be killed before its Drop runs.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
+                || libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
