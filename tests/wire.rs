@@ -105,24 +105,35 @@ fn probes_on_the_wire_at_idle_then_intvl_answered() {
     let mut tcpdump = lab.command(&server_host, "tcpdump");
     let mut tcpdump = lab.start(tcpdump.args(["-i", "eth0"]).args(TCPDUMP_ARGS));
     tcpdump.expect("stderr: listening on", Duration::from_secs(5));
-    let mut server = echo_server(&mut lab, &server_host, 7000, false);
+    let mut servers = [7000, 7001].map(|port| echo_server(&mut lab, &server_host, port, false));
     let settings = [("KEEPALIVE_IDLE", "2"), ("KEEPALIVE_INTVL", "1"), ("KEEPALIVE_CNT", "5")];
-    let (mut client, connected) = client(&mut lab, &client_host, SERVER, 7000, Some(&settings));
-    server.expect("accepted", Duration::from_secs(5));
+    let (mut with, connected) = client(&mut lab, &client_host, SERVER, 7000, Some(&settings));
+    let (mut plain, _) = client(&mut lab, &client_host, SERVER, 7001, None);
+    for server in &mut servers {
+        server.expect("accepted", Duration::from_secs(5));
+    }
 
     // Unanswered, the probes come `intvl` apart; once answered, the next waits `idle` again.
     lab.vanish(&server_host);
     std::thread::sleep(Duration::from_millis(3500).saturating_sub(connected.elapsed()));
     lab.reappear(&server_host);
     std::thread::sleep(Duration::from_millis(6500).saturating_sub(connected.elapsed()));
-    client.send("still there?");
-    let (_, reply) = client.expect("reply", Duration::from_secs(2));
+    with.send("still there?");
+    let (_, reply) = with.expect("reply", Duration::from_secs(2));
+    plain.send("still there?");
+    plain.expect("reply", Duration::from_secs(2));
 
     let segments = capture::segments(tcpdump.output(Duration::from_millis(300)));
-    let client_address = segments.first().expect("tcpdump saw the connection").from.clone();
+    let [syn, plain_syn] = [7000, 7001].map(|port| {
+        capture::first_syn(&segments, &format!("{SERVER}.{port}")).expect("tcpdump saw the connection")
+    });
+    let plain_probes = capture::probes(&segments, &plain_syn.from).len();
+    let seconds = segments.last().unwrap().time - plain_syn.time;
+    report(&format!("probes on the wire, without the library: {plain_probes} probes in {seconds:.3} s"));
+    assert_eq!(plain_probes, 0, "keepalive probes without the library");
     let server_address = format!("{SERVER}.7000");
-    let start = segments[0].time;
-    let probes = capture::probes(&segments, &client_address);
+    let start = syn.time;
+    let probes = capture::probes(&segments, &syn.from);
     let times: Vec<f64> = probes.iter().map(|probe| probe.time - start).collect();
     let answered = |probe: &&capture::Segment| capture::answered(&segments, probe, &server_address, 0.5);
     let answered: Vec<bool> = probes.iter().map(answered).collect();
@@ -183,7 +194,7 @@ fn idle_connection_survives_a_nat_that_forgets_idle_flows() {
     report(&format!("{what}, KEEPALIVE_IDLE=1 KEEPALIVE_INTVL=1: {reply}"));
     let lost = without.line("reply", Duration::from_secs(3));
     assert!(lost.is_none(), "without the library the flow survived the NAT: {lost:?}");
-    report(&format!("without the library: no reply within 3 s, the NAT dropped the forgotten flow"));
+    report(&format!("{what}, without the library: no reply within 3 s, the router dropped the forgotten flow"));
 }
 
 #[test]
@@ -258,4 +269,28 @@ fn server_finds_a_vanished_client_with_its_own_or_an_inherited_listener() {
     for (what, server) in &mut servers[2..] {
         assert_still_blocked(server, start, STILL_BLOCKED, &format!("server, vanished client, {what}"));
     }
+}
+
+#[test]
+fn capture_finds_probes_in_tcpdump_text() {
+    // A SYN with sequence number 100, the handshake's ACK (101), a probe (100) and its answer.
+    let ip = "0x0000:  4500 0034 0000 4000 4006 0000 0a00 0001 0a00 0002";
+    let lines = [
+        "1.000000 IP 10.0.0.1.5000 > 10.0.0.2.7000: Flags [S], seq 100, win 1, length 0",
+        ip,
+        "0x0010:  1388 1b58 0000 0064",
+        "1.000100 IP 10.0.0.1.5000 > 10.0.0.2.7000: Flags [.], ack 1, win 1, length 0",
+        ip,
+        "0x0010:  1388 1b58 0000 0065",
+        "3.000000 IP 10.0.0.1.5000 > 10.0.0.2.7000: Flags [.], ack 1, win 1, length 0",
+        ip,
+        "0x0010:  1388 1b58 0000 0064",
+        "3.000100 IP 10.0.0.2.7000 > 10.0.0.1.5000: Flags [.], ack 101, win 1, length 0",
+    ];
+    let segments = capture::segments(&lines.map(String::from));
+    assert_eq!(segments.iter().map(|segment| segment.seq).collect::<Vec<_>>(), [100, 101, 100, 0]);
+    let syn = capture::first_syn(&segments, "10.0.0.2.7000").unwrap();
+    let probes = capture::probes(&segments, &syn.from);
+    assert_eq!(probes.iter().map(|probe| probe.time).collect::<Vec<_>>(), [3.0]);
+    assert!(capture::answered(&segments, probes[0], "10.0.0.2.7000", 0.5));
 }

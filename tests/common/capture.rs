@@ -8,8 +8,9 @@ pub const TCPDUMP_ARGS: [&str; 5] = ["-n", "-l", "-tt", "-x", "tcp"];
 pub struct Segment {
     /// Seconds since the epoch.
     pub time: f64,
-    /// `address.port` of the sender.
+    /// `address.port` of the sender and of the receiver.
     pub from: String,
+    pub to: String,
     pub flags: String,
     pub seq: u32,
     pub length: u32,
@@ -42,9 +43,11 @@ fn header(line: &str) -> Option<Segment> {
     let time = words.next()?.parse().ok()?;
     (words.next()? == "IP").then_some(())?;
     let from = words.next()?.to_string();
+    (words.next()? == ">").then_some(())?;
+    let to = words.next()?.trim_end_matches(':').to_string();
     let flags = line.split_once("Flags [")?.1.split_once(']')?.0.to_string();
     let length = line.rsplit_once("length ")?.1.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
-    Some(Segment { time, from, flags, seq: 0, length })
+    Some(Segment { time, from, to, flags, seq: 0, length })
 }
 
 /// The sequence number, from the IPv4 packet's bytes.
@@ -55,6 +58,11 @@ fn finish_sequence(segment: Option<&mut Segment>, bytes: &[u8]) {
             segment.seq = u32::from_be_bytes(seq.try_into().unwrap());
         }
     }
+}
+
+/// The first SYN to `server` (`address.port`): the client's address and when it connected.
+pub fn first_syn<'a>(segments: &'a [Segment], server: &str) -> Option<&'a Segment> {
+    segments.iter().find(|segment| segment.to == server && segment.flags == "S")
 }
 
 /// Keepalive probes sent by `from`: segments of at most one byte whose sequence number is one
