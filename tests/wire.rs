@@ -29,11 +29,9 @@ fn two_hosts(test: &str) -> Option<(Lab, Host, Host)> {
     Some((lab, client, server))
 }
 
-/// `wire serve PORT` in `host`, started and listening.
-fn echo_server(lab: &mut Lab, host: &Host, port: u16, preload: bool) -> Process {
-    let mut command = if preload { lab.preloaded(host, wire()) } else { lab.command(host, wire()) };
-    command.args(["serve", &port.to_string()]).envs(FAST);
-    let server = lab.start(&mut command);
+/// `wire serve PORT` in `host`, without the library, started and listening.
+fn echo_server(lab: &mut Lab, host: &Host, port: u16) -> Process {
+    let server = lab.start(lab.command(host, wire()).args(["serve", &port.to_string()]));
     wait_listening(lab, host, port);
     server
 }
@@ -46,9 +44,17 @@ fn wait_listening(lab: &Lab, host: &Host, port: u16) {
     listening.unwrap_or_else(|| panic!("nothing listens on port {port}"));
 }
 
+type Settings<'a> = Option<&'a [(&'a str, &'a str)]>;
+
 /// `wire connect` from `host` to `address:port`, connected; `env` decides library and settings.
-fn client(lab: &mut Lab, host: &Host, address: &str, port: u16, env: Option<&[(&str, &str)]>) -> (Process, Instant) {
-    let mut command = if env.is_some() { lab.preloaded(host, wire()) } else { lab.command(host, wire()) };
+fn client(lab: &mut Lab, host: &Host, address: &str, port: u16, env: Settings) -> (Process, Instant) {
+    client_on("glibc", lab, host, address, port, env)
+}
+
+/// The same with `wire` built against `libc`.
+fn client_on(libc: &str, lab: &mut Lab, host: &Host, address: &str, port: u16, env: Settings) -> (Process, Instant) {
+    let wire = c_program(libc, "wire");
+    let mut command = if env.is_some() { lab.preloaded(host, wire) } else { lab.command(host, wire) };
     command.args(["connect", address, &port.to_string()]).envs(env.unwrap_or_default().iter().copied());
     let mut client = lab.start(&mut command);
     let (connected, _) = client.expect("connected", Duration::from_secs(5));
@@ -63,13 +69,12 @@ fn read_result(line: &str) -> (String, f64) {
 }
 
 /// The process's final read fails with `errno` within `low..=high` seconds (its own measure).
-fn assert_read_fails(process: &mut Process, errno: &str, low: f64, high: f64, what: &str) -> f64 {
+fn assert_read_fails(process: &mut Process, errno: &str, low: f64, high: f64, what: &str) {
     let (_, line) = process.expect("read:", Duration::from_secs_f64(high + 3.0));
     let (result, seconds) = read_result(&line);
     report(&format!("{what}: read failed with {result} after {seconds:.3} s (expected {errno} in {low}..{high} s)"));
     assert_eq!(result, errno, "{what}");
     assert!((low..=high).contains(&seconds), "{what}: {seconds} s, expected {low}..{high} s");
-    seconds
 }
 
 /// The process's read is still blocked `limit` after `since`.
@@ -84,18 +89,22 @@ fn assert_still_blocked(process: &mut Process, since: Instant, limit: Duration, 
 #[test]
 fn dead_peer_is_detected_after_idle_plus_intvl_times_cnt() {
     let Some((mut lab, client_host, server_host)) = two_hosts("dead peer") else { return };
-    let mut servers = [7001, 7002].map(|port| echo_server(&mut lab, &server_host, port, false));
-    let (mut with, _) = client(&mut lab, &client_host, SERVER, 7001, Some(&FAST));
-    let (mut without, connected) = client(&mut lab, &client_host, SERVER, 7002, None);
+    let mut servers = [7001, 7002, 7003].map(|port| echo_server(&mut lab, &server_host, port));
+    let mut with = [("glibc", 7001), ("musl", 7002)]
+        .map(|(libc, port)| client_on(libc, &mut lab, &client_host, SERVER, port, Some(&FAST)).0);
+    let (mut without, connected) = client(&mut lab, &client_host, SERVER, 7003, None);
     for server in &mut servers {
         server.expect("accepted", Duration::from_secs(5));
     }
-    with.close_input();
-    without.close_input();
+    for client in with.iter_mut().chain([&mut without]) {
+        client.close_input();
+    }
     lab.vanish(&server_host);
 
-    let what = "dead peer, KEEPALIVE_IDLE=2 KEEPALIVE_INTVL=1 KEEPALIVE_CNT=3";
-    assert_read_fails(&mut with, "ETIMEDOUT", FAST_DETECTION - 1.0, FAST_DETECTION + 1.0, what);
+    for (libc, client) in ["glibc", "musl"].iter().zip(&mut with) {
+        let what = format!("dead peer, {libc} client, KEEPALIVE_IDLE=2 KEEPALIVE_INTVL=1 KEEPALIVE_CNT=3");
+        assert_read_fails(client, "ETIMEDOUT", FAST_DETECTION - 1.0, FAST_DETECTION + 1.0, &what);
+    }
     assert_still_blocked(&mut without, connected, STILL_BLOCKED, "dead peer, without the library");
 }
 
@@ -105,7 +114,7 @@ fn probes_on_the_wire_at_idle_then_intvl_answered() {
     let mut tcpdump = lab.command(&server_host, "tcpdump");
     let mut tcpdump = lab.start(tcpdump.args(["-i", "eth0"]).args(TCPDUMP_ARGS));
     tcpdump.expect("stderr: listening on", Duration::from_secs(5));
-    let mut servers = [7000, 7001].map(|port| echo_server(&mut lab, &server_host, port, false));
+    let mut servers = [7000, 7001].map(|port| echo_server(&mut lab, &server_host, port));
     let settings = [("KEEPALIVE_IDLE", "2"), ("KEEPALIVE_INTVL", "1"), ("KEEPALIVE_CNT", "5")];
     let (mut with, connected) = client(&mut lab, &client_host, SERVER, 7000, Some(&settings));
     let (mut plain, _) = client(&mut lab, &client_host, SERVER, 7001, None);
@@ -175,7 +184,7 @@ fn behind_forgetful_nat(test: &str, forget: u32) -> Option<(Lab, Host, Host)> {
 fn idle_connection_survives_a_nat_that_forgets_idle_flows() {
     let forget = 3;
     let Some((mut lab, client_host, server_host)) = behind_forgetful_nat("forgetful NAT", forget) else { return };
-    let _servers = [7001, 7002].map(|port| echo_server(&mut lab, &server_host, port, false));
+    let _servers = [7001, 7002].map(|port| echo_server(&mut lab, &server_host, port));
     let settings = [("KEEPALIVE_IDLE", "1"), ("KEEPALIVE_INTVL", "1"), ("KEEPALIVE_CNT", "3")];
     let mut clients = [(7001, Some(&settings[..])), (7002, None)]
         .map(|(port, env)| client(&mut lab, &client_host, NAT_SERVER, port, env).0);
@@ -185,10 +194,10 @@ fn idle_connection_survives_a_nat_that_forgets_idle_flows() {
     }
     let silence = Duration::from_secs(2 * u64::from(forget));
     std::thread::sleep(silence);
-    let [with, without] = &mut clients;
-    for client in [&mut *with, &mut *without] {
+    for client in &mut clients {
         client.send("are you there?");
     }
+    let [with, without] = &mut clients;
     let (_, reply) = with.expect("reply", Duration::from_secs(2));
     let what = format!("NAT forgetting flows after {forget} s, {silence:?} idle");
     report(&format!("{what}, KEEPALIVE_IDLE=1 KEEPALIVE_INTVL=1: {reply}"));
@@ -201,14 +210,14 @@ fn idle_connection_survives_a_nat_that_forgets_idle_flows() {
 fn user_timeout_bounds_unacknowledged_data_keepalive_does_not() {
     let Some((mut lab, client_host, server_host)) = two_hosts("unacknowledged data") else { return };
     let with_timeout = [FAST.as_slice(), &[("KEEPALIVE_USER_TIMEOUT", "3s")]].concat();
-    let runs: [(&str, Option<&[(&str, &str)]>); 3] = [
+    let runs: [(&str, Settings); 3] = [
         ("KEEPALIVE_USER_TIMEOUT=3s and fast keepalive", Some(&with_timeout)),
         ("fast keepalive only (would fire at 5 s if idle)", Some(&FAST)),
         ("without the library", None),
     ];
     let mut clients = Vec::new();
     for (port, (what, env)) in (7001..).zip(runs) {
-        let mut server = echo_server(&mut lab, &server_host, port, false);
+        let mut server = echo_server(&mut lab, &server_host, port);
         let (client, _) = client(&mut lab, &client_host, SERVER, port, env);
         server.expect("accepted", Duration::from_secs(5));
         clients.push((what, client));
