@@ -1,9 +1,9 @@
 //! Real, unmodified programs under the library, checked from the kernel's side: `ss -tno` must
-//! show a keepalive timer near the configured idle time on their connections.
+//! show a keepalive timer near the configured idle time on their connections, and none without
+//! the library.
 
 mod common;
 use common::*;
-use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -20,7 +20,7 @@ fn accept_client(listener: &TcpListener) -> (TcpStream, u16) {
 fn assert_timer(local: u16, remote: u16, low: u64, high: u64, what: &str) {
     let timer = wait_for(Duration::from_secs(3), || keepalive_timer_ms(local, remote));
     let timer = timer.unwrap_or_else(|| panic!("{what}: no keepalive timer on {local} -> {remote}"));
-    println!("{what}: keepalive timer {timer} ms");
+    report(&format!("{what}: keepalive timer {timer} ms"));
     assert!((low * 1000..=high * 1000).contains(&timer), "{what}: timer {timer} ms, expected {low}..{high} s");
 }
 
@@ -29,86 +29,136 @@ fn assert_no_timer(local: u16, remote: u16, what: &str) {
     assert_eq!(keepalive_timer_ms(local, remote), None, "{what}: a keepalive timer without the library");
 }
 
+/// Which end of the connection the program is.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    /// It connects to a listener of the test's.
+    Client,
+    /// It listens; the test connects to it.
+    Server,
+}
+
+/// How the library reaches the program.
+#[derive(Clone, Copy)]
+enum Launch {
+    /// `LD_PRELOAD` on the program's own command line.
+    Preload,
+    /// `scripts/container-entrypoint.sh PROGRAM ARGS...`, which exports `LD_PRELOAD` and `exec`s it.
+    Entrypoint,
+}
+
+/// A real program from Debian that never sets keepalive itself, and how to start it. `{port}` in
+/// `args` is the port it connects to or listens on. Add a row to check another program.
+struct Program {
+    name: &'static str,
+    side: Side,
+    launch: Launch,
+    args: &'static [&'static str],
+}
+
 const PYTHON_CLIENT: &str = "import socket, sys, time\n\
     s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n\
     time.sleep(20)";
+const PYTHON_SERVER: &str = "import socket, sys, time\n\
+    l = socket.socket()\n\
+    l.bind(('127.0.0.1', int(sys.argv[1])))\n\
+    l.listen()\n\
+    c, _ = l.accept()\n\
+    time.sleep(20)";
+const PERL_CLIENT: &str =
+    "use IO::Socket::INET; my $s = IO::Socket::INET->new(qq(127.0.0.1:$ARGV[0])) or die; sleep 20";
+const REDIS: &[&str] =
+    &["redis-server", "--bind", "127.0.0.1", "--port", "{port}", "--save", "", "--tcp-keepalive", "0"];
 
-#[test]
-fn python_client() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-
-    let mut command = preloaded(python3());
-    command.args(["-c", PYTHON_CLIENT, &port.to_string()]).env("KEEPALIVE_IDLE", "20");
-    let _client = spawn(command);
-    let (_stream, client_port) = accept_client(&listener);
-    assert_timer(client_port, port, 15, 20, "python3 client, KEEPALIVE_IDLE=20");
-
-    let mut command = clean_command(python3());
-    command.args(["-c", PYTHON_CLIENT, &port.to_string()]);
-    let _plain = spawn(command);
-    let (_stream, plain_port) = accept_client(&listener);
-    assert_no_timer(plain_port, port, "python3 client");
+const fn client(name: &'static str, args: &'static [&'static str]) -> Program {
+    Program { name, side: Side::Client, launch: Launch::Preload, args }
 }
 
-#[test]
-fn python_server_accepted_connections() {
-    // The server makes its listener through socket(); the kernel passes keepalive on to every
-    // connection it accepts.
-    let server = "import socket, sys, time\n\
-        l = socket.socket()\n\
-        l.bind(('127.0.0.1', 0))\n\
-        l.listen()\n\
-        print(l.getsockname()[1], flush=True)\n\
-        c, _ = l.accept()\n\
-        time.sleep(20)";
-    for preload in [true, false] {
-        let mut command = if preload { preloaded(python3()) } else { clean_command(python3()) };
-        command.args(["-c", server]).env("KEEPALIVE_IDLE", "1m30s");
-        let mut running = spawn(command);
-        let mut port = String::new();
-        let mut stdout = running.0.stdout.take().unwrap();
-        let mut byte = [0u8];
-        while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
-            port.push(byte[0] as char);
+const fn server(name: &'static str, args: &'static [&'static str]) -> Program {
+    Program { name, side: Side::Server, launch: Launch::Preload, args }
+}
+
+const PROGRAMS: &[Program] = &[
+    client("python3 socket client", &["python3", "-c", PYTHON_CLIENT, "{port}"]),
+    client("curl --no-keepalive", &["curl", "-s", "--max-time", "15", "--no-keepalive", "http://127.0.0.1:{port}/"]),
+    client("wget --no-http-keep-alive", &[
+        "wget", "-q", "-O", "/dev/null", "--tries", "1", "--timeout", "15", "--no-http-keep-alive",
+        "http://127.0.0.1:{port}/",
+    ]),
+    client("socat client", &["socat", "-u", "TCP:127.0.0.1:{port}", "STDOUT"]),
+    client("nc (OpenBSD) client", &["nc.openbsd", "-d", "127.0.0.1", "{port}"]),
+    client("perl IO::Socket client", &["perl", "-e", PERL_CLIENT, "{port}"]),
+    server("python3 socket server", &["python3", "-c", PYTHON_SERVER, "{port}"]),
+    server("python3 -m http.server", &["python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"]),
+    server("socat server", &["socat", "-u", "TCP-LISTEN:{port},bind=127.0.0.1", "STDOUT"]),
+    server("nc (OpenBSD) server", &["nc.openbsd", "-d", "-l", "127.0.0.1", "{port}"]),
+    server("redis-server --tcp-keepalive 0", REDIS),
+    Program { launch: Launch::Entrypoint, ..server("redis-server from a container entrypoint", REDIS) },
+];
+
+/// The program's command, with `{port}` filled in, under the library or not.
+fn command(program: &Program, port: u16, preload: bool) -> Command {
+    let args: Vec<String> = program.args.iter().map(|arg| arg.replace("{port}", &port.to_string())).collect();
+    let executable = if args[0] == "python3" { python3().into_os_string() } else { args[0].clone().into() };
+    let mut command = match (preload, program.launch) {
+        (false, _) => clean_command(executable),
+        (true, Launch::Preload) => preloaded(executable),
+        (true, Launch::Entrypoint) => {
+            let mut command = clean_command(root().join("scripts/container-entrypoint.sh"));
+            command.env("KEEPALIVE_LIBRARY", library()).arg(executable);
+            command
         }
-        let port: u16 = port.parse().expect("the server prints its port");
-        let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let client_port = client.local_addr().unwrap().port();
-        if preload {
-            assert_timer(port, client_port, 85, 90, "python3 server, KEEPALIVE_IDLE=1m30s");
-        } else {
-            assert_no_timer(port, client_port, "python3 server");
-        }
+    };
+    command.args(&args[1..]).env("KEEPALIVE_IDLE", "20");
+    command
+}
+
+/// Starts the program and returns it with the test's end of its connection, the program's port
+/// and the test's port.
+fn connection(program: &Program, preload: bool) -> (Running, TcpStream, u16, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    if program.side == Side::Client {
+        let running = spawn(command(program, port, preload));
+        let (stream, client_port) = accept_client(&listener);
+        return (running, stream, client_port, port);
+    }
+    drop(listener);
+    let mut command = command(program, port, preload);
+    let running = Running(command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("program starts"));
+    let connect = || TcpStream::connect(("127.0.0.1", port)).ok();
+    let stream = wait_for(Duration::from_secs(10), connect);
+    let stream = stream.unwrap_or_else(|| panic!("{} never listened", program.name));
+    let test_port = stream.local_addr().unwrap().port();
+    (running, stream, port, test_port)
+}
+
+fn check_programs(side: Side) {
+    for program in PROGRAMS.iter().filter(|program| program.side == side) {
+        let (_running, _stream, local, remote) = connection(program, true);
+        assert_timer(local, remote, 15, 20, &format!("{}, KEEPALIVE_IDLE=20", program.name));
+        let (_running, _stream, local, remote) = connection(program, false);
+        assert_no_timer(local, remote, program.name);
+        report(&format!("{}: no keepalive timer without the library", program.name));
     }
 }
 
-/// curl connects and sends a request; the test server never answers, so the connection stays
-/// idle while we look at it.
-fn curl_idle_connection(extra: &[&str], preload: bool) -> (Running, TcpStream, u16, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut command = if preload { preloaded("curl") } else { clean_command("curl") };
-    command.args(["--silent", "--max-time", "15"]).args(extra).arg(format!("http://127.0.0.1:{port}/"));
-    command.env("KEEPALIVE_IDLE", "20");
-    let curl = spawn(command);
-    let (stream, client_port) = accept_client(&listener);
-    (curl, stream, client_port, port)
+#[test]
+fn client_programs() {
+    check_programs(Side::Client);
 }
 
 #[test]
-fn curl_without_its_own_keepalive() {
-    let (_curl, _stream, local, remote) = curl_idle_connection(&["--no-keepalive"], true);
-    assert_timer(local, remote, 15, 20, "curl --no-keepalive, KEEPALIVE_IDLE=20");
-    let (_curl, _stream, local, remote) = curl_idle_connection(&["--no-keepalive"], false);
-    assert_no_timer(local, remote, "curl --no-keepalive");
+fn server_programs_accepted_connections() {
+    check_programs(Side::Server);
 }
 
 #[test]
 fn curl_keeps_its_own_keepalive_settings() {
     // Without --no-keepalive, curl turns keepalive on itself with a 60 s idle time, after
     // socket(): the program's own choice wins over KEEPALIVE_IDLE.
-    let (_curl, _stream, local, remote) = curl_idle_connection(&[], true);
+    let curl = client("curl", &["curl", "--silent", "--max-time", "15", "http://127.0.0.1:{port}/"]);
+    let (_curl, _stream, local, remote) = connection(&curl, true);
     assert_timer(local, remote, 55, 60, "curl with its own keepalive, KEEPALIVE_IDLE=20");
 }
 

@@ -2,6 +2,9 @@
 //! with a clean environment.
 #![allow(dead_code)]
 
+pub mod capture;
+pub mod netns;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -57,6 +60,13 @@ pub fn preloaded(program: impl AsRef<OsStr>) -> Command {
     let mut command = clean_command(program);
     command.env("LD_PRELOAD", library());
     command
+}
+
+/// Prints a measurement where `make test` shows it: straight to stderr, which the test harness
+/// captures only through `println!`/`eprintln!`.
+pub fn report(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "    {line}");
 }
 
 pub fn text(bytes: &[u8]) -> String {
