@@ -110,10 +110,7 @@ pub fn load() {
 #[cold]
 #[inline(never)]
 fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
-    if STATE
-        .compare_exchange(UNREAD, PUBLISHING, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
+    if STATE.compare_exchange(UNREAD, PUBLISHING, Ordering::Acquire, Ordering::Relaxed).is_err() {
         return None;
     }
     // SAFETY: we won the race above; nobody reads PLAN until PUBLISHED is stored.

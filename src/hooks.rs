@@ -60,12 +60,7 @@ pub unsafe extern "C" fn accept(fd: c_int, address: *mut sockaddr, length: *mut 
 /// # Safety
 /// The same contract as `accept4(2)`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn accept4(
-    fd: c_int,
-    address: *mut sockaddr,
-    length: *mut socklen_t,
-    flags: c_int,
-) -> c_int {
+pub unsafe extern "C" fn accept4(fd: c_int, address: *mut sockaddr, length: *mut socklen_t, flags: c_int) -> c_int {
     let real_accept4 = real::ACCEPT4.get();
     // SAFETY: forwarded unchanged.
     let accepted = unsafe { real_accept4(fd, address, length, flags) };

@@ -141,14 +141,21 @@ impl Line<'_> {
         unsafe { core::slice::from_raw_parts(self.buffer.as_ptr().cast::<u8>(), length) }
     }
 
-    fn send(&mut self) {
+    /// The line with its newline, ready to write.
+    fn terminated(&mut self) -> Option<&[u8]> {
         if self.length >= CAPACITY {
-            return;
+            return None;
         }
         // SAFETY: inside the buffer, checked above.
         unsafe { core::ptr::write_volatile(self.buffer.as_mut_ptr().cast::<u8>().add(self.length), b'\n') };
-        // A failure (stderr closed) is deliberately ignored; errno is not touched.
-        let _ = crate::sys::write(2, self.written(self.length + 1));
+        Some(self.written(self.length + 1))
+    }
+
+    fn send(&mut self) {
+        if let Some(bytes) = self.terminated() {
+            // A failure (stderr closed) is deliberately ignored; errno is not touched.
+            let _ = crate::sys::write(2, bytes);
+        }
     }
 }
 
@@ -217,7 +224,8 @@ mod tests {
             line.text("0123456789").quoted(&[0xff; 70]).number(12345);
         }
         assert_eq!(line.as_bytes().len(), CAPACITY - 1);
-        line.send();
+        let bytes = line.terminated().expect("room for the newline");
+        assert_eq!((bytes.len(), bytes.last()), (CAPACITY, Some(&b'\n')));
     }
 
     #[test]

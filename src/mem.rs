@@ -12,11 +12,16 @@ macro_rules! memory_functions {
     ($prefix:literal) => {
         core::arch::global_asm!(
             ".pushsection .text.libkeepalive_mem,\"ax\",@progbits",
-            concat!(".globl ", $prefix, "memcpy"), concat!(".hidden ", $prefix, "memcpy"),
-            concat!(".globl ", $prefix, "memmove"), concat!(".hidden ", $prefix, "memmove"),
-            concat!(".globl ", $prefix, "memset"), concat!(".hidden ", $prefix, "memset"),
-            concat!(".globl ", $prefix, "memcmp"), concat!(".hidden ", $prefix, "memcmp"),
-            concat!(".globl ", $prefix, "bcmp"), concat!(".hidden ", $prefix, "bcmp"),
+            concat!(".globl ", $prefix, "memcpy"),
+            concat!(".hidden ", $prefix, "memcpy"),
+            concat!(".globl ", $prefix, "memmove"),
+            concat!(".hidden ", $prefix, "memmove"),
+            concat!(".globl ", $prefix, "memset"),
+            concat!(".hidden ", $prefix, "memset"),
+            concat!(".globl ", $prefix, "memcmp"),
+            concat!(".hidden ", $prefix, "memcmp"),
+            concat!(".globl ", $prefix, "bcmp"),
+            concat!(".hidden ", $prefix, "bcmp"),
             // memcpy(destination, source, length) -> destination: words, then the bytes left.
             concat!($prefix, "memcpy:"),
             "    mov rax, rdi",
@@ -125,7 +130,10 @@ mod tests {
         let source: Vec<u8> = (0..=255).collect();
         let mut target = vec![0u8; 256];
         unsafe {
-            assert_eq!(test_memcpy(target.as_mut_ptr().cast(), source.as_ptr().cast(), 256), target.as_mut_ptr().cast());
+            assert_eq!(
+                test_memcpy(target.as_mut_ptr().cast(), source.as_ptr().cast(), 256),
+                target.as_mut_ptr().cast()
+            );
             assert_eq!(target, source);
             assert_eq!(test_memset(target.as_mut_ptr().cast(), 0x1ab, 100), target.as_mut_ptr().cast());
             assert!(target[..100].iter().all(|&b| b == 0xab) && target[100] == 100);
@@ -151,8 +159,10 @@ mod tests {
     #[test]
     fn comparisons() {
         let compare = |left: &[u8], right: &[u8]| unsafe {
-            (test_memcmp(left.as_ptr().cast(), right.as_ptr().cast(), left.len()).signum(),
-             test_bcmp(left.as_ptr().cast(), right.as_ptr().cast(), left.len()) != 0)
+            (
+                test_memcmp(left.as_ptr().cast(), right.as_ptr().cast(), left.len()).signum(),
+                test_bcmp(left.as_ptr().cast(), right.as_ptr().cast(), left.len()) != 0,
+            )
         };
         assert_eq!(compare(b"", b""), (0, false));
         assert_eq!(compare(b"abc", b"abc"), (0, false));

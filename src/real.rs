@@ -31,12 +31,7 @@ unsafe impl<F> Sync for Real<F> {}
 impl<F: Copy> Real<F> {
     const fn new(name: &'static CStr, fallback: F) -> Self {
         const { assert!(size_of::<F>() == size_of::<usize>()) };
-        Self {
-            name,
-            fallback,
-            address: AtomicUsize::new(UNRESOLVED),
-            function: PhantomData,
-        }
+        Self { name, fallback, address: AtomicUsize::new(UNRESOLVED), function: PhantomData }
     }
 
     /// The real function, looked up at the first call.

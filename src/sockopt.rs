@@ -469,12 +469,7 @@ mod tests {
 
     #[test]
     fn timers_first_then_so_keepalive() {
-        let settings = Settings {
-            idle: Some(20),
-            count: Some(3),
-            user_timeout_ms: Some(0),
-            ..Settings::DEFAULT
-        };
+        let settings = Settings { idle: Some(20), count: Some(3), user_timeout_ms: Some(0), ..Settings::DEFAULT };
         let options: Vec<_> = plan(&settings).options().iter().map(|o| (o.name, o.value)).collect();
         assert_eq!(
             options,

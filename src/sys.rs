@@ -72,9 +72,8 @@ pub fn setsockopt(fd: c_int, level: c_int, name: c_int, value: c_int) -> Result<
     let value_address = &raw const value as usize;
     let length = size_of::<c_int>();
     // SAFETY: the value pointer and length describe `value`, alive across the call.
-    let result = unsafe {
-        raw(libc::SYS_setsockopt, [fd as usize, level as usize, name as usize, value_address, length])
-    };
+    let result =
+        unsafe { raw(libc::SYS_setsockopt, [fd as usize, level as usize, name as usize, value_address, length]) };
     check(result).map(drop)
 }
 
@@ -84,9 +83,8 @@ pub fn getsockopt(fd: c_int, level: c_int, name: c_int) -> Result<c_int> {
     let mut length = size_of::<c_int>() as socklen_t;
     let addresses = (&raw mut value as usize, &raw mut length as usize);
     // SAFETY: the pointers describe `value` and `length`, alive across the call.
-    let result = unsafe {
-        raw(libc::SYS_getsockopt, [fd as usize, level as usize, name as usize, addresses.0, addresses.1])
-    };
+    let result =
+        unsafe { raw(libc::SYS_getsockopt, [fd as usize, level as usize, name as usize, addresses.0, addresses.1]) };
     check(result).map(|_| value)
 }
 
@@ -189,12 +187,7 @@ pub mod fallback {
         unsafe { accept4(fd, address, length, 0) }
     }
 
-    pub unsafe extern "C" fn accept4(
-        fd: c_int,
-        address: *mut sockaddr,
-        length: *mut socklen_t,
-        flags: c_int,
-    ) -> c_int {
+    pub unsafe extern "C" fn accept4(fd: c_int, address: *mut sockaddr, length: *mut socklen_t, flags: c_int) -> c_int {
         let arguments = [fd as usize, address as usize, length as usize, flags as usize, 0];
         // SAFETY: the kernel checks the caller's pointers and reports EFAULT.
         as_libc(unsafe { raw(libc::SYS_accept4, arguments) })

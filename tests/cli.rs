@@ -43,13 +43,19 @@ fn an_invalid_option_stops_everything_with_one_line() {
     let marker = directory.join("ran");
     let touch = format!("touch {}", marker.display());
     let cases: [(&[&str], &str); 8] = [
-        (&["--idle", "0"], "keepalive: invalid --idle \"0\": expected seconds (20) or a duration (20s, 5m, 1h) from 1s to 32767s"),
+        (
+            &["--idle", "0"],
+            "keepalive: invalid --idle \"0\": expected seconds (20) or a duration (20s, 5m, 1h) from 1s to 32767s",
+        ),
         (&["--idle", "1.5s"], "keepalive: invalid --idle \"1.5s\": expected seconds"),
         (&["--interval", "40000"], "keepalive: invalid --interval \"40000\": expected seconds (5)"),
         (&["--count", "128"], "keepalive: invalid --count \"128\": expected a whole number of probes from 1 to 127"),
         (&["--user-timeout", "-1"], "keepalive: invalid --user-timeout \"-1\": expected seconds (30)"),
         (&["--side", "sideways"], "keepalive: invalid --side \"sideways\": expected both, client or server"),
-        (&["--only", "10.0.0.0/8,10.0.0.0/33"], "keepalive: invalid --only \"10.0.0.0/8,10.0.0.0/33\": \"10.0.0.0/33\" is not a rule: expected an address"),
+        (
+            &["--only", "10.0.0.0/8,10.0.0.0/33"],
+            "keepalive: invalid --only \"10.0.0.0/8,10.0.0.0/33\": \"10.0.0.0/33\" is not a rule: expected an address",
+        ),
         (&["--skip", ":1,:2,:3,:4,:5,:6,:7,:8,:9,:10,:11,:12,:13,:14,:15,:16,:17"], "more than 16 rules"),
     ];
     for (options, message) in cases {
@@ -183,7 +189,8 @@ fn warns_when_the_preload_cannot_reach_the_program() {
     let program = static_program(&directory);
     let output = run(&[program.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(3), "the program still runs: {}", describe(&output));
-    let expected = format!("keepalive: warning: {} is statically linked: LD_PRELOAD cannot reach it", program.display());
+    let expected =
+        format!("keepalive: warning: {} is statically linked: LD_PRELOAD cannot reach it", program.display());
     assert!(text(&output.stderr).starts_with(&expected), "{}", describe(&output));
     assert_eq!(text(&output.stderr).lines().count(), 1);
 
@@ -213,7 +220,8 @@ fn warns_about_set_user_id_programs() {
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o4755)).unwrap();
     let output = run(&[program.to_str().unwrap()]);
     assert!(output.status.success(), "{}", describe(&output));
-    let expected = format!("keepalive: warning: {} is set-user-ID: the dynamic loader ignores LD_PRELOAD", program.display());
+    let expected =
+        format!("keepalive: warning: {} is set-user-ID: the dynamic loader ignores LD_PRELOAD", program.display());
     assert!(text(&output.stderr).starts_with(&expected), "{}", describe(&output));
 }
 
@@ -234,7 +242,9 @@ fn print_env_gives_the_same_configuration_elsewhere() {
     let docker = run(&[&options[..], &["--format", "dockerfile"]].concat());
     assert_eq!(
         text(&docker.stdout),
-        format!("ENV LD_PRELOAD={library} \\\n    KEEPALIVE_IDLE=20s \\\n    KEEPALIVE_CNT=3 \\\n    KEEPALIVE_ONLY=\"[::1],127.0.0.0/8\"\n")
+        format!(
+            "ENV LD_PRELOAD={library} \\\n    KEEPALIVE_IDLE=20s \\\n    KEEPALIVE_CNT=3 \\\n    KEEPALIVE_ONLY=\"[::1],127.0.0.0/8\"\n"
+        )
     );
     let systemd = run(&[&options[..], &["--format", "systemd"]].concat());
     assert_eq!(
@@ -403,7 +413,11 @@ fn make_install_and_uninstall() {
     let installed = destination.join("opt/ka/bin/keepalive");
     let output = clean_command(&installed).args(["--print-env"]).output().unwrap();
     let library = destination.join("opt/ka/lib/libkeepalive.so");
-    assert!(text(&output.stdout).starts_with(&format!("export LD_PRELOAD={}\"", library.display())), "{}", describe(&output));
+    assert!(
+        text(&output.stdout).starts_with(&format!("export LD_PRELOAD={}\"", library.display())),
+        "{}",
+        describe(&output)
+    );
     let output = clean_command(&installed)
         .args(["--idle", "25", c_program("musl", "scenarios").to_str().unwrap(), "ipv6"])
         .env("EXPECT_IDLE", "25")
@@ -417,8 +431,15 @@ fn make_install_and_uninstall() {
     let output = clean_command(&installed).args(["--status", &process.0.id().to_string()]).output().unwrap();
     let report = text(&output.stdout);
     assert!(report.contains(&format!("libkeepalive loaded from {}", library.display())), "{report}");
-    let client_row = report.lines().find(|line| line.starts_with(|c: char| c.is_ascii_digit()) && line.contains(&format!("127.0.0.1:{client_port} ")));
-    assert!(client_row.is_some_and(|row| row.contains("ESTABLISHED") && row.contains("on, idle 25s") && row.contains("next probe in")), "{report}");
+    let client_row = report.lines().find(|line| {
+        line.starts_with(|c: char| c.is_ascii_digit()) && line.contains(&format!("127.0.0.1:{client_port} "))
+    });
+    assert!(
+        client_row.is_some_and(|row| row.contains("ESTABLISHED")
+            && row.contains("on, idle 25s")
+            && row.contains("next probe in")),
+        "{report}"
+    );
     drop(process);
 
     make(&["uninstall", &destdir, "PREFIX=/opt/ka"]);

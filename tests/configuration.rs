@@ -58,10 +58,8 @@ fn every_kind_of_bad_value_gets_one_line_and_changes_nothing() {
 fn the_long_value_is_quoted_short_with_its_length() {
     let long = "7".repeat(100_000);
     let output = run_ipv4(&[("KEEPALIVE_IDLE", OsStr::new(&long))], &[]);
-    let expected = format!(
-        "libkeepalive: ignoring KEEPALIVE_IDLE=\"{}...\" (100000 bytes): {IDLE_EXPECTED}\n",
-        "7".repeat(64)
-    );
+    let expected =
+        format!("libkeepalive: ignoring KEEPALIVE_IDLE=\"{}...\" (100000 bytes): {IDLE_EXPECTED}\n", "7".repeat(64));
     assert_eq!(text(&output.stderr), expected);
 }
 
@@ -108,10 +106,8 @@ fn several_bad_variables_one_line_each_and_the_valid_ones_apply() {
 
 #[test]
 fn differing_spellings_warn_and_the_short_one_wins() {
-    let output = run_ipv4(
-        &[("KEEPALIVE_CNT", OsStr::new("3")), ("KEEPALIVE_COUNT", OsStr::new("9"))],
-        &[("EXPECT_CNT", "3")],
-    );
+    let output =
+        run_ipv4(&[("KEEPALIVE_CNT", OsStr::new("3")), ("KEEPALIVE_COUNT", OsStr::new("9"))], &[("EXPECT_CNT", "3")]);
     assert!(output.status.success(), "{}", describe(&output));
     assert_eq!(
         text(&output.stderr),
@@ -126,7 +122,12 @@ fn a_valid_configuration_prints_nothing() {
             .arg("ipv6")
             .envs([("KEEPALIVE", "on"), ("KEEPALIVE_IDLE", "5m"), ("KEEPALIVE_INTERVAL", "10s")])
             .envs([("KEEPALIVE_COUNT", "5"), ("KEEPALIVE_USER_TIMEOUT", "1m"), ("KEEPALIVE_DEBUG", "off")])
-            .envs([("EXPECT_IDLE", "300"), ("EXPECT_INTVL", "10"), ("EXPECT_CNT", "5"), ("EXPECT_USER_TIMEOUT", "60000")])
+            .envs([
+                ("EXPECT_IDLE", "300"),
+                ("EXPECT_INTVL", "10"),
+                ("EXPECT_CNT", "5"),
+                ("EXPECT_USER_TIMEOUT", "60000"),
+            ])
             .output()
             .unwrap();
         assert!(output.status.success(), "{libc}: {}", describe(&output));
@@ -159,15 +160,15 @@ fn debug_lines_show_load_and_each_decision() {
 
 #[test]
 fn debug_names_sockets_left_alone_and_keepalive_off() {
-    let output = preloaded(c_program("glibc", "scenarios"))
-        .arg("untouched")
-        .env("KEEPALIVE_DEBUG", "yes")
-        .output()
-        .unwrap();
+    let output =
+        preloaded(c_program("glibc", "scenarios")).arg("untouched").env("KEEPALIVE_DEBUG", "yes").output().unwrap();
     assert!(output.status.success(), "{}", describe(&output));
     assert!(text(&output.stderr).contains("socket(): not TCP, untouched"), "{}", describe(&output));
 
-    let output = run_ipv4(&[("KEEPALIVE_DEBUG", OsStr::new("on")), ("KEEPALIVE", OsStr::new("off"))], &[("EXPECT_KEEPALIVE", "0")]);
+    let output = run_ipv4(
+        &[("KEEPALIVE_DEBUG", OsStr::new("on")), ("KEEPALIVE", OsStr::new("off"))],
+        &[("EXPECT_KEEPALIVE", "0")],
+    );
     assert!(output.status.success(), "{}", describe(&output));
     let stderr = text(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "only the load line: {stderr}");
@@ -195,11 +196,7 @@ except socket.timeout:
     received = b""
 print(repr(received))
 "#;
-    let output = preloaded(python3())
-        .args(["-c", script])
-        .env("KEEPALIVE_DEBUG", "1")
-        .output()
-        .unwrap();
+    let output = preloaded(python3()).args(["-c", script]).env("KEEPALIVE_DEBUG", "1").output().unwrap();
     assert!(output.status.success(), "{}", describe(&output));
     assert_eq!(text(&output.stdout), "b''\n", "the peer received our debug lines");
     assert!(text(&output.stderr).contains("loaded:"), "lines still go to stderr while it is open");

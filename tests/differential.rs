@@ -63,7 +63,13 @@ type Trace = BTreeMap<String, Vec<String>>;
 
 /// Runs `program` under `strace -ff` and returns each process's normalised calls, keyed by its
 /// place in the tree ("0", "0.1" for its first child, ...), and the number of loader lines dropped.
-fn trace(program: &Path, arguments: &[&str], environment: &[(&str, &str)], preload: bool, scratch: &Path) -> (Trace, usize) {
+fn trace(
+    program: &Path,
+    arguments: &[&str],
+    environment: &[(&str, &str)],
+    preload: bool,
+    scratch: &Path,
+) -> (Trace, usize) {
     let prefix = scratch.join(if preload { "with" } else { "without" });
     let mut command = clean_command("strace");
     command.args(["-ff", "-qq", "-yy", "-s", "256", "-o"]).arg(&prefix);
@@ -123,7 +129,8 @@ fn tree_names(raw: &BTreeMap<u32, String>) -> BTreeMap<u32, String> {
     }
     let created: HashSet<u32> = children.values().flatten().copied().collect();
     let mut names = BTreeMap::new();
-    let mut pending: Vec<(u32, String)> = raw.keys().filter(|pid| !created.contains(pid)).map(|pid| (*pid, "0".to_string())).collect();
+    let mut pending: Vec<(u32, String)> =
+        raw.keys().filter(|pid| !created.contains(pid)).map(|pid| (*pid, "0".to_string())).collect();
     assert_eq!(pending.len(), 1, "one root process expected: {:?}", raw.keys());
     while let Some((pid, name)) = pending.pop() {
         for (index, child) in children.get(&pid).into_iter().flatten().enumerate() {
@@ -231,7 +238,8 @@ fn normalise(line: &str, ids: &HashSet<String>, ports: &HashSet<String>) -> Stri
 /// `si_pid=`, or in a file name (`name-1234.sock`). Elsewhere a number that happens to equal a
 /// process id (a size, or `311` in `cpython-311`) is left alone.
 fn names_a_process(line: &str, at: usize, length: usize) -> bool {
-    const RETURNS: [&str; 9] = ["set_tid_address", "getpid", "gettid", "getppid", "clone", "clone3", "fork", "vfork", "wait4"];
+    const RETURNS: [&str; 9] =
+        ["set_tid_address", "getpid", "gettid", "getppid", "clone", "clone3", "fork", "vfork", "wait4"];
     const TAKES: [&str; 6] = ["wait4", "kill", "tgkill", "tkill", "pidfd_open", "prlimit64"];
     let call = line.split('(').next().unwrap_or("");
     let before = &line[..at];
@@ -318,7 +326,9 @@ fn compare(without: &Trace, with: &Trace, figures: &mut Figures) -> Result<(), S
                     continue;
                 }
                 _ => {
-                    let context = |calls: &[String], at: usize| calls[at.saturating_sub(3)..(at + 3).min(calls.len())].join("\n  ");
+                    let context = |calls: &[String], at: usize| {
+                        calls[at.saturating_sub(3)..(at + 3).min(calls.len())].join("\n  ")
+                    };
                     return Err(format!(
                         "process {name}: with the library, call {j} differs:\n  {extra}\nwithout it, call {i}:\n  {}\ncontext without:\n  {}\ncontext with:\n  {}",
                         plain.get(i).map_or("(none)", String::as_str),
@@ -377,7 +387,12 @@ fn c_programs() {
     let mut total = Figures::default();
     for libc in LIBCS {
         for (program, arguments) in runs {
-            let figures = same_calls(&format!("{libc} {program} {}", arguments.join(" ")), &c_program(libc, program), arguments, &[]);
+            let figures = same_calls(
+                &format!("{libc} {program} {}", arguments.join(" ")),
+                &c_program(libc, program),
+                arguments,
+                &[],
+            );
             total.calls += figures.calls;
             total.setsockopt += figures.setsockopt;
         }

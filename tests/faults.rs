@@ -30,9 +30,14 @@ fn same_transcript(mode: &str) -> usize {
         let plain = clean_command(&program).args(["transcript", mode]).output().unwrap();
         assert!(plain.status.success(), "{libc} {mode} without the library: {}", describe(&plain));
         for configuration in CONFIGURATIONS {
-            let output = preloaded(&program).args(["transcript", mode]).envs(configuration.iter().copied()).output().unwrap();
+            let output =
+                preloaded(&program).args(["transcript", mode]).envs(configuration.iter().copied()).output().unwrap();
             assert!(output.status.success(), "{libc} {mode} {configuration:?}: {}", describe(&output));
-            assert_eq!(text(&output.stdout), text(&plain.stdout), "{libc} {mode} {configuration:?}: the program noticed us");
+            assert_eq!(
+                text(&output.stdout),
+                text(&plain.stdout),
+                "{libc} {mode} {configuration:?}: the program noticed us"
+            );
             assert_eq!(text(&output.stderr), "", "{libc} {mode} {configuration:?}");
             compared += text(&output.stdout).lines().filter(|line| line.contains(" = ")).count();
         }

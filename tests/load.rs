@@ -28,7 +28,11 @@ fn threads_making_connections() {
 fn threads_check_fails_without_the_library() {
     let output = clean_command(c_program("glibc", "stress")).args(["2", "10"]).envs(EVERY_TIMER).output().unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
-    assert!(text(&output.stdout).contains("40 TCP sockets checked (of 40), 40 with wrong options"), "{}", describe(&output));
+    assert!(
+        text(&output.stdout).contains("40 TCP sockets checked (of 40), 40 with wrong options"),
+        "{}",
+        describe(&output)
+    );
 }
 
 #[test]

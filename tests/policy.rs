@@ -141,17 +141,17 @@ fn without_force_the_program_turning_keepalive_off_keeps_its_timers() {
         .unwrap();
     assert!(output.status.success(), "{}", describe(&output));
     let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains("tcp connect(): keepalive on, idle kept as the program set it"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("tcp connect(): keepalive on, idle kept as the program set it"), "{stderr}");
 }
 
 /// The old libraries' names, read with the same rules as ours, when ours are unset.
 #[test]
 fn legacy_variables() {
     let cases: [(&[(&str, &str)], &[(&str, &str)]); 6] = [
-        (&[("KEEPIDLE", "30"), ("KEEPINTVL", "6"), ("KEEPCNT", "4")], &[("EXPECT_IDLE", "30"), ("EXPECT_INTVL", "6"), ("EXPECT_CNT", "4")]),
+        (
+            &[("KEEPIDLE", "30"), ("KEEPINTVL", "6"), ("KEEPCNT", "4")],
+            &[("EXPECT_IDLE", "30"), ("EXPECT_INTVL", "6"), ("EXPECT_CNT", "4")],
+        ),
         (
             &[("DD_TCP_KEEPALIVE_TIME", "60"), ("DD_TCP_KEEPALIVE_INTVL", "30"), ("DD_TCP_KEEPALIVE_PROBES", "45")],
             &[("EXPECT_IDLE", "60"), ("EXPECT_INTVL", "30"), ("EXPECT_CNT", "45")],
@@ -159,7 +159,13 @@ fn legacy_variables() {
         (&[("KEEPALIVE", "off"), ("KEEPIDLE", "30")], &[("EXPECT_KEEPALIVE", "0")]),
         (&[("DD_USE_KEEPALIVE", "0"), ("DD_TCP_KEEPALIVE_TIME", "60")], &[("EXPECT_KEEPALIVE", "0")]),
         (
-            &[("KEEPALIVE_IDLE", "20"), ("KEEPIDLE", "30"), ("DD_TCP_KEEPALIVE_TIME", "60"), ("KEEPALIVE_COUNT", "5"), ("KEEPCNT", "7")],
+            &[
+                ("KEEPALIVE_IDLE", "20"),
+                ("KEEPIDLE", "30"),
+                ("DD_TCP_KEEPALIVE_TIME", "60"),
+                ("KEEPALIVE_COUNT", "5"),
+                ("KEEPCNT", "7"),
+            ],
             &[("EXPECT_IDLE", "20"), ("EXPECT_CNT", "5")],
         ),
         (&[("KEEPIDLE", "30"), ("DD_TCP_KEEPALIVE_TIME", "60")], &[("EXPECT_IDLE", "30")]),

@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Accepts the client's connection on `listener` within a few seconds; returns the client's port.
@@ -81,10 +81,21 @@ const fn server(name: &'static str, args: &'static [&'static str]) -> Program {
 const PROGRAMS: &[Program] = &[
     client("python3 socket client", &["python3", "-c", PYTHON_CLIENT, "{port}"]),
     client("curl --no-keepalive", &["curl", "-s", "--max-time", "15", "--no-keepalive", "http://127.0.0.1:{port}/"]),
-    client("wget --no-http-keep-alive", &[
-        "wget", "-q", "-O", "/dev/null", "--tries", "1", "--timeout", "15", "--no-http-keep-alive",
-        "http://127.0.0.1:{port}/",
-    ]),
+    client(
+        "wget --no-http-keep-alive",
+        &[
+            "wget",
+            "-q",
+            "-O",
+            "/dev/null",
+            "--tries",
+            "1",
+            "--timeout",
+            "15",
+            "--no-http-keep-alive",
+            "http://127.0.0.1:{port}/",
+        ],
+    ),
     client("socat client", &["socat", "-u", "TCP:127.0.0.1:{port}", "STDOUT"]),
     client("nc (OpenBSD) client", &["nc.openbsd", "-d", "127.0.0.1", "{port}"]),
     client("perl IO::Socket client", &["perl", "-e", PERL_CLIENT, "{port}"]),

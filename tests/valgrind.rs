@@ -24,7 +24,12 @@ impl Drop for Report {
 }
 
 /// Runs `program` preloaded under memcheck; panics on any error. Returns the program's stderr.
-fn memcheck(name: &str, program: impl AsRef<std::ffi::OsStr>, arguments: &[&str], environment: &[(&str, &str)]) -> String {
+fn memcheck(
+    name: &str,
+    program: impl AsRef<std::ffi::OsStr>,
+    arguments: &[&str],
+    environment: &[(&str, &str)],
+) -> String {
     let report = Report::new(name);
     let mut command: Command = preloaded("valgrind");
     command
@@ -47,7 +52,9 @@ fn c_programs() {
     let program = c_program("glibc", "scenarios");
     // Not failing_calls: it hands connect() an invalid pointer on purpose, which memcheck reports
     // with or without the library.
-    for scenario in ["ipv4", "ipv6", "raw_socket_connect", "accept_raw_listener", "errno_kept", "program_choice", "untouched"] {
+    for scenario in
+        ["ipv4", "ipv6", "raw_socket_connect", "accept_raw_listener", "errno_kept", "program_choice", "untouched"]
+    {
         memcheck(&format!("scenarios {scenario}"), &program, &[scenario], &EVERY_TIMER);
     }
     // The scenario leaves KEEPALIVE_INTVL to the program.
@@ -55,7 +62,8 @@ fn c_programs() {
     memcheck("scenarios force, KEEPALIVE_FORCE=1", &program, &["force"], &forced);
     let mut debug = EVERY_TIMER.to_vec();
     debug.extend([("KEEPALIVE_DEBUG", "1"), ("KEEPALIVE_ONLY", "127.0.0.0/8,[::1]")]);
-    let stderr = memcheck("scenarios raw_socket_connect, debug and peer rules", &program, &["raw_socket_connect"], &debug);
+    let stderr =
+        memcheck("scenarios raw_socket_connect, debug and peer rules", &program, &["raw_socket_connect"], &debug);
     assert!(stderr.contains("tcp connect(): keepalive on"), "{stderr}");
     memcheck("stress, 4 threads x 250 connections", c_program("glibc", "stress"), &["4", "250"], &EVERY_TIMER);
     memcheck("storm signal_connect", c_program("glibc", "storm"), &["signal_connect"], &EVERY_TIMER);

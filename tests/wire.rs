@@ -133,9 +133,8 @@ fn probes_on_the_wire_at_idle_then_intvl_answered() {
     plain.expect("reply", Duration::from_secs(2));
 
     let segments = capture::segments(tcpdump.output(Duration::from_millis(300)));
-    let [syn, plain_syn] = [7000, 7001].map(|port| {
-        capture::first_syn(&segments, &format!("{SERVER}.{port}")).expect("tcpdump saw the connection")
-    });
+    let [syn, plain_syn] = [7000, 7001]
+        .map(|port| capture::first_syn(&segments, &format!("{SERVER}.{port}")).expect("tcpdump saw the connection"));
     let plain_probes = capture::probes(&segments, &plain_syn.from).len();
     let seconds = segments.last().unwrap().time - plain_syn.time;
     report(&format!("probes on the wire, without the library: {plain_probes} probes in {seconds:.3} s"));
@@ -169,12 +168,15 @@ fn behind_forgetful_nat(test: &str, forget: u32) -> Option<(Lab, Host, Host)> {
     lab.link(&router, "wan", "10.2.0.1/24", &server, "eth0", &format!("{NAT_SERVER}/24"));
     lab.ip(&client, "route add default via 10.1.0.1");
     lab.sysctl(&router, "net.ipv4.ip_forward", "1");
-    lab.nft(&router, "table ip nat {
+    lab.nft(
+        &router,
+        "table ip nat {
             chain post { type nat hook postrouting priority srcnat; oifname \"wan\" masquerade; }
         }
         table inet filter {
             chain forward { type filter hook forward priority 0; ct state invalid drop; }
-        }");
+        }",
+    );
     lab.sysctl(&router, "net.netfilter.nf_conntrack_tcp_timeout_established", &forget.to_string());
     lab.sysctl(&router, "net.netfilter.nf_conntrack_tcp_loose", "0");
     Some((lab, client, server))

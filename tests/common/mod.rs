@@ -74,12 +74,7 @@ pub fn text(bytes: &[u8]) -> String {
 }
 
 pub fn describe(output: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}--- stderr\n{}",
-        output.status,
-        text(&output.stdout),
-        text(&output.stderr)
-    )
+    format!("status {}\n--- stdout\n{}--- stderr\n{}", output.status, text(&output.stdout), text(&output.stderr))
 }
 
 /// The real python3 executable (a pyenv shim is a shell script that runs several programs).

@@ -89,10 +89,13 @@ impl Lab {
 
     /// From now on `host` neither receives nor sends anything, as if it lost power.
     pub fn vanish(&self, host: &Host) {
-        self.nft(host, "table inet vanish {
+        self.nft(
+            host,
+            "table inet vanish {
             chain input { type filter hook input priority -500; policy drop; }
             chain output { type filter hook output priority -500; policy drop; }
-        }");
+        }",
+        );
     }
 
     /// Undoes `vanish`.

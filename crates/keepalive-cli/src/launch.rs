@@ -122,7 +122,10 @@ mod tests {
         let library = Path::new("/opt/lib/libkeepalive.so");
         assert_eq!(preload_list(library, None), "/opt/lib/libkeepalive.so");
         assert_eq!(preload_list(library, Some(OsStr::new(""))), "/opt/lib/libkeepalive.so");
-        assert_eq!(preload_list(library, Some(OsStr::new("libm.so.6 /x/a.so"))), "/opt/lib/libkeepalive.so:libm.so.6:/x/a.so");
+        assert_eq!(
+            preload_list(library, Some(OsStr::new("libm.so.6 /x/a.so"))),
+            "/opt/lib/libkeepalive.so:libm.so.6:/x/a.so"
+        );
         assert_eq!(
             preload_list(library, Some(OsStr::new("/a.so:/opt/lib/libkeepalive.so"))),
             "/opt/lib/libkeepalive.so:/a.so"

@@ -8,7 +8,9 @@ use std::ffi::OsString;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, ValueEnum};
 use keepalive_config::rules::{RuleError, parse_rules};
-use keepalive_config::{COUNT, DEBUG, FORCE, IDLE, INTERVAL, Kind, MAX_RULES, ONLY, SIDE, SKIP, USER_TIMEOUT, Variable};
+use keepalive_config::{
+    COUNT, DEBUG, FORCE, IDLE, INTERVAL, Kind, MAX_RULES, ONLY, SIDE, SKIP, USER_TIMEOUT, Variable,
+};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -138,9 +140,7 @@ fn check_rules(variable: &Variable, text: &str) -> Result<(), String> {
 impl Cli {
     /// The variables to set for the program, in the order the README lists them.
     pub fn settings(&self) -> Vec<Setting> {
-        let switch = |on: bool, variable: &'static Variable| {
-            on.then(|| Setting { variable, value: "1".to_owned() })
-        };
+        let switch = |on: bool, variable: &'static Variable| on.then(|| Setting { variable, value: "1".to_owned() });
         [
             self.idle.clone(),
             self.interval.clone(),

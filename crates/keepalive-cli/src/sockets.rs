@@ -68,7 +68,6 @@ fn getsockopt<T: Copy + Default>(socket: &OwnedFd, level: i32, name: i32) -> Opt
     let mut value = T::default();
     let mut length = std::mem::size_of::<T>() as libc::socklen_t;
     // SAFETY: value and length describe a writable buffer of exactly size_of::<T>() bytes.
-    let result =
-        unsafe { libc::getsockopt(socket.as_raw_fd(), level, name, (&raw mut value).cast(), &mut length) };
+    let result = unsafe { libc::getsockopt(socket.as_raw_fd(), level, name, (&raw mut value).cast(), &mut length) };
     (result == 0 && length as usize == std::mem::size_of::<T>()).then_some(value)
 }

@@ -35,10 +35,8 @@ enum Timer {
 /// The report, or a line saying why there is none.
 pub fn report(pid: u32) -> Result<String, String> {
     let proc = PathBuf::from(format!("/proc/{pid}"));
-    let name = fs::read_to_string(proc.join("comm"))
-        .map_err(|_| format!("no process with PID {pid}"))?
-        .trim_end()
-        .to_owned();
+    let name =
+        fs::read_to_string(proc.join("comm")).map_err(|_| format!("no process with PID {pid}"))?.trim_end().to_owned();
     let descriptors = socket_descriptors(pid)?;
     let mut connections = Vec::new();
     for table in ["tcp", "tcp6"] {
@@ -153,8 +151,18 @@ fn parse_address(text: &str) -> Option<SocketAddr> {
 
 fn state_name(state: u8) -> &'static str {
     const NAMES: [&str; 12] = [
-        "?", "ESTABLISHED", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT", "CLOSE", "CLOSE-WAIT",
-        "LAST-ACK", "LISTEN", "CLOSING",
+        "?",
+        "ESTABLISHED",
+        "SYN-SENT",
+        "SYN-RECV",
+        "FIN-WAIT-1",
+        "FIN-WAIT-2",
+        "TIME-WAIT",
+        "CLOSE",
+        "CLOSE-WAIT",
+        "LAST-ACK",
+        "LISTEN",
+        "CLOSING",
     ];
     NAMES.get(usize::from(state)).copied().unwrap_or("?")
 }
@@ -196,10 +204,8 @@ fn describe(connection: &Connection, options: Option<&KeepaliveOptions>, ticks_p
 /// Whether libkeepalive is mapped into the process, and from where.
 fn library_state(pid: u32) -> String {
     let maps = fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
-    let library = maps
-        .lines()
-        .filter_map(|line| line.split_whitespace().nth(5))
-        .find(|path| path.ends_with("/libkeepalive.so"));
+    let library =
+        maps.lines().filter_map(|line| line.split_whitespace().nth(5)).find(|path| path.ends_with("/libkeepalive.so"));
     match library {
         Some(path) => format!("libkeepalive loaded from {path}"),
         None if maps.is_empty() => "cannot tell whether libkeepalive is loaded".to_owned(),

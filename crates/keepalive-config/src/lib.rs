@@ -66,9 +66,7 @@ impl Variable {
             Kind::Millis { min, max } => (value::parse_duration_ms(text)?, min, max),
             Kind::Count { min, max } => (value::parse_count(text)?, min, max),
         };
-        (u64::from(min)..=u64::from(max))
-            .contains(&value)
-            .then(|| value as u32)
+        (u64::from(min)..=u64::from(max)).contains(&value).then(|| value as u32)
     }
 }
 
@@ -116,29 +114,14 @@ pub const DEBUG: Variable = Variable {
     kind: Kind::Switch,
     expected: SWITCH_EXPECTED,
 };
-pub const FORCE: Variable = Variable {
-    name: c"KEEPALIVE_FORCE",
-    alias: None,
-    legacy: &[],
-    kind: Kind::Switch,
-    expected: SWITCH_EXPECTED,
-};
+pub const FORCE: Variable =
+    Variable { name: c"KEEPALIVE_FORCE", alias: None, legacy: &[], kind: Kind::Switch, expected: SWITCH_EXPECTED };
 const RULES_EXPECTED: &str =
     "expected an address, a CIDR prefix or a port, like 10.0.0.0/8, 192.168.1.5:5432, [2001:db8::/32]:443, :6379";
-pub const ONLY: Variable = Variable {
-    name: c"KEEPALIVE_ONLY",
-    alias: None,
-    legacy: &[],
-    kind: Kind::Rules,
-    expected: RULES_EXPECTED,
-};
-pub const SKIP: Variable = Variable {
-    name: c"KEEPALIVE_SKIP",
-    alias: None,
-    legacy: &[],
-    kind: Kind::Rules,
-    expected: RULES_EXPECTED,
-};
+pub const ONLY: Variable =
+    Variable { name: c"KEEPALIVE_ONLY", alias: None, legacy: &[], kind: Kind::Rules, expected: RULES_EXPECTED };
+pub const SKIP: Variable =
+    Variable { name: c"KEEPALIVE_SKIP", alias: None, legacy: &[], kind: Kind::Rules, expected: RULES_EXPECTED };
 pub const SIDE: Variable = Variable {
     name: c"KEEPALIVE_SIDE",
     alias: None,
@@ -259,29 +242,13 @@ impl Default for Settings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Problem<'a> {
     /// The variable is set to something it does not accept; it stays at its default.
-    Invalid {
-        name: &'static CStr,
-        value: &'a [u8],
-        expected: &'static str,
-    },
+    Invalid { name: &'static CStr, value: &'a [u8], expected: &'static str },
     /// One entry of a list of rules is malformed; it is ignored, the others apply.
-    InvalidEntry {
-        name: &'static CStr,
-        entry: &'a [u8],
-        expected: &'static str,
-    },
+    InvalidEntry { name: &'static CStr, entry: &'a [u8], expected: &'static str },
     /// A list of rules is longer than `MAX_RULES`; `first_ignored` and what follows are ignored.
-    TooManyEntries {
-        name: &'static CStr,
-        first_ignored: &'a [u8],
-    },
+    TooManyEntries { name: &'static CStr, first_ignored: &'a [u8] },
     /// Both spellings are set to different values; `used` wins.
-    Conflict {
-        used: &'static CStr,
-        used_value: &'a [u8],
-        ignored: &'static CStr,
-        ignored_value: &'a [u8],
-    },
+    Conflict { used: &'static CStr, used_value: &'a [u8], ignored: &'static CStr, ignored_value: &'a [u8] },
 }
 
 /// Reads every variable through `lookup`, calls `report` once for each problem, and returns

@@ -61,11 +61,8 @@ pub struct Rules {
 }
 
 impl Rules {
-    pub const NONE: Rules = Rules {
-        configured: false,
-        length: 0,
-        rules: [Rule { address: [0; 16], prefix: 0, port: None }; MAX_RULES],
-    };
+    pub const NONE: Rules =
+        Rules { configured: false, length: 0, rules: [Rule { address: [0; 16], prefix: 0, port: None }; MAX_RULES] };
 
     pub fn rules(&self) -> &[Rule] {
         self.rules.get(..self.length).unwrap_or_default()
@@ -163,9 +160,9 @@ fn decimal(text: &[u8], max: u32) -> Option<u32> {
     if text.is_empty() || text.len() > 5 {
         return None;
     }
-    let value = text.iter().try_fold(0u32, |value, &byte| {
-        byte.is_ascii_digit().then(|| value * 10 + u32::from(byte - b'0'))
-    })?;
+    let value = text
+        .iter()
+        .try_fold(0u32, |value, &byte| byte.is_ascii_digit().then(|| value * 10 + u32::from(byte - b'0')))?;
     (value <= max).then_some(value)
 }
 
@@ -249,9 +246,25 @@ mod tests {
     #[test]
     fn bad_entries_are_reported_and_the_rest_applies() {
         for bad in [
-            "10.0.0.0/33", "10.0.0.256", "10.0.0", "10.0.0.1:0", "10.0.0.1:65536", ":0", ":", ":x",
-            "::1/129", "[::1", "[::1]443", "[::1]:", "host.example", "10.0.0.0/-1", "10.0.0.0/+8",
-            "[10.0.0.1]", "1.2.3.4/8/8", "2001:db8::/", "\u{ff}",
+            "10.0.0.0/33",
+            "10.0.0.256",
+            "10.0.0",
+            "10.0.0.1:0",
+            "10.0.0.1:65536",
+            ":0",
+            ":",
+            ":x",
+            "::1/129",
+            "[::1",
+            "[::1]443",
+            "[::1]:",
+            "host.example",
+            "10.0.0.0/-1",
+            "10.0.0.0/+8",
+            "[10.0.0.1]",
+            "1.2.3.4/8/8",
+            "2001:db8::/",
+            "\u{ff}",
         ] {
             let text = std::format!("{bad},:22");
             let (rules, errors) = parse(&text);

@@ -6,22 +6,14 @@ use std::vec::Vec;
 fn settings_and_problems(env: &[(&'static str, &'static [u8])]) -> (Settings, Vec<Problem<'static>>) {
     let mut problems = Vec::new();
     let settings = from_env(
-        |name| {
-            env.iter()
-                .find(|(key, _)| key.as_bytes() == name.to_bytes())
-                .map(|&(_, value)| value)
-        },
+        |name| env.iter().find(|(key, _)| key.as_bytes() == name.to_bytes()).map(|&(_, value)| value),
         |problem| problems.push(problem),
     );
     (settings, problems)
 }
 
 fn invalid(name: &'static CStr, value: &'static [u8], variable: &Variable) -> Problem<'static> {
-    Problem::Invalid {
-        name,
-        value,
-        expected: variable.expected,
-    }
+    Problem::Invalid { name, value, expected: variable.expected }
 }
 
 #[test]
@@ -133,8 +125,18 @@ fn each_bad_value_reported_once_and_the_rest_applies() {
 #[test]
 fn every_listed_bad_input_is_rejected_for_every_duration() {
     let bad: [&[u8]; 12] = [
-        b"", b"abc", b"0", b"-5", b"99999999", b"123456789012345678901234567890", b"1.5s",
-        b"500ms", b"20s junk", b"20junk", b"\xc3\x28", b"\x80",
+        b"",
+        b"abc",
+        b"0",
+        b"-5",
+        b"99999999",
+        b"123456789012345678901234567890",
+        b"1.5s",
+        b"500ms",
+        b"20s junk",
+        b"20junk",
+        b"\xc3\x28",
+        b"\x80",
     ];
     for value in bad {
         for variable in [&IDLE, &INTERVAL] {
@@ -152,8 +154,7 @@ fn aliases_are_read() {
 
 #[test]
 fn both_spellings_equal_is_no_conflict() {
-    let (settings, problems) =
-        settings_and_problems(&[("KEEPALIVE_INTVL", b"60"), ("KEEPALIVE_INTERVAL", b"1m")]);
+    let (settings, problems) = settings_and_problems(&[("KEEPALIVE_INTVL", b"60"), ("KEEPALIVE_INTERVAL", b"1m")]);
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(settings.interval, Some(60));
 }
@@ -175,8 +176,7 @@ fn both_spellings_differ_short_one_wins_with_a_warning() {
 
 #[test]
 fn invalid_short_spelling_falls_back_to_a_valid_long_one() {
-    let (settings, problems) =
-        settings_and_problems(&[("KEEPALIVE_INTVL", b"fast"), ("KEEPALIVE_INTERVAL", b"2")]);
+    let (settings, problems) = settings_and_problems(&[("KEEPALIVE_INTVL", b"fast"), ("KEEPALIVE_INTERVAL", b"2")]);
     assert_eq!(settings.interval, Some(2));
     assert_eq!(problems, [invalid(c"KEEPALIVE_INTVL", b"fast", &INTERVAL)]);
 }
@@ -202,12 +202,8 @@ fn every_variable_is_listed_once_with_a_message() {
 
 #[test]
 fn legacy_names_apply_when_ours_are_unset() {
-    let (settings, problems) = settings_and_problems(&[
-        ("KEEPIDLE", b"30"),
-        ("KEEPINTVL", b"6"),
-        ("KEEPCNT", b"4"),
-        ("DD_DEBUG", b"1"),
-    ]);
+    let (settings, problems) =
+        settings_and_problems(&[("KEEPIDLE", b"30"), ("KEEPINTVL", b"6"), ("KEEPCNT", b"4"), ("DD_DEBUG", b"1")]);
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!((settings.idle, settings.interval, settings.count, settings.debug), (Some(30), Some(6), Some(4), true));
 
@@ -218,7 +214,10 @@ fn legacy_names_apply_when_ours_are_unset() {
         ("DD_USE_KEEPALIVE", b"0"),
     ]);
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!((settings.idle, settings.interval, settings.count, settings.enabled), (Some(60), Some(30), Some(45), false));
+    assert_eq!(
+        (settings.idle, settings.interval, settings.count, settings.enabled),
+        (Some(60), Some(30), Some(45), false)
+    );
 }
 
 #[test]
@@ -266,7 +265,8 @@ fn force_side_and_rules() {
 
 #[test]
 fn bad_rules_and_sides_are_named() {
-    let (settings, problems) = settings_and_problems(&[("KEEPALIVE_ONLY", b"10.0.0.0/8,nonsense"), ("KEEPALIVE_SIDE", b"left")]);
+    let (settings, problems) =
+        settings_and_problems(&[("KEEPALIVE_ONLY", b"10.0.0.0/8,nonsense"), ("KEEPALIVE_SIDE", b"left")]);
     assert_eq!(
         problems,
         [

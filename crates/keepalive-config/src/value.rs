@@ -55,17 +55,12 @@ pub fn parse_count(text: &[u8]) -> Option<u64> {
 }
 
 fn parse_digits(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |value, digit| {
-        value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
-    })
+    digits.iter().try_fold(0u64, |value, digit| value.checked_mul(10)?.checked_add(u64::from(digit - b'0')))
 }
 
 fn unit_ms(unit: &[u8]) -> Option<u64> {
     const UNITS: [(&[u8], u64); 4] = [(b"ms", 1), (b"s", 1000), (b"m", 60_000), (b"h", 3_600_000)];
-    UNITS
-        .iter()
-        .find(|(name, _)| unit.eq_ignore_ascii_case(name))
-        .map(|&(_, ms)| ms)
+    UNITS.iter().find(|(name, _)| unit.eq_ignore_ascii_case(name)).map(|&(_, ms)| ms)
 }
 
 #[cfg(test)]
@@ -108,8 +103,8 @@ mod tests {
     #[test]
     fn malformed_durations() {
         for bad in [
-            "", "   ", "s", "abc", "-1", "+1", "1.5s", "1,5s", "20x", "20 s x", "1m30", "20sec",
-            "1d", "ms", "1 m30", "0x10", "20s-", "٣", "2\u{0}0",
+            "", "   ", "s", "abc", "-1", "+1", "1.5s", "1,5s", "20x", "20 s x", "1m30", "20sec", "1d", "ms", "1 m30",
+            "0x10", "20s-", "٣", "2\u{0}0",
         ] {
             assert_eq!(parse_duration_ms(bad.as_bytes()), None, "{bad:?}");
         }

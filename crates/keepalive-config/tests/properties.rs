@@ -6,7 +6,9 @@ mod fuzzing;
 
 use fuzzing::{CORPUS, input, property, within_limits};
 use keepalive_config::value::{parse_count, parse_duration_ms, parse_switch};
-use keepalive_config::{COUNT, IDLE, INTERVAL, NAMES, Problem, Rules, Settings, Side, USER_TIMEOUT, VARIABLES, Variable, from_env, rules};
+use keepalive_config::{
+    COUNT, IDLE, INTERVAL, NAMES, Problem, Rules, Settings, Side, USER_TIMEOUT, VARIABLES, Variable, from_env, rules,
+};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -30,7 +32,12 @@ fn check_any_input(text: &[u8]) {
     assert_eq!(parse_duration_ms(text), reference_duration_ms(text), "{:?}", text.escape_ascii().to_string());
     for variable in VARIABLES {
         if let Some(value) = variable.parse(text) {
-            assert!(within_limits(variable, value), "{:?} accepted {:?} as {value}", variable.name, text.escape_ascii().to_string());
+            assert!(
+                within_limits(variable, value),
+                "{:?} accepted {:?} as {value}",
+                variable.name,
+                text.escape_ascii().to_string()
+            );
         }
     }
 }
@@ -48,7 +55,8 @@ fn reference_duration_ms(text: &[u8]) -> Option<u64> {
         let mut rest = chunk;
         while !rest.is_empty() {
             let number_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-            let unit_end = rest[number_end..].find(|c: char| !c.is_ascii_alphabetic()).map_or(rest.len(), |end| number_end + end);
+            let unit_end =
+                rest[number_end..].find(|c: char| !c.is_ascii_alphabetic()).map_or(rest.len(), |end| number_end + end);
             let (number, unit) = (&rest[..number_end], &rest[number_end..unit_end]);
             if number.is_empty() {
                 return None;
@@ -191,7 +199,9 @@ fn expected_settings<'a>(lookup: &impl Fn(&CStr) -> Option<&'a [u8]>) -> (Settin
         let main = read(variable.name);
         let alias = variable.alias.and_then(&mut read);
         match (main, alias) {
-            (None, None) => variable.legacy.iter().find(|&&name| lookup(name).is_some()).and_then(|&name| read(name)?.2),
+            (None, None) => {
+                variable.legacy.iter().find(|&&name| lookup(name).is_some()).and_then(|&name| read(name)?.2)
+            }
             (Some((used, used_value, Some(kept))), Some((ignored, ignored_value, Some(other)))) => {
                 if kept != other {
                     problems.push(Problem::Conflict { used, used_value, ignored, ignored_value });
@@ -201,19 +211,26 @@ fn expected_settings<'a>(lookup: &impl Fn(&CStr) -> Option<&'a [u8]>) -> (Settin
             (main, alias) => main.and_then(|main| main.2).or(alias.and_then(|alias| alias.2)),
         }
     };
-    let [enabled, idle, interval, count, user_timeout_ms, debug, force, side, ..] =
-        VARIABLES.map(|variable| if matches!(variable.kind, keepalive_config::Kind::Rules) { None } else { value(variable) });
+    let [enabled, idle, interval, count, user_timeout_ms, debug, force, side, ..] = VARIABLES
+        .map(|variable| if matches!(variable.kind, keepalive_config::Kind::Rules) { None } else { value(variable) });
     let mut list = |variable: &Variable| match lookup(variable.name) {
         None => Rules::NONE,
         Some(text) => rules::parse_rules(text, |error| {
             problems.push(match error {
-                rules::RuleError::Entry(entry) => Problem::InvalidEntry { name: variable.name, entry, expected: variable.expected },
-                rules::RuleError::TooMany(first_ignored) => Problem::TooManyEntries { name: variable.name, first_ignored },
+                rules::RuleError::Entry(entry) => {
+                    Problem::InvalidEntry { name: variable.name, entry, expected: variable.expected }
+                }
+                rules::RuleError::TooMany(first_ignored) => {
+                    Problem::TooManyEntries { name: variable.name, first_ignored }
+                }
             })
         }),
     };
     let (only, skip) = (list(&keepalive_config::ONLY), list(&keepalive_config::SKIP));
-    let side = [Side::Both, Side::Client, Side::Server].into_iter().find(|&known| Some(known as u32) == side).unwrap_or(Side::Both);
+    let side = [Side::Both, Side::Client, Side::Server]
+        .into_iter()
+        .find(|&known| Some(known as u32) == side)
+        .unwrap_or(Side::Both);
     let settings = Settings {
         enabled: enabled != Some(0),
         debug: debug == Some(1),

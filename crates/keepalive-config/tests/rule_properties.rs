@@ -100,7 +100,10 @@ fn canonical(&(address, prefix, port): &Fields) -> String {
 /// with a prefix and a port, each piece possibly dropped or doubled.
 fn entry_text() -> impl Strategy<Value = String> {
     let piece = prop_oneof![
-        select(&["[", "]", ":", "::", ".", "/", "0", "1", "255", "256", "65535", "65536", "f", "ffff", "12345", "g"][..]).prop_map(String::from),
+        select(
+            &["[", "]", ":", "::", ".", "/", "0", "1", "255", "256", "65535", "65536", "f", "ffff", "12345", "g"][..]
+        )
+        .prop_map(String::from),
         any::<[u8; 4]>().prop_map(|address| Ipv4Addr::from(address).to_string()),
         address_bytes().prop_map(|address| Ipv6Addr::from(address).to_string()),
         (0..140u32).prop_map(|prefix| format!("/{prefix}")),
@@ -118,7 +121,11 @@ fn address_bytes() -> impl Strategy<Value = [u8; 16]> {
         }
         bytes
     });
-    prop_oneof![groups, any::<[u8; 4]>().prop_map(|address| Ipv4Addr::from(address).to_ipv6_mapped().octets()), any::<[u8; 16]>()]
+    prop_oneof![
+        groups,
+        any::<[u8; 4]>().prop_map(|address| Ipv4Addr::from(address).to_ipv6_mapped().octets()),
+        any::<[u8; 16]>()
+    ]
 }
 
 #[test]
@@ -137,7 +144,13 @@ fn accepted_rules_read_back_the_same() {
         for rule in parse_rules(&list, |_| ()).rules().iter().map(fields) {
             prop_assert!(rule.1 <= 128 && rule.2 != Some(0), "{:?}: {:?}", list.escape_ascii().to_string(), rule);
             let text = canonical(&rule);
-            prop_assert_eq!(parse_entry(text.as_bytes()), Some(rule), "{:?} written as {:?}", list.escape_ascii().to_string(), text);
+            prop_assert_eq!(
+                parse_entry(text.as_bytes()),
+                Some(rule),
+                "{:?} written as {:?}",
+                list.escape_ascii().to_string(),
+                text
+            );
         }
         Ok(())
     });
@@ -147,7 +160,8 @@ fn accepted_rules_read_back_the_same() {
 /// matches exactly the peers it should.
 #[test]
 fn rules_written_every_way() {
-    let strategy = (any::<bool>(), address_bytes(), any::<[u8; 4]>(), 0..=128u8, prop::option::of(1..=65535u16), any::<u128>());
+    let strategy =
+        (any::<bool>(), address_bytes(), any::<[u8; 4]>(), 0..=128u8, prop::option::of(1..=65535u16), any::<u128>());
     property("rules written every way", file!(), strategy, |(ipv4, v6, v4, prefix, port, flip)| {
         let port_text = port.map(|port| format!(":{port}")).unwrap_or_default();
         let (expected, forms) = if ipv4 {
@@ -165,7 +179,8 @@ fn rules_written_every_way() {
             let address = Ipv6Addr::from(v6);
             let full = address.segments().map(|group| format!("{group:04X}")).join(":");
             let bracketed = [format!("[{address}/{prefix}]{port_text}"), format!("[{full}/{prefix}]{port_text}")];
-            let bare = port.is_none().then(|| [format!("{address}/{prefix}"), format!("{}/{prefix}", full.to_lowercase())]);
+            let bare =
+                port.is_none().then(|| [format!("{address}/{prefix}"), format!("{}/{prefix}", full.to_lowercase())]);
             ((v6, prefix, port), bracketed.into_iter().chain(bare.into_iter().flatten()).collect())
         };
         for form in &forms {

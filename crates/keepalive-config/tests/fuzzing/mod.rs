@@ -17,10 +17,20 @@ const SHORT_RUN_CASES: u32 = 20_000;
 
 /// Runs `test` on cases from `strategy`, as many as `FUZZ_CASES` says, and prints how many ran.
 /// A failure is shrunk, and its seed saved next to `source_file` to be tried first from then on.
-pub fn property<S: Strategy>(name: &str, source_file: &'static str, strategy: S, test: impl Fn(S::Value) -> TestCaseResult) {
+pub fn property<S: Strategy>(
+    name: &str,
+    source_file: &'static str,
+    strategy: S,
+    test: impl Fn(S::Value) -> TestCaseResult,
+) {
     let cases = std::env::var("FUZZ_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(SHORT_RUN_CASES);
     let persistence = Box::new(FileFailurePersistence::WithSource("proptest-regressions"));
-    let config = ProptestConfig { cases, source_file: Some(source_file), failure_persistence: Some(persistence), ..ProptestConfig::default() };
+    let config = ProptestConfig {
+        cases,
+        source_file: Some(source_file),
+        failure_persistence: Some(persistence),
+        ..ProptestConfig::default()
+    };
     let mut runner = TestRunner::new(config);
     let tried = Cell::new(0u64);
     let result = runner.run(&strategy, |value| {
