@@ -68,9 +68,9 @@ fn entrypoint_children_and_grandchildren() {
     assert_eq!(owners.len(), CLIENTS, "five client processes: {owners:?}");
     let names: Vec<&str> = owners.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["curl", "curl", "python3", "python3", "python3"], "{owners:?}");
-    println!(
+    report(&format!(
         "entrypoint: {CLIENTS} connections from children and grandchildren, each with a keepalive timer of 20..25 s"
-    );
+    ));
 
     // Closing makes every client finish; the entrypoint then exits by itself.
     drop(accepted);

@@ -209,7 +209,7 @@ fn warns_when_the_preload_cannot_reach_the_program() {
 #[test]
 fn warns_about_set_user_id_programs() {
     if !is_root() {
-        println!("skipped: making a set-user-ID file owned by another user needs root");
+        report("skipped: making a set-user-ID file owned by another user needs root");
         return;
     }
     let directory = scratch("setuid");
@@ -335,7 +335,7 @@ fn status_errors_are_clear() {
     assert_eq!(text(&output.stderr), "keepalive: no process with PID 2147483646\n");
 
     if !is_root() {
-        println!("skipped: reading another user's process as nobody needs root to switch users");
+        report("skipped: reading another user's process as nobody needs root to switch users");
         return;
     }
     let output = Command::new("setpriv")
@@ -456,7 +456,7 @@ fn man_pages_render_and_carry_the_version() {
         assert!(source.lines().next().unwrap().contains(&format!("\"libkeepalive {version}\"")), "{page}: .TH version");
         let rendered = Command::new("groff").args(["-man", "-Tutf8", "-ww", "-z"]).arg(root().join(page)).output();
         let Ok(rendered) = rendered else {
-            println!("{page}: groff is not installed, rendering not checked");
+            report(&format!("{page}: groff is not installed, rendering not checked"));
             continue;
         };
         assert!(rendered.status.success() && rendered.stderr.is_empty(), "{page}: {}", describe(&rendered));
@@ -466,7 +466,7 @@ fn man_pages_render_and_carry_the_version() {
 #[test]
 fn debian_package_installs_and_removes_cleanly() {
     if Command::new("dpkg-deb").arg("--version").output().is_err() {
-        println!("skipped: dpkg-deb is not installed (not a Debian machine)");
+        report("skipped: dpkg-deb is not installed (not a Debian machine)");
         return;
     }
     let output = Command::new("./scripts/deb.sh").current_dir(root()).env("CARGO", "true").output().unwrap();

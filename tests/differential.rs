@@ -356,10 +356,10 @@ fn same_calls(label: &str, program: &Path, arguments: &[&str], environment: &[(&
         panic!("{label}: the program could notice the library.\n{difference}");
     }
     assert!(figures.loader > 0, "{label}: the library was not loaded");
-    println!(
+    report(&format!(
         "{label}: {} processes, {} calls identical; added: {} setsockopt on TCP sockets, {} getsockopt, {} probe, {} loader calls mapping the library",
         figures.processes, figures.calls, figures.setsockopt, figures.getsockopt, figures.probes, figures.loader
-    );
+    ));
     figures
 }
 
@@ -398,7 +398,7 @@ fn c_programs() {
         }
     }
     assert!(total.setsockopt > 0, "the library configured nothing");
-    println!("C programs: {} calls compared, {} setsockopt added", total.calls, total.setsockopt);
+    report(&format!("C programs: {} calls compared, {} setsockopt added", total.calls, total.setsockopt));
 }
 
 /// python3 as a server and a client of itself, with a child python3 that connects too.

@@ -48,19 +48,19 @@ fn same_transcript(mode: &str) -> usize {
 #[test]
 fn setsockopt_denied_by_seccomp() {
     let calls = same_transcript("deny-setsockopt");
-    println!("setsockopt denied: {calls} calls compared, all identical");
+    report(&format!("setsockopt denied: {calls} calls compared, all identical"));
 }
 
 #[test]
 fn getsockopt_denied_by_seccomp() {
     let calls = same_transcript("deny-getsockopt");
-    println!("getsockopt denied: {calls} calls compared, all identical");
+    report(&format!("getsockopt denied: {calls} calls compared, all identical"));
 }
 
 #[test]
 fn both_denied_by_seccomp() {
     let calls = same_transcript("deny-both");
-    println!("setsockopt and getsockopt denied: {calls} calls compared, all identical");
+    report(&format!("setsockopt and getsockopt denied: {calls} calls compared, all identical"));
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn descriptors_exhausted() {
     let output = clean_command(c_program("glibc", "faults")).args(["transcript", "no-descriptors"]).output().unwrap();
     let emfile = text(&output.stdout).lines().filter(|line| line.contains("errno 24 ")).count();
     assert_eq!(emfile, 5, "socket() twice, accept(), accept4() and socket() again hit EMFILE:\n{}", describe(&output));
-    println!("RLIMIT_NOFILE reached: {calls} calls compared, all identical");
+    report(&format!("RLIMIT_NOFILE reached: {calls} calls compared, all identical"));
 }
 
 /// Preloaded after a library whose constructor makes sockets: that constructor runs first (glibc

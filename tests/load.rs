@@ -1,6 +1,6 @@
 //! Load: many threads making connections at once, fork storms, vfork+exec from threads, connect()
 //! from a signal handler (c-tests/stress.c, c-tests/storm.c), on glibc and musl. The programs
-//! check every socket with getsockopt and print their figures, shown here with `--nocapture`.
+//! check every socket with getsockopt and print their figures, shown in `make test`'s output.
 
 mod common;
 use common::*;
@@ -8,7 +8,9 @@ use std::process::Output;
 
 fn run(libc: &str, program: &str, arguments: &[&str]) -> Output {
     let output = preloaded(c_program(libc, program)).args(arguments).envs(EVERY_TIMER).output().unwrap();
-    print!("{libc}: {}", text(&output.stdout));
+    for line in text(&output.stdout).lines() {
+        report(&format!("{libc}: {line}"));
+    }
     assert!(output.status.success(), "{libc} {program} {arguments:?}: {}", describe(&output));
     assert_eq!(text(&output.stderr), "", "a valid configuration prints nothing");
     output

@@ -30,18 +30,18 @@ fn memcheck(
     arguments: &[&str],
     environment: &[(&str, &str)],
 ) -> String {
-    let report = Report::new(name);
+    let log_file = Report::new(name);
     let mut command: Command = preloaded("valgrind");
     command
         .args(["--tool=memcheck", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite"])
-        .arg(format!("--log-file={}", report.0.display()))
+        .arg(format!("--log-file={}", log_file.0.display()))
         .arg(program)
         .args(arguments)
         .envs(environment.iter().copied());
     let output = command.output().expect("valgrind is needed for this test");
-    let log = std::fs::read_to_string(&report.0).unwrap_or_default();
+    let log = std::fs::read_to_string(&log_file.0).unwrap_or_default();
     let summary = log.lines().find(|line| line.contains("ERROR SUMMARY:")).unwrap_or("no summary");
-    println!("{name}: {}", summary.split("== ").last().unwrap_or(summary));
+    report(&format!("{name}: {}", summary.split("== ").last().unwrap_or(summary)));
     assert!(output.status.success(), "{name}: {}\n--- memcheck\n{log}", describe(&output));
     assert!(summary.contains("ERROR SUMMARY: 0 errors from 0 contexts"), "{name}:\n{log}");
     text(&output.stderr)

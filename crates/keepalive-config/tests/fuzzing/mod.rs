@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{FileFailurePersistence, TestCaseResult, TestRunner};
 use std::cell::Cell;
+use std::io::Write;
 use std::sync::LazyLock;
 
 /// Cases per property in `make test`; `make fuzz` raises it with `FUZZ_CASES`.
@@ -37,7 +38,8 @@ pub fn property<S: Strategy>(
         tried.set(tried.get() + 1);
         test(value)
     });
-    println!("{name}: {} cases tried", tried.get());
+    // Straight to stderr, so that `make test` shows it: the test harness captures `println!`.
+    let _ = writeln!(std::io::stderr(), "    {name}: {} cases tried", tried.get());
     if let Err(error) = result {
         panic!("{name}: {error}");
     }
