@@ -115,9 +115,17 @@ pub fn at_socket(fd: c_int, plan: &Plan) {
     if plan.at_socket {
         configure(fd, plan, Moment::Socket);
     } else {
-        fresh::learn(fd);
-        left_alone(fd, plan, Moment::Socket, "waiting for connect() or accept(), where the peer is known");
+        wait_for_peer(fd, plan);
     }
+}
+
+/// With side or peer rules, options wait for `connect()` or `accept()`, which will need the
+/// timers this fresh socket has.
+#[cold]
+#[inline(never)]
+fn wait_for_peer(fd: c_int, plan: &Plan) {
+    fresh::learn(fd);
+    left_alone(fd, plan, Moment::Socket, "waiting for connect() or accept(), where the peer is known");
 }
 
 /// A socket about to connect to `address`.
