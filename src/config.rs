@@ -136,7 +136,7 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
 
 /// Our variables found in the environment, in one pass over it rather than one `getenv` each.
 struct Environment {
-    found: [(&'static [u8], &'static [u8]); 16],
+    found: [(&'static [u8], &'static [u8]); NAMES.len()],
     length: usize,
 }
 
@@ -145,7 +145,7 @@ impl Environment {
         unsafe extern "C" {
             static environ: *const *const c_char;
         }
-        let mut environment = Environment { found: [(&[], &[]); 16], length: 0 };
+        let mut environment = Environment { found: [(&[], &[]); NAMES.len()], length: 0 };
         // SAFETY: environ is a null-terminated array of NUL-terminated strings; it is only read.
         let mut entry = unsafe { environ };
         // SAFETY: as above; the array ends with a null pointer, never passed.

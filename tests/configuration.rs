@@ -205,3 +205,27 @@ print(repr(received))
 fn pid_in(line: &str) -> u32 {
     line.trim_start_matches("libkeepalive[").split(']').next().unwrap().parse().unwrap()
 }
+
+/// Every name the library reads, all set at once (20, more than any other table of ours): none is
+/// dropped, whatever its place in the environment, and the last in sorted order still applies.
+#[test]
+fn every_name_set_at_once_is_read() {
+    let output = preloaded(c_program("glibc", "scenarios"))
+        .arg("raw_socket_connect")
+        .envs([("DD_DEBUG", "0"), ("DD_TCP_KEEPALIVE_INTVL", "6"), ("DD_TCP_KEEPALIVE_PROBES", "6")])
+        .envs([("DD_TCP_KEEPALIVE_TIME", "66"), ("DD_USE_KEEPALIVE", "1"), ("KEEPALIVE", "on")])
+        .envs([
+            ("KEEPALIVE_CNT", "4"),
+            ("KEEPALIVE_COUNT", "4"),
+            ("KEEPALIVE_DEBUG", "off"),
+            ("KEEPALIVE_FORCE", "off"),
+        ])
+        .envs([("KEEPALIVE_IDLE", "40"), ("KEEPALIVE_INTERVAL", "8"), ("KEEPALIVE_INTVL", "8")])
+        .envs([("KEEPALIVE_ONLY", "127.0.0.1,::1"), ("KEEPALIVE_SIDE", "both"), ("KEEPALIVE_SKIP", ":1")])
+        .envs([("KEEPALIVE_USER_TIMEOUT", "7"), ("KEEPCNT", "5"), ("KEEPIDLE", "55"), ("KEEPINTVL", "5")])
+        .envs([("EXPECT_IDLE", "40"), ("EXPECT_INTVL", "8"), ("EXPECT_CNT", "4"), ("EXPECT_USER_TIMEOUT", "7000")])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(output.stderr.is_empty(), "{}", describe(&output));
+}
