@@ -343,6 +343,65 @@ static int failing_calls(void) {
     return finish();
 }
 
+/* Calls the kernel refuses give the bare system call's -1 and errno in every mode (peer rules,
+ * force): nothing reads the program's arguments before the kernel has checked them, and force
+ * mode never answers for the kernel. A refused connect() changes nothing on the socket. */
+static int refusals(void) {
+    struct sockaddr_storage address;
+    socklen_t length;
+    int listener = raw_listener(AF_INET, &address, &length);
+    int ours = SUCCEEDS(socket(AF_INET, SOCK_STREAM, 0)), raw = raw_socket(AF_INET, SOCK_STREAM);
+    const void *invalid = (const void *)8;
+    COMPARE("connect(invalid address pointer)", connect(ours, invalid, length),
+            syscall(SYS_connect, raw, invalid, length));
+    COMPARE("connect(NULL address)", connect(ours, NULL, length), syscall(SYS_connect, raw, NULL, length));
+
+    int zero = 0, too_long = 40000;
+    COMPARE("setsockopt(SO_KEEPALIVE, NULL value)", setsockopt(ours, SOL_SOCKET, SO_KEEPALIVE, NULL, sizeof zero),
+            syscall(SYS_setsockopt, raw, SOL_SOCKET, SO_KEEPALIVE, NULL, sizeof zero));
+    COMPARE("setsockopt(TCP_KEEPIDLE, invalid pointer)", setsockopt(ours, IPPROTO_TCP, TCP_KEEPIDLE, invalid, 4),
+            syscall(SYS_setsockopt, raw, IPPROTO_TCP, TCP_KEEPIDLE, invalid, 4));
+    COMPARE("setsockopt(TCP_KEEPIDLE, 0)", setsockopt(ours, IPPROTO_TCP, TCP_KEEPIDLE, &zero, sizeof zero),
+            syscall(SYS_setsockopt, raw, IPPROTO_TCP, TCP_KEEPIDLE, &zero, sizeof zero));
+    COMPARE("setsockopt(TCP_KEEPIDLE, 40000)", setsockopt(ours, IPPROTO_TCP, TCP_KEEPIDLE, &too_long, 4),
+            syscall(SYS_setsockopt, raw, IPPROTO_TCP, TCP_KEEPIDLE, &too_long, 4));
+    COMPARE("setsockopt(TCP_KEEPIDLE, 2 bytes)", setsockopt(ours, IPPROTO_TCP, TCP_KEEPIDLE, &too_long, 2),
+            syscall(SYS_setsockopt, raw, IPPROTO_TCP, TCP_KEEPIDLE, &too_long, 2));
+    close(raw);
+    close(ours);
+    COMPARE("setsockopt(a closed socket)", setsockopt(ours, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof zero),
+            syscall(SYS_setsockopt, ours, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof zero));
+    int file = open("/dev/null", O_RDONLY);
+    if (dup2(file, ours) != ours)
+        FAIL("dup2: %s", strerror(errno));
+    COMPARE("setsockopt(a file on a socket's old number)", setsockopt(ours, SOL_SOCKET, SO_KEEPALIVE, &zero, 4),
+            syscall(SYS_setsockopt, ours, SOL_SOCKET, SO_KEEPALIVE, &zero, 4));
+    close(file);
+    int pair[2];
+    SUCCEEDS(socketpair(AF_UNIX, SOCK_STREAM, 0, pair));
+    if (dup2(pair[0], ours) != ours)
+        FAIL("dup2: %s", strerror(errno));
+    SUCCEEDS(setsockopt(ours, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof zero));
+    check_keepalive_off(ours, "a UNIX socket on a TCP socket's old number");
+    close(ours);
+    close(pair[0]);
+    close(pair[1]);
+
+    int fd = SUCCEEDS(socket(AF_INET, SOCK_STREAM, 0));
+    SUCCEEDS(connect(fd, (struct sockaddr *)&address, length));
+    SUCCEEDS(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof zero));
+    int before = option(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE");
+    int spare = raw_socket(AF_INET, SOCK_STREAM);
+    raw_connect(spare, (struct sockaddr *)&address, length);
+    COMPARE("connect(connected again)", connect(fd, (struct sockaddr *)&address, length),
+            syscall(SYS_connect, spare, &address, length));
+    check_value(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", before, "after connect() refused with EISCONN");
+    close(spare);
+    close(fd);
+    close(listener);
+    return finish();
+}
+
 /* A program that turns keepalive off and picks its own idle time after socket(), before
  * connect(). Its calls succeed either way; what the kernel ends up with depends on
  * KEEPALIVE_FORCE (EXPECT_FORCED=1: the operator's values, given in EXPECT_IDLE, stay). */
@@ -448,6 +507,7 @@ static const struct {
     {"errno_kept", errno_kept},
     {"failing_calls", failing_calls},
     {"force", force},
+    {"refusals", refusals},
     {"filters", filters},
 };
 

@@ -67,12 +67,14 @@ pub fn maybe_forcing() -> bool {
     STATE.load(Ordering::Acquire) & (PUBLISHED | FORCING) != PUBLISHED
 }
 
-/// In force mode, `work`'s answer; otherwise `false`.
+/// Runs `work` with this process's plan in force mode only.
 #[inline(always)]
-pub fn when_forcing(caller: &'static str, work: impl FnOnce(&Plan) -> bool) -> bool {
-    let mut answer = false;
-    when_enabled(caller, |plan| answer = plan.force && work(plan));
-    answer
+pub fn when_forcing(caller: &'static str, work: impl FnOnce(&Plan)) {
+    when_enabled(caller, |plan| {
+        if plan.force {
+            work(plan)
+        }
+    });
 }
 
 /// Whether force mode is on; read by the constructor.

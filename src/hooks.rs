@@ -5,6 +5,7 @@ use core::ffi::{c_int, c_void};
 use libc::{sockaddr, socklen_t};
 
 use crate::config::{maybe_forcing, when_enabled, when_forcing, when_noted};
+use crate::errno;
 use crate::policy;
 use crate::real;
 use crate::sockopt::{self, Moment};
@@ -30,16 +31,23 @@ pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> 
     fd
 }
 
-/// Connects like the C library's `connect()`; a TCP socket without keepalive gets it first.
+/// Connects like the C library's `connect()`; a TCP socket without keepalive gets it as soon as
+/// the kernel has taken the connection in hand.
 ///
 /// # Safety
-/// The same contract as `connect(2)`; `address` is passed through and never read here.
+/// The same contract as `connect(2)`; `address` is read here only after the kernel read it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connect(fd: c_int, address: *const sockaddr, length: socklen_t) -> c_int {
     let real_connect = real::CONNECT.get();
-    when_enabled("connect()", |plan| sockopt::at_connect(fd, address, length, plan));
     // SAFETY: forwarded unchanged.
-    unsafe { real_connect(fd, address, length) }
+    let result = unsafe { real_connect(fd, address, length) };
+    // Only a call that started a connection: not one that failed, nor a second call on a socket
+    // already connected or connecting (EISCONN, EALREADY), whose keepalive the program may have
+    // turned off since.
+    if result == 0 || matches!(errno::get(), libc::EINPROGRESS | libc::EINTR) {
+        when_enabled("connect()", |plan| sockopt::at_connect(fd, address, length, plan));
+    }
+    result
 }
 
 /// Accepts like the C library's `accept()`; an accepted TCP socket without keepalive gets it.
@@ -51,7 +59,7 @@ pub unsafe extern "C" fn accept(fd: c_int, address: *mut sockaddr, length: *mut 
     let real_accept = real::ACCEPT.get();
     // SAFETY: forwarded unchanged.
     let accepted = unsafe { real_accept(fd, address, length) };
-    configure_accepted(accepted, Moment::Accept);
+    configure_accepted(fd, accepted, Moment::Accept);
     accepted
 }
 
@@ -64,13 +72,13 @@ pub unsafe extern "C" fn accept4(fd: c_int, address: *mut sockaddr, length: *mut
     let real_accept4 = real::ACCEPT4.get();
     // SAFETY: forwarded unchanged.
     let accepted = unsafe { real_accept4(fd, address, length, flags) };
-    configure_accepted(accepted, Moment::Accept4);
+    configure_accepted(fd, accepted, Moment::Accept4);
     accepted
 }
 
 /// Sets a socket option like the C library's `setsockopt()`. With `KEEPALIVE_FORCE`, a change to
-/// an option the operator configured, on a socket the library configured, succeeds without
-/// reaching the kernel; every other call is forwarded.
+/// an option the operator configured, on a socket the library configured, is undone right after
+/// it succeeds; the call's result and `errno` are the kernel's in every case.
 ///
 /// # Safety
 /// The same contract as `setsockopt(2)`; `value` is passed through and never read here.
@@ -93,26 +101,27 @@ pub unsafe extern "C" fn setsockopt(
 }
 
 /// `setsockopt` in force mode, before the settings are read, or before the C library's function
-/// is found: a change to an option the operator configured, on a socket the library configured,
-/// succeeds without reaching the kernel.
+/// is found. The call always reaches the kernel, which alone knows whether it is valid (a bad
+/// pointer, a closed descriptor, a value out of range); only one that succeeded is undone.
 ///
 /// # Safety
 /// The same contract as `setsockopt(2)`.
 #[inline(never)]
 unsafe fn setsockopt_forcing(fd: c_int, level: c_int, name: c_int, value: *const c_void, length: socklen_t) -> c_int {
-    if when_forcing("setsockopt()", |plan| sockopt::enforced(fd, level, name, length, plan)) {
-        return 0;
-    }
     let real_setsockopt = real::SETSOCKOPT.get();
     // SAFETY: forwarded unchanged.
-    unsafe { real_setsockopt(fd, level, name, value, length) }
+    let result = unsafe { real_setsockopt(fd, level, name, value, length) };
+    if result == 0 {
+        when_forcing("setsockopt()", |plan| sockopt::enforce(fd, level, name, plan));
+    }
+    result
 }
 
 /// Linux copies a listener's options to the sockets it accepts, so without side or peer rules
 /// this only acts for listeners that did not come through our `socket()`: inherited, or handed
 /// over by systemd or inetd.
-fn configure_accepted(accepted: c_int, moment: Moment) {
+fn configure_accepted(listener: c_int, accepted: c_int, moment: Moment) {
     if accepted >= 0 {
-        when_enabled(moment.name(), |plan| sockopt::at_accept(accepted, plan, moment));
+        when_enabled(moment.name(), |plan| sockopt::at_accept(listener, accepted, plan, moment));
     }
 }

@@ -128,33 +128,34 @@ fn wait_for_peer(fd: c_int, plan: &Plan) {
     left_alone(fd, plan, Moment::Socket, "waiting for connect() or accept(), where the peer is known");
 }
 
-/// A socket about to connect to `address`.
+/// A socket whose `connect()` to `address` the kernel has taken in hand, so that `address` is
+/// known to be readable.
 #[inline(always)]
 pub fn at_connect(fd: c_int, address: *const sockaddr, length: socklen_t, plan: &Plan) {
     if plan.at_socket {
-        return configure_if_off(fd, plan, Moment::Connect);
+        return configure_if_off(fd, plan, Moment::Connect, configured::marked(fd));
     }
     if plan.settings.side == Side::Server {
         return left_alone(fd, plan, Moment::Connect, "KEEPALIVE_SIDE=server");
     }
     match peer_of(address, length) {
-        Some(peer) if plan.settings.selects(&peer) => configure_if_off(fd, plan, Moment::Connect),
+        Some(peer) if plan.settings.selects(&peer) => configure_if_off(fd, plan, Moment::Connect, false),
         Some(_) => left_alone(fd, plan, Moment::Connect, "peer not selected by KEEPALIVE_ONLY/KEEPALIVE_SKIP"),
         None => left_alone(fd, plan, Moment::Connect, "not an IPv4 or IPv6 peer"),
     }
 }
 
-/// A socket `accept()` or `accept4()` just returned.
+/// A socket `accept()` or `accept4()` just returned from `listener`.
 #[inline(always)]
-pub fn at_accept(fd: c_int, plan: &Plan, moment: Moment) {
+pub fn at_accept(listener: c_int, fd: c_int, plan: &Plan, moment: Moment) {
     if plan.at_socket {
-        return configure_if_off(fd, plan, moment);
+        return configure_if_off(fd, plan, moment, configured::marked(listener));
     }
     if plan.settings.side == Side::Client {
         return left_alone(fd, plan, moment, "KEEPALIVE_SIDE=client");
     }
     match sys::getpeername(fd).ok().and_then(|(address, length)| peer_of((&raw const address).cast(), length)) {
-        Some(peer) if plan.settings.selects(&peer) => configure_if_off(fd, plan, moment),
+        Some(peer) if plan.settings.selects(&peer) => configure_if_off(fd, plan, moment, false),
         Some(_) => left_alone(fd, plan, moment, "peer not selected by KEEPALIVE_ONLY/KEEPALIVE_SKIP"),
         None => left_alone(fd, plan, moment, "not an IPv4 or IPv6 peer"),
     }
@@ -164,12 +165,12 @@ pub fn at_accept(fd: c_int, plan: &Plan, moment: Moment) {
 /// sockets made by raw system calls, inherited, handed over by systemd or inetd, or whose
 /// keepalive the program turned off. A socket with keepalive already on (from `socket()`, its
 /// listener, or the program itself) is left as it is, at the cost of one `getsockopt`. With
-/// `KEEPALIVE_FORCE`, the operator's values are put back in any case.
+/// `KEEPALIVE_FORCE`, the operator's values are put back unless `held`: the socket, or the
+/// listener it came from, was configured by the library, which has undone every change since.
 #[inline(always)]
-pub fn configure_if_off(fd: c_int, plan: &Plan, moment: Moment) {
-    let keepalive = if plan.force { Ok(0) } else { sys::getsockopt(fd, SOL_SOCKET, libc::SO_KEEPALIVE) };
-    match keepalive {
-        Ok(0) => match sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL) {
+pub fn configure_if_off(fd: c_int, plan: &Plan, moment: Moment, held: bool) {
+    match sys::getsockopt(fd, SOL_SOCKET, libc::SO_KEEPALIVE) {
+        Ok(on) if on == 0 || (plan.force && !held) => match sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL) {
             Ok(protocol) if policy::is_tcp_protocol(protocol) => {
                 if plan.force {
                     configure(fd, plan, moment);
@@ -179,8 +180,15 @@ pub fn configure_if_off(fd: c_int, plan: &Plan, moment: Moment) {
             }
             _ => left_alone(fd, plan, moment, ""),
         },
-        Ok(_) if plan.debug => describe_left_alone(fd, moment),
-        _ => {}
+        Ok(_) => {
+            if plan.force {
+                configured::mark(fd, true);
+            }
+            if plan.debug {
+                describe_left_alone(fd, moment);
+            }
+        }
+        Err(_) => {}
     }
 }
 
@@ -190,18 +198,19 @@ pub fn configure_if_off(fd: c_int, plan: &Plan, moment: Moment) {
 #[cold]
 #[inline(never)]
 fn configure_unset(fd: c_int, plan: &Plan, moment: Moment) {
-    let mut kept = [false; 5];
+    // Per option: its current value, if it differs from a fresh socket's (None: set it).
+    let mut kept = [None; 5];
     if let Some(fresh) = fresh::defaults() {
         for (option, kept) in plan.options().iter().zip(&mut kept) {
-            let default = fresh::of(&fresh, option.name);
-            *kept = option.level == IPPROTO_TCP
-                && default.is_some_and(|default| sys::getsockopt(fd, option.level, option.name) != Ok(default));
+            if let Some(default) = fresh::of(&fresh, option.name) {
+                *kept = sys::getsockopt(fd, option.level, option.name).ok().filter(|value| *value != default);
+            }
         }
     }
-    if !kept.contains(&true) {
+    if kept.iter().all(Option::is_none) {
         return configure(fd, plan, moment);
     }
-    for (option, _) in plan.options().iter().zip(kept).filter(|(_, kept)| !kept) {
+    for (option, _) in plan.options().iter().zip(kept).filter(|(_, kept)| kept.is_none()) {
         let _ = sys::setsockopt(fd, option.level, option.name, option.value);
     }
     if plan.debug {
@@ -210,7 +219,8 @@ fn configure_unset(fd: c_int, plan: &Plan, moment: Moment) {
             line.text("keepalive on");
             for (option, kept) in plan.options().iter().zip(kept).filter(|(option, _)| option.level == IPPROTO_TCP) {
                 let (label, unit) = label(option.name);
-                if kept {
+                // A kept value equal to ours was set at socket(): only keepalive had been turned off.
+                if kept.is_some_and(|value| value != option.value) {
                     line.text(", ").text(label).text(" kept as the program set it");
                 } else {
                     line.timer(label, Some(option.value as u32), unit, "");
@@ -281,26 +291,34 @@ pub fn left_alone(fd: c_int, plan: &Plan, moment: Moment, why: &'static str) {
     }
 }
 
-/// Whether force mode keeps this `setsockopt` from changing an option the operator configured
-/// on a socket the library configured. Such a call then succeeds without reaching the kernel.
+/// After a `setsockopt` that succeeded in force mode: if it set an option the operator
+/// configured, on a TCP socket the library configured, the operator's value goes back.
 #[inline(always)]
-pub fn enforced(fd: c_int, level: c_int, name: c_int, length: socklen_t, plan: &Plan) -> bool {
-    let configured = plan.options().iter().any(|option| option.level == level && option.name == name);
-    // A short value is the kernel's to refuse (EINVAL), as without the library.
-    let blocked = configured && length as usize >= size_of::<c_int>() && configured::marked(fd);
-    if blocked && plan.debug {
-        describe_kept(fd, level, name, plan);
+pub fn enforce(fd: c_int, level: c_int, name: c_int, plan: &Plan) {
+    let Some(option) = plan.options().iter().find(|option| option.level == level && option.name == name) else {
+        return;
+    };
+    if !configured::marked(fd) {
+        return;
     }
-    blocked
+    // The descriptor number may have been given to another socket since (by dup2(), socketpair()
+    // or a raw system call, which do not pass through here); SO_KEEPALIVE would succeed on it.
+    if !sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).is_ok_and(policy::is_tcp_protocol) {
+        return configured::mark(fd, false);
+    }
+    let restored = sys::setsockopt(fd, option.level, option.name, option.value);
+    if plan.debug {
+        describe_kept(fd, option, restored);
+    }
 }
 
-/// The peer in a `sockaddr` the caller passed, if it is IPv4 or IPv6 and long enough.
+/// The peer in a `sockaddr` the kernel has already read, if it is IPv4 or IPv6 and long enough.
 fn peer_of(address: *const sockaddr, length: socklen_t) -> Option<Peer> {
     let length = length as usize;
     if address.is_null() || length < size_of::<libc::sa_family_t>() {
         return None;
     }
-    // SAFETY: the caller vouches for `length` readable bytes at `address`; fewer are read.
+    // SAFETY: the kernel read `length` bytes at `address` without a fault; no more are read.
     let family = unsafe { core::ptr::read_unaligned(address.cast::<libc::sa_family_t>()) };
     match c_int::from(family) {
         libc::AF_INET if length >= size_of::<libc::sockaddr_in>() => {
@@ -412,18 +430,19 @@ fn describe_why(fd: c_int, moment: Moment, why: &'static str) {
 
 #[cold]
 #[inline(never)]
-fn describe_kept(fd: c_int, level: c_int, name: c_int, plan: &Plan) {
+fn describe_kept(fd: c_int, option: &SocketOption, restored: sys::Result<()>) {
     Line::debug(|line| {
         describe(line, fd, Moment::Setsockopt);
-        line.text(option_name(name, level)).text(" not changed, KEEPALIVE_FORCE keeps ");
-        match plan.options().iter().find(|option| option.level == level && option.name == name) {
-            Some(option) if option.level == IPPROTO_TCP => {
-                let (label, unit) = label(option.name);
-                line.text(label).text(" ").number(option.value as u64).text(unit);
-            }
-            _ => {
-                line.text("keepalive on");
-            }
+        line.text(option_name(option.name, option.level));
+        match restored {
+            Ok(()) => line.text(" changed back, KEEPALIVE_FORCE keeps "),
+            Err(code) => line.text(" could not be changed back (").errno(code).text("), KEEPALIVE_FORCE wanted "),
+        };
+        if option.level == IPPROTO_TCP {
+            let (label, unit) = label(option.name);
+            line.text(label).text(" ").number(option.value as u64).text(unit);
+        } else {
+            line.text("keepalive on");
         }
     });
 }

@@ -101,6 +101,7 @@ scenarios!(
     program_choice,
     errno_kept,
     failing_calls,
+    refusals,
 );
 
 #[test]

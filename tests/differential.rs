@@ -464,3 +464,17 @@ fn peer_rules_need_no_probe() {
     assert!(figures.setsockopt > 0 && figures.getpeername > 0, "the connections were not configured");
     assert_eq!(figures.probes, 0, "a probe socket in a process that made its own sockets");
 }
+
+/// Force mode costs the same system calls as the default while the program leaves keepalive
+/// alone: the options at `socket()` (SETTINGS configures four timers, and `SO_KEEPALIVE` follows),
+/// and one `getsockopt` per `connect()` and `accept()`, which find them held. The python3 program
+/// makes three TCP sockets, and connects and accepts twice.
+#[test]
+fn force_mode_adds_no_call_of_its_own() {
+    let base = [("PYTHONHASHSEED", "0"), ("PYTHONDONTWRITEBYTECODE", "1")];
+    let forced = [base[0], base[1], ("KEEPALIVE_FORCE", "1")];
+    let default = same_calls("python3", &common::python3(), &["-c", PYTHON_PROGRAM], &base);
+    let force = same_calls("python3, KEEPALIVE_FORCE", &common::python3(), &["-c", PYTHON_PROGRAM], &forced);
+    assert_eq!((default.setsockopt, default.getsockopt, default.probes), (3 * 5, 4, 0));
+    assert_eq!((force.setsockopt, force.getsockopt, force.probes), (3 * 5, 4, 0));
+}

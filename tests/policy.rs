@@ -117,6 +117,28 @@ fn force_keeps_the_operators_values() {
     }
 }
 
+/// Refused calls under every mode that reads the program's arguments or answers `setsockopt`: the
+/// kernel's -1 and errno each time, no crash on an invalid pointer, no change on EISCONN.
+#[test]
+fn refused_calls_are_the_kernels_in_every_mode() {
+    let modes: [&[(&str, &str)]; 6] = [
+        &[("KEEPALIVE_FORCE", "1"), ("KEEPALIVE_IDLE", "20")],
+        &[("KEEPALIVE_SIDE", "client")],
+        &[("KEEPALIVE_SIDE", "server")],
+        &[("KEEPALIVE_ONLY", "127.0.0.0/8")],
+        &[("KEEPALIVE_SKIP", ":1")],
+        &[("KEEPALIVE_FORCE", "1"), ("KEEPALIVE_ONLY", "127.0.0.1"), ("KEEPALIVE_IDLE", "20")],
+    ];
+    for libc in LIBCS {
+        for mode in modes {
+            let output =
+                preloaded(c_program(libc, "scenarios")).arg("refusals").envs(mode.iter().copied()).output().unwrap();
+            assert!(output.status.success(), "{libc} {mode:?}: {}", describe(&output));
+            assert!(output.stderr.is_empty(), "{libc} {mode:?}: {}", describe(&output));
+        }
+    }
+}
+
 #[test]
 fn force_says_what_it_kept() {
     let output = preloaded(c_program("glibc", "scenarios"))
@@ -127,9 +149,9 @@ fn force_says_what_it_kept() {
         .unwrap();
     assert!(output.status.success(), "{}", describe(&output));
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("setsockopt(): SO_KEEPALIVE not changed, KEEPALIVE_FORCE keeps keepalive on"), "{stderr}");
-    assert!(stderr.contains("setsockopt(): TCP_KEEPIDLE not changed, KEEPALIVE_FORCE keeps idle 20s"), "{stderr}");
-    assert!(!stderr.contains("TCP_KEEPINTVL not changed"), "not configured, so not held: {stderr}");
+    assert!(stderr.contains("setsockopt(): SO_KEEPALIVE changed back, KEEPALIVE_FORCE keeps keepalive on"), "{stderr}");
+    assert!(stderr.contains("setsockopt(): TCP_KEEPIDLE changed back, KEEPALIVE_FORCE keeps idle 20s"), "{stderr}");
+    assert!(!stderr.contains("TCP_KEEPINTVL changed back"), "not configured, so not held: {stderr}");
 }
 
 #[test]
