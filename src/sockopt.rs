@@ -128,18 +128,21 @@ fn wait_for_peer(fd: c_int, plan: &Plan) {
     left_alone(fd, plan, Moment::Socket, "waiting for connect() or accept(), where the peer is known");
 }
 
+/// No descriptor: a socket configured at `connect()` or `accept()` has no options of ours yet.
+const NOT_HELD: c_int = -1;
+
 /// A socket whose `connect()` to `address` the kernel has taken in hand, so that `address` is
 /// known to be readable.
 #[inline(always)]
 pub fn at_connect(fd: c_int, address: *const sockaddr, length: socklen_t, plan: &Plan) {
     if plan.at_socket {
-        return configure_if_off(fd, plan, Moment::Connect, configured::marked(fd));
+        return configure_if_off(fd, plan, Moment::Connect, fd);
     }
     if plan.settings.side == Side::Server {
         return left_alone(fd, plan, Moment::Connect, "KEEPALIVE_SIDE=server");
     }
     match peer_of(address, length) {
-        Some(peer) if plan.settings.selects(&peer) => configure_if_off(fd, plan, Moment::Connect, false),
+        Some(peer) if plan.settings.selects(&peer) => configure_if_off(fd, plan, Moment::Connect, NOT_HELD),
         Some(_) => left_alone(fd, plan, Moment::Connect, "peer not selected by KEEPALIVE_ONLY/KEEPALIVE_SKIP"),
         None => left_alone(fd, plan, Moment::Connect, "not an IPv4 or IPv6 peer"),
     }
@@ -149,13 +152,13 @@ pub fn at_connect(fd: c_int, address: *const sockaddr, length: socklen_t, plan: 
 #[inline(always)]
 pub fn at_accept(listener: c_int, fd: c_int, plan: &Plan, moment: Moment) {
     if plan.at_socket {
-        return configure_if_off(fd, plan, moment, configured::marked(listener));
+        return configure_if_off(fd, plan, moment, listener);
     }
     if plan.settings.side == Side::Client {
         return left_alone(fd, plan, moment, "KEEPALIVE_SIDE=client");
     }
     match sys::getpeername(fd).ok().and_then(|(address, length)| peer_of((&raw const address).cast(), length)) {
-        Some(peer) if plan.settings.selects(&peer) => configure_if_off(fd, plan, moment, false),
+        Some(peer) if plan.settings.selects(&peer) => configure_if_off(fd, plan, moment, NOT_HELD),
         Some(_) => left_alone(fd, plan, moment, "peer not selected by KEEPALIVE_ONLY/KEEPALIVE_SKIP"),
         None => left_alone(fd, plan, moment, "not an IPv4 or IPv6 peer"),
     }
@@ -165,12 +168,12 @@ pub fn at_accept(listener: c_int, fd: c_int, plan: &Plan, moment: Moment) {
 /// sockets made by raw system calls, inherited, handed over by systemd or inetd, or whose
 /// keepalive the program turned off. A socket with keepalive already on (from `socket()`, its
 /// listener, or the program itself) is left as it is, at the cost of one `getsockopt`. With
-/// `KEEPALIVE_FORCE`, the operator's values are put back unless `held`: the socket, or the
-/// listener it came from, was configured by the library, which has undone every change since.
+/// `KEEPALIVE_FORCE`, the operator's values are put back unless `holder` (the socket itself, or
+/// the listener it came from) was configured by the library, which has undone every change since.
 #[inline(always)]
-pub fn configure_if_off(fd: c_int, plan: &Plan, moment: Moment, held: bool) {
+pub fn configure_if_off(fd: c_int, plan: &Plan, moment: Moment, holder: c_int) {
     match sys::getsockopt(fd, SOL_SOCKET, libc::SO_KEEPALIVE) {
-        Ok(on) if on == 0 || (plan.force && !held) => match sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL) {
+        Ok(on) if on == 0 || (plan.force && !configured::marked(holder)) => match sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL) {
             Ok(protocol) if policy::is_tcp_protocol(protocol) => {
                 if plan.force {
                     configure(fd, plan, moment);
