@@ -136,7 +136,11 @@ const NOT_HELD: c_int = -1;
 #[inline(always)]
 pub fn at_connect(fd: c_int, address: *const sockaddr, length: socklen_t, plan: &Plan) {
     if plan.at_socket {
-        return configure_if_off(fd, plan, Moment::Connect, fd);
+        // A UNIX socket (syslog, nscd, D-Bus) is told apart by its address, without a system call.
+        if internet_family(address, length) {
+            configure_if_off(fd, plan, Moment::Connect, fd);
+        }
+        return;
     }
     if plan.settings.side == Side::Server {
         return left_alone(fd, plan, Moment::Connect, "KEEPALIVE_SIDE=server");
@@ -173,16 +177,18 @@ pub fn at_accept(listener: c_int, fd: c_int, plan: &Plan, moment: Moment) {
 #[inline(always)]
 pub fn configure_if_off(fd: c_int, plan: &Plan, moment: Moment, holder: c_int) {
     match sys::getsockopt(fd, SOL_SOCKET, libc::SO_KEEPALIVE) {
-        Ok(on) if on == 0 || (plan.force && !configured::marked(holder)) => match sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL) {
-            Ok(protocol) if policy::is_tcp_protocol(protocol) => {
-                if plan.force {
-                    configure(fd, plan, moment);
-                } else {
-                    configure_unset(fd, plan, moment);
+        Ok(on) if on == 0 || (plan.force && !configured::marked(holder)) => {
+            match sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL) {
+                Ok(protocol) if policy::is_tcp_protocol(protocol) => {
+                    if plan.force {
+                        configure(fd, plan, moment);
+                    } else {
+                        configure_unset(fd, plan, moment);
+                    }
                 }
+                _ => left_alone(fd, plan, moment, ""),
             }
-            _ => left_alone(fd, plan, moment, ""),
-        },
+        }
         Ok(_) => {
             if plan.force {
                 configured::mark(fd, true);
@@ -315,22 +321,31 @@ pub fn enforce(fd: c_int, level: c_int, name: c_int, plan: &Plan) {
     }
 }
 
-/// The peer in a `sockaddr` the kernel has already read, if it is IPv4 or IPv6 and long enough.
-fn peer_of(address: *const sockaddr, length: socklen_t) -> Option<Peer> {
-    let length = length as usize;
-    if address.is_null() || length < size_of::<libc::sa_family_t>() {
+/// The address family of a `sockaddr` the kernel has already read, if it is long enough to have one.
+fn family_of(address: *const sockaddr, length: socklen_t) -> Option<c_int> {
+    if address.is_null() || (length as usize) < size_of::<libc::sa_family_t>() {
         return None;
     }
-    // SAFETY: the kernel read `length` bytes at `address` without a fault; no more are read.
-    let family = unsafe { core::ptr::read_unaligned(address.cast::<libc::sa_family_t>()) };
-    match c_int::from(family) {
+    // SAFETY: the kernel read `length` bytes at `address` without a fault; fewer are read.
+    Some(c_int::from(unsafe { core::ptr::read_unaligned(address.cast::<libc::sa_family_t>()) }))
+}
+
+fn internet_family(address: *const sockaddr, length: socklen_t) -> bool {
+    matches!(family_of(address, length), Some(libc::AF_INET | libc::AF_INET6))
+}
+
+/// The peer in a `sockaddr` the kernel has already read, if it is IPv4 or IPv6 and long enough.
+fn peer_of(address: *const sockaddr, length: socklen_t) -> Option<Peer> {
+    let family = family_of(address, length)?;
+    let length = length as usize;
+    match family {
         libc::AF_INET if length >= size_of::<libc::sockaddr_in>() => {
-            // SAFETY: as above, `length` covers a sockaddr_in.
+            // SAFETY: the kernel read `length` bytes at `address`, enough for a sockaddr_in.
             let four = unsafe { core::ptr::read_unaligned(address.cast::<libc::sockaddr_in>()) };
             Some(Peer::v4(four.sin_addr.s_addr.to_ne_bytes(), u16::from_be(four.sin_port)))
         }
         libc::AF_INET6 if length >= size_of::<libc::sockaddr_in6>() => {
-            // SAFETY: as above, `length` covers a sockaddr_in6.
+            // SAFETY: the kernel read `length` bytes at `address`, enough for a sockaddr_in6.
             let six = unsafe { core::ptr::read_unaligned(address.cast::<libc::sockaddr_in6>()) };
             Some(Peer::v6(six.sin6_addr.s6_addr, u16::from_be(six.sin6_port)))
         }

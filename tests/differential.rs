@@ -478,3 +478,15 @@ fn force_mode_adds_no_call_of_its_own() {
     assert_eq!((default.setsockopt, default.getsockopt, default.probes), (3 * 5, 4, 0));
     assert_eq!((force.setsockopt, force.getsockopt, force.probes), (3 * 5, 4, 0));
 }
+
+/// What the library asks of sockets it leaves alone: a UDP `connect()` costs two `getsockopt`
+/// (keepalive off, then not TCP), as does a UNIX `accept()`; a UNIX `connect()` none, its address
+/// says enough. The `untouched` scenario connects two UDP sockets, and connects and accepts one
+/// UNIX socket.
+#[test]
+fn sockets_left_alone_cost_little() {
+    for libc in LIBCS {
+        let figures = same_calls(&format!("{libc} untouched"), &c_program(libc, "scenarios"), &["untouched"], &[]);
+        assert_eq!((figures.setsockopt, figures.getsockopt, figures.probes), (0, 2 * 2 + 2, 0), "{libc}");
+    }
+}
