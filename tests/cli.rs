@@ -95,6 +95,41 @@ fn programs_that_cannot_run_get_a_shells_status() {
     }
 }
 
+/// An executable file in `directory` holding `contents`.
+fn executable(directory: &Path, name: &str, contents: &[u8]) -> PathBuf {
+    let path = directory.join(name);
+    std::fs::write(&path, contents).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn files_the_kernel_refuses_run_under_sh_only_when_they_are_text() {
+    let directory = scratch("enoexec");
+    let elf_magic_only = executable(&directory, "elf-magic-only", b"\x7fELF");
+    let nul_in_first_line = executable(&directory, "nul-in-first-line", b"echo hi\0\n");
+    for program in [elf_magic_only, nul_in_first_line] {
+        let output = run(&[program.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(126), "{}", describe(&output));
+        assert_eq!(
+            text(&output.stderr),
+            format!("keepalive: {}: cannot execute binary file: Exec format error\n", program.display())
+        );
+        assert_eq!(text(&output.stdout), "");
+    }
+
+    // A script without `#!` runs under sh, in the same process, with the library preloaded.
+    let script = executable(&directory, "no-shebang", b"echo \"$$|$0|$1|$LD_PRELOAD\"\nexit 5\n");
+    let child =
+        keepalive(&[script.to_str().unwrap(), "argument"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", describe(&output));
+    let library = library().canonicalize().unwrap();
+    assert_eq!(text(&output.stdout), format!("{pid}|{}|argument|{}\n", script.display(), library.display()));
+    assert_eq!(text(&output.stderr), "");
+}
+
 #[test]
 fn the_program_runs_in_place_with_its_own_arguments_and_status() {
     let output = run(&["--idle", "20", "sh", "-c", "echo \"$0|$1|$2|$KEEPALIVE_IDLE\"; exit 7", "sh", "--count", "-v"]);
@@ -109,6 +144,12 @@ fn the_program_runs_in_place_with_its_own_arguments_and_status() {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(child.wait().unwrap().success());
     assert_eq!(line.trim(), pid.to_string(), "exec, not fork");
+
+    // SIGPIPE at its default, not ignored as the Rust runtime of the command has it.
+    let output = run(&["grep", "^SigIgn:", "/proc/self/status"]);
+    let ignored = text(&output.stdout);
+    let ignored = u64::from_str_radix(ignored.trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    assert_eq!(ignored & 1 << (libc::SIGPIPE - 1), 0, "SIGPIPE ignored: {}", describe(&output));
 }
 
 #[test]

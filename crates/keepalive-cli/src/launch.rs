@@ -3,12 +3,11 @@
 use std::ffi::{OsStr, OsString};
 use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
 
 use keepalive_config::Variable;
 
+use crate::exec::{self, Failure};
 use crate::options::{Format, Setting};
 use crate::program;
 
@@ -51,25 +50,50 @@ pub fn run(library: &Path, settings: &[Setting], command: &[OsString]) -> u8 {
     for warning in program::warnings(&path) {
         eprintln!("keepalive: warning: {warning}");
     }
-    let mut process = Command::new(&path);
-    process.arg0(name).args(arguments);
-    process.env("LD_PRELOAD", preload_list(library, std::env::var_os("LD_PRELOAD").as_deref()));
-    for setting in settings {
-        for rival in rivals(setting.variable) {
-            process.env_remove(rival);
+    let environment = program_environment(library, settings);
+    match exec::replace_process(&path, name, arguments, &environment) {
+        Failure::BinaryFile => {
+            eprintln!("keepalive: {}: cannot execute binary file: Exec format error", path.display());
+            CANNOT_RUN
         }
-        process.env(setting.name(), &setting.value);
+        Failure::System(error) if error.kind() == ErrorKind::NotFound => {
+            // The file exists, so what is missing is its `#!` interpreter or its dynamic loader.
+            eprintln!("keepalive: {}: cannot run it: its interpreter or loader was not found", path.display());
+            NOT_FOUND
+        }
+        Failure::System(error) => {
+            eprintln!("keepalive: {}: {}", path.display(), without_error_number(&error));
+            CANNOT_RUN
+        }
     }
-    let error = process.exec();
-    if error.kind() == ErrorKind::NotFound {
-        // The file exists, so what is missing is its `#!` interpreter or its dynamic loader.
-        eprintln!("keepalive: {}: cannot run it: its interpreter or loader was not found", path.display());
-        return NOT_FOUND;
-    }
-    let reason = error.to_string();
-    let reason = reason.split(" (os error").next().unwrap_or_default();
-    eprintln!("keepalive: {}: {reason}", path.display());
-    CANNOT_RUN
+}
+
+/// This process's environment as `NAME=value` entries, with the library preloaded, each
+/// setting's variable set and the names competing with it removed.
+fn program_environment(library: &Path, settings: &[Setting]) -> Vec<OsString> {
+    let preload = preload_list(library, std::env::var_os("LD_PRELOAD").as_deref());
+    let mut assigned = vec![(OsString::from("LD_PRELOAD"), preload)];
+    assigned.extend(settings.iter().map(|setting| (setting.name().into(), setting.value.clone().into())));
+    let removed: Vec<&str> = settings.iter().flat_map(|setting| rivals(setting.variable)).collect();
+    let replaced = |name: &OsStr| {
+        assigned.iter().any(|(assigned, _)| assigned == name) || removed.iter().any(|rival| name == *rival)
+    };
+    let kept: Vec<(OsString, OsString)> = std::env::vars_os().filter(|(name, _)| !replaced(name)).collect();
+    kept.into_iter()
+        .chain(assigned)
+        .map(|(name, value)| {
+            let mut entry = name;
+            entry.push("=");
+            entry.push(value);
+            entry
+        })
+        .collect()
+}
+
+/// An error's text without Rust's " (os error N)", as a shell shows it.
+pub fn without_error_number(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    text.split(" (os error").next().unwrap_or_default().to_owned()
 }
 
 /// The lines that give a program started elsewhere the same environment.

@@ -1,6 +1,7 @@
 //! `keepalive`: run a program with libkeepalive preloaded, print the environment that does the
 //! same elsewhere, or show whether a running process's TCP connections have keepalive.
 
+mod exec;
 mod launch;
 mod library;
 mod options;
