@@ -81,17 +81,23 @@ fn programs_that_cannot_run_get_a_shells_status() {
     let no_interpreter = directory.join("no-interpreter");
     std::fs::write(&no_interpreter, "#!/nonexistent/interpreter\n").unwrap();
     std::fs::set_permissions(&no_interpreter, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (directory, not_executable, no_interpreter) =
+        (directory.display(), not_executable.display(), no_interpreter.display());
     let cases = [
-        ("no-such-program-on-path", 127, "keepalive: no-such-program-on-path: command not found"),
-        ("./no/such/file", 127, "keepalive: ./no/such/file: command not found"),
-        (directory.to_str().unwrap(), 126, "Permission denied"),
-        (not_executable.to_str().unwrap(), 126, "Permission denied"),
-        (no_interpreter.to_str().unwrap(), 127, "its interpreter or loader was not found"),
+        ("no-such-program-on-path".to_owned(), 127, "keepalive: no-such-program-on-path: command not found".to_owned()),
+        ("./no/such/file".to_owned(), 127, "keepalive: ./no/such/file: No such file or directory".to_owned()),
+        (directory.to_string(), 126, format!("keepalive: {directory}: Is a directory")),
+        (not_executable.to_string(), 126, format!("keepalive: {not_executable}: Permission denied")),
+        (
+            no_interpreter.to_string(),
+            127,
+            format!("keepalive: {no_interpreter}: cannot run it: its interpreter or loader was not found"),
+        ),
     ];
     for (program, status, message) in cases {
-        let output = run(&["--idle", "20", program]);
+        let output = run(&["--idle", "20", &program]);
         assert_eq!(output.status.code(), Some(status), "{program}: {}", describe(&output));
-        assert!(text(&output.stderr).contains(message), "{program}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), format!("{message}\n"), "{program}");
     }
 }
 

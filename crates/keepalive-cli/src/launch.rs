@@ -44,9 +44,14 @@ pub fn run(library: &Path, settings: &[Setting], command: &[OsString]) -> u8 {
         return CANNOT_RUN;
     };
     let Some(path) = program::find(name) else {
-        eprintln!("keepalive: {}: command not found", name.to_string_lossy());
+        let reason = if name.as_bytes().contains(&b'/') { "No such file or directory" } else { "command not found" };
+        eprintln!("keepalive: {}: {reason}", name.to_string_lossy());
         return NOT_FOUND;
     };
+    if path.is_dir() {
+        eprintln!("keepalive: {}: Is a directory", path.display());
+        return CANNOT_RUN;
+    }
     for warning in program::warnings(&path) {
         eprintln!("keepalive: warning: {warning}");
     }
