@@ -42,12 +42,17 @@ fn an_invalid_option_stops_everything_with_one_line() {
     let directory = scratch("invalid");
     let marker = directory.join("ran");
     let touch = format!("touch {}", marker.display());
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (
             &["--idle", "0"],
             "keepalive: invalid --idle \"0\": expected seconds (20) or a duration (20s, 5m, 1h) from 1s to 32767s",
         ),
         (&["--idle", "1.5s"], "keepalive: invalid --idle \"1.5s\": expected seconds"),
+        (
+            &["--interval", "1500ms"],
+            "keepalive: invalid --interval \"1500ms\": only whole seconds are accepted, \
+             expected seconds (5) or a duration (5s, 1m) from 1s to 32767s\n",
+        ),
         (&["--interval", "40000"], "keepalive: invalid --interval \"40000\": expected seconds (5)"),
         (&["--count", "128"], "keepalive: invalid --count \"128\": expected a whole number of probes from 1 to 127"),
         (&["--user-timeout", "-1"], "keepalive: invalid --user-timeout \"-1\": expected seconds (30)"),

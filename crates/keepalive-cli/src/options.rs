@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, ValueEnum};
 use keepalive_config::rules::{RuleError, parse_rules};
+use keepalive_config::value::parse_duration_ms;
 use keepalive_config::{
     COUNT, DEBUG, FORCE, IDLE, INTERVAL, Kind, MAX_RULES, ONLY, SIDE, SKIP, USER_TIMEOUT, Variable,
 };
@@ -112,7 +113,12 @@ impl Setting {
         if let Kind::Rules = variable.kind {
             check_rules(variable, &value)?;
         } else if variable.parse(value.as_bytes()).is_none() {
-            return Err(variable.expected.to_owned());
+            return Err(match variable.kind {
+                Kind::Seconds { .. } if has_fraction_of_a_second(&value) => {
+                    format!("only whole seconds are accepted, {}", variable.expected)
+                }
+                _ => variable.expected.to_owned(),
+            });
         }
         Ok(Setting { variable, value })
     }
@@ -120,6 +126,11 @@ impl Setting {
     pub fn name(&self) -> &'static str {
         self.variable.name.to_str().unwrap_or_default()
     }
+}
+
+/// A well-formed duration such as `1500ms` that a variable taking whole seconds refuses.
+fn has_fraction_of_a_second(text: &str) -> bool {
+    parse_duration_ms(text.as_bytes()).is_some_and(|ms| ms % 1000 != 0)
 }
 
 /// The library ignores one bad entry and applies the rest; given on the command line, a bad
