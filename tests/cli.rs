@@ -319,6 +319,30 @@ fn print_env_gives_the_same_configuration_elsewhere() {
     assert!(output.status.success(), "{}", describe(&output));
 }
 
+#[test]
+fn print_env_escapes_what_docker_and_systemd_expand() {
+    let directory = scratch("escapes").join("50%$HOME");
+    std::fs::create_dir_all(&directory).unwrap();
+    let library_copy = directory.join("libkeepalive.so");
+    std::fs::copy(library(), &library_copy).unwrap();
+    let print = |format: &str| {
+        let output = keepalive(&["--idle", "20", "--print-env", "--format", format])
+            .env("KEEPALIVE_LIBRARY", &library_copy)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", describe(&output));
+        text(&output.stdout)
+    };
+    let path = library_copy.display().to_string();
+    let escaped = |from: &str, to: &str| path.replace(from, to);
+    assert!(print("dockerfile").starts_with(&format!("ENV LD_PRELOAD=\"{}", escaped("$", "\\$"))));
+    assert_eq!(
+        print("systemd"),
+        format!("[Service]\nEnvironment=\"LD_PRELOAD={}\"\nEnvironment=KEEPALIVE_IDLE=20\n", escaped("%", "%%"))
+    );
+    assert!(print("shell").starts_with(&format!("export LD_PRELOAD='{path}'")));
+}
+
 const IDLE_CONNECTION: &str = "import socket, sys, time\n\
     listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
     client = socket.create_connection(listener.getsockname())\n\

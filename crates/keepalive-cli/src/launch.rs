@@ -114,16 +114,16 @@ pub fn environment(library: &Path, settings: &[Setting], format: Format) -> Stri
             text
         }
         Format::Dockerfile => {
-            let mut text = format!("ENV LD_PRELOAD={}", double_quote(&library));
+            let mut text = format!("ENV LD_PRELOAD={}", dockerfile_quote(&library));
             for (name, value) in pairs {
-                text += &format!(" \\\n    {name}={}", double_quote(value));
+                text += &format!(" \\\n    {name}={}", dockerfile_quote(value));
             }
             text + "\n"
         }
         Format::Systemd => {
-            let mut text = format!("[Service]\nEnvironment={}\n", double_quote(&format!("LD_PRELOAD={library}")));
+            let mut text = format!("[Service]\nEnvironment={}\n", systemd_quote(&format!("LD_PRELOAD={library}")));
             for (name, value) in pairs {
-                text += &format!("Environment={}\n", double_quote(&format!("{name}={value}")));
+                text += &format!("Environment={}\n", systemd_quote(&format!("{name}={value}")));
             }
             text
         }
@@ -138,8 +138,27 @@ fn shell_quote(text: &str) -> String {
     if plain(text) { text.to_owned() } else { format!("'{}'", text.replace('\'', r"'\''")) }
 }
 
-fn double_quote(text: &str) -> String {
-    if plain(text) { text.to_owned() } else { format!("\"{}\"", text.replace('\\', r"\\").replace('"', "\\\"")) }
+/// Between double quotes, where a Dockerfile (BuildKit) expands `$`.
+fn dockerfile_quote(text: &str) -> String {
+    if plain(text) { text.to_owned() } else { format!("\"{}\"", escape(text, &['\\', '"', '$'])) }
+}
+
+/// systemd expands `%` specifiers in `Environment=`, between quotes too; `$` it leaves alone.
+fn systemd_quote(text: &str) -> String {
+    let quoted = if plain(text) { text.to_owned() } else { format!("\"{}\"", escape(text, &['\\', '"'])) };
+    quoted.replace('%', "%%")
+}
+
+/// `text` with a backslash before each of `special`.
+fn escape(text: &str, special: &[char]) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if special.contains(&character) {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
 }
 
 #[cfg(test)]
@@ -166,6 +185,9 @@ mod tests {
         assert_eq!(shell_quote("20s"), "20s");
         assert_eq!(shell_quote("[::1],:6379"), "'[::1],:6379'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(double_quote("1h 5m"), "\"1h 5m\"");
+        assert_eq!(dockerfile_quote("1h 5m"), "\"1h 5m\"");
+        assert_eq!(dockerfile_quote(r#"a$b"c\d"#), r#""a\$b\"c\\d""#);
+        assert_eq!(systemd_quote("a%b"), "a%%b");
+        assert_eq!(systemd_quote(r#"a%$"\"#), r#""a%%$\"\\""#);
     }
 }
