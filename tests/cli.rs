@@ -343,6 +343,30 @@ fn print_env_escapes_what_docker_and_systemd_expand() {
     assert!(print("shell").starts_with(&format!("export LD_PRELOAD='{path}'")));
 }
 
+#[test]
+fn whitespace_inside_a_value_becomes_one_space() {
+    let library = library().canonicalize().unwrap();
+    let options = ["--idle", "1h\n 5m", "--only", "10.0.0.0/8,\r\n:6379", "--print-env", "--format", "dockerfile"];
+    let docker = run(&options);
+    assert!(docker.status.success(), "{}", describe(&docker));
+    assert_eq!(
+        text(&docker.stdout),
+        format!(
+            "ENV LD_PRELOAD={} \\\n    KEEPALIVE_IDLE=\"1h 5m\" \\\n    KEEPALIVE_ONLY=\"10.0.0.0/8, :6379\"\n",
+            library.display()
+        )
+    );
+    let output = run(&["--idle", "1h\t\t5m", "sh", "-c", "printf %s \"$KEEPALIVE_IDLE\""]);
+    assert_eq!(text(&output.stdout), "1h 5m", "{}", describe(&output));
+
+    let output = run(&["--only", "10.0.0.0/8,\x0b:6379", "--print-env"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert_eq!(
+        text(&output.stderr),
+        "keepalive: invalid --only \"10.0.0.0/8,\\u{b}:6379\": control characters are not accepted\n"
+    );
+}
+
 const IDLE_CONNECTION: &str = "import socket, sys, time\n\
     listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
     client = socket.create_connection(listener.getsockname())\n\

@@ -109,7 +109,10 @@ pub struct Setting {
 
 impl Setting {
     fn new(variable: &'static Variable, text: &str) -> Result<Setting, String> {
-        let value = text.trim().to_owned();
+        let value = single_spaced(text);
+        if value.contains(char::is_control) {
+            return Err("control characters are not accepted".to_owned());
+        }
         if let Kind::Rules = variable.kind {
             check_rules(variable, &value)?;
         } else if variable.parse(value.as_bytes()).is_none() {
@@ -126,6 +129,12 @@ impl Setting {
     pub fn name(&self) -> &'static str {
         self.variable.name.to_str().unwrap_or_default()
     }
+}
+
+/// The parser takes any run of ASCII whitespace inside a value as one separator, so a single
+/// space means the same and keeps newlines out of the lines `--print-env` writes.
+fn single_spaced(text: &str) -> String {
+    text.trim().split_ascii_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A well-formed duration such as `1500ms` that a variable taking whole seconds refuses.
