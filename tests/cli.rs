@@ -142,6 +142,32 @@ fn files_the_kernel_refuses_run_under_sh_only_when_they_are_text() {
 }
 
 #[test]
+fn path_search_skips_files_this_user_may_not_execute() {
+    if !is_root() {
+        report("skipped: a file only root may execute, searched for as nobody, needs root");
+        return;
+    }
+    let directory = scratch("path-search");
+    let (root_only, everyone) = (directory.join("root-only"), directory.join("everyone"));
+    for (bin, mode) in [(&root_only, 0o700), (&everyone, 0o755)] {
+        std::fs::create_dir(bin).unwrap();
+        let script = format!("#!/bin/sh\necho {}\n", bin.file_name().unwrap().to_str().unwrap());
+        let program = executable(bin, "program", script.as_bytes());
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let output = clean_command("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(command_path())
+        .arg("program")
+        .env("PATH", format!("{}:{}:/usr/bin:/bin", root_only.display(), everyone.display()))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert_eq!(text(&output.stdout), "everyone\n");
+    assert_eq!(text(&output.stderr), "");
+}
+
+#[test]
 fn the_program_runs_in_place_with_its_own_arguments_and_status() {
     let output = run(&["--idle", "20", "sh", "-c", "echo \"$0|$1|$2|$KEEPALIVE_IDLE\"; exit 7", "sh", "--count", "-v"]);
     assert_eq!(output.status.code(), Some(7), "{}", describe(&output));

@@ -4,11 +4,11 @@ use std::ffi::{CString, OsStr};
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// `name` itself if it has a slash, else the first match on `PATH`, preferring an executable
-/// file as `execvp` does. `None` when there is nothing by that name.
+/// `name` itself if it has a slash, else the first match on `PATH`, preferring a file this user
+/// may execute as `execvp` does. `None` when there is nothing by that name.
 pub fn find(name: &OsStr) -> Option<PathBuf> {
     if name.as_bytes().contains(&b'/') {
         return Path::new(name).exists().then(|| PathBuf::from(name));
@@ -21,8 +21,17 @@ pub fn find(name: &OsStr) -> Option<PathBuf> {
         .map(|dir| if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir }.join(name))
         .filter(|file| file.is_file())
         .collect();
-    let executable = |file: &&PathBuf| fs::metadata(file).is_ok_and(|meta| meta.permissions().mode() & 0o111 != 0);
-    files.iter().find(executable).or(files.first()).cloned()
+    files.iter().find(|file| may_execute(file)).or(files.first()).cloned()
+}
+
+/// Whether this process's effective user and groups may execute `file`, as the kernel will
+/// judge it: a file of another user with only the owner's execute bit does not count.
+fn may_execute(file: &Path) -> bool {
+    let Ok(path) = CString::new(file.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: the path is NUL-terminated; faccessat only reads it.
+    unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::X_OK, libc::AT_EACCESS) == 0 }
 }
 
 /// One line for each reason the library would not be loaded into `program`.
