@@ -301,6 +301,30 @@ fn warns_about_set_user_id_programs() {
     let expected =
         format!("keepalive: warning: {} is set-user-ID: the dynamic loader ignores LD_PRELOAD", program.display());
     assert!(text(&output.stderr).starts_with(&expected), "{}", describe(&output));
+
+    // Linux ignores the bit on a script; on its interpreter it counts.
+    let setuid_script = |name: &str, interpreter: &Path| {
+        let script = executable(&directory, name, format!("#!{}\nexit 0\n", interpreter.display()).as_bytes());
+        assert!(Command::new("chown").arg("nobody").arg(&script).status().unwrap().success());
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o4755)).unwrap();
+        script
+    };
+    let script = setuid_script("setuid-script", Path::new("/bin/sh"));
+    let output = run(&[script.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert_eq!(text(&output.stderr), "", "no warning for a set-user-ID script");
+
+    let script = setuid_script("under-setuid-interpreter", &program);
+    let output = run(&[script.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    let expected = format!(
+        "keepalive: warning: {} runs under {}, which is set-user-ID: the dynamic loader ignores LD_PRELOAD",
+        script.display(),
+        program.display()
+    );
+    assert!(stderr.starts_with(&expected), "{}", describe(&output));
+    assert_eq!(stderr.lines().count(), 1, "{}", describe(&output));
 }
 
 #[test]

@@ -43,6 +43,14 @@ pub fn warnings(program: &Path) -> Vec<String> {
 
 /// What a running program means for the preload; `script` is the script it interprets, if any.
 fn inspect(program: &Path, script: Option<&Path>, warnings: &mut Vec<String>) {
+    let contents = Contents::read(program);
+    if let Some(Contents::Script { interpreter }) = &contents {
+        // The kernel ignores set-user-ID and capabilities on a script: its interpreter's count.
+        if let (None, Some(interpreter)) = (script, interpreter) {
+            inspect(interpreter, Some(program), warnings);
+        }
+        return;
+    }
     let shown = match script {
         Some(script) => format!("{} runs under {}, which", script.display(), program.display()),
         None => program.display().to_string(),
@@ -53,17 +61,11 @@ fn inspect(program: &Path, script: Option<&Path>, warnings: &mut Vec<String>) {
              will not get keepalive; run a copy without that, or set keepalive in the program"
         ));
     }
-    match Contents::read(program) {
-        Some(Contents::Elf { dynamic: false }) => warnings.push(format!(
+    if let Some(Contents::Elf { dynamic: false }) = contents {
+        warnings.push(format!(
             "{shown} is statically linked: LD_PRELOAD cannot reach it, so its connections will not \
              get keepalive; set keepalive in the program (Go: net.Dialer's KeepAlive) instead"
-        )),
-        Some(Contents::Script { interpreter }) if script.is_none() => {
-            if let Some(interpreter) = interpreter {
-                inspect(&interpreter, Some(program), warnings);
-            }
-        }
-        _ => {}
+        ));
     }
 }
 
