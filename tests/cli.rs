@@ -328,6 +328,38 @@ fn warns_about_set_user_id_programs() {
 }
 
 #[test]
+fn warns_about_file_capabilities_only_where_the_loader_heeds_them() {
+    if !is_root() {
+        report("skipped: giving a file capabilities, and running it as nobody, needs root");
+        return;
+    }
+    let directory = scratch("capabilities");
+    let program = directory.join("capable-true");
+    std::fs::copy("/bin/true", &program).unwrap();
+    let setcap = Command::new("setcap").arg("cap_net_bind_service+ep").arg(&program).output();
+    if !setcap.as_ref().is_ok_and(|output| output.status.success()) {
+        report("skipped: setcap (libcap2-bin) is missing or the file system takes no capabilities");
+        return;
+    }
+    // The kernel does not put a process whose real user is root in secure-execution mode for them.
+    let output = run(&[program.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert_eq!(text(&output.stderr), "", "no warning for root");
+
+    let output = clean_command("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(command_path())
+        .arg(&program)
+        .output()
+        .unwrap();
+    let expected = format!(
+        "keepalive: warning: {} is given file capabilities: the dynamic loader ignores LD_PRELOAD",
+        program.display()
+    );
+    assert!(text(&output.stderr).starts_with(&expected), "{}", describe(&output));
+}
+
+#[test]
 fn print_env_gives_the_same_configuration_elsewhere() {
     let library = library().canonicalize().unwrap();
     let library = library.display();

@@ -70,7 +70,8 @@ fn inspect(program: &Path, script: Option<&Path>, warnings: &mut Vec<String>) {
 }
 
 /// Why running `program` would put the loader in secure-execution mode: a set-user-ID or
-/// set-group-ID file owned by someone else, or file capabilities.
+/// set-group-ID file owned by someone else, or file capabilities, which the kernel does not
+/// count when the real user is root (`cap_bprm_creds_from_file`).
 fn secure_execution(program: &Path) -> Option<&'static str> {
     let meta = fs::metadata(program).ok()?;
     // SAFETY: getuid and getgid cannot fail.
@@ -81,7 +82,7 @@ fn secure_execution(program: &Path) -> Option<&'static str> {
     if meta.mode() & libc::S_ISGID != 0 && meta.gid() != gid {
         return Some("set-group-ID");
     }
-    has_capabilities(program).then_some("given file capabilities")
+    (uid != 0 && has_capabilities(program)).then_some("given file capabilities")
 }
 
 fn has_capabilities(program: &Path) -> bool {
