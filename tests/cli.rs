@@ -79,6 +79,22 @@ fn an_invalid_option_stops_everything_with_one_line() {
 }
 
 #[test]
+fn format_is_refused_without_print_env() {
+    let directory = scratch("format");
+    let marker = directory.join("ran");
+    let touch = format!("touch {}", marker.display());
+    let cases: [&[&str]; 3] =
+        [&["--format", "systemd", "sh", "-c", &touch], &["--status", "1", "--format", "shell"], &["--format", "shell"]];
+    for arguments in cases {
+        let output = run(arguments);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), "keepalive: --format is only for --print-env (see keepalive --help)\n");
+        assert_eq!(text(&output.stdout), "", "{arguments:?}");
+    }
+    assert!(!marker.exists(), "the program ran");
+}
+
+#[test]
 fn programs_that_cannot_run_get_a_shells_status() {
     let directory = scratch("cannot-run");
     let not_executable = directory.join("not-executable");

@@ -11,6 +11,8 @@ mod status;
 
 use std::process::ExitCode;
 
+use options::Format;
+
 /// Exit status for a mistake in how the command was called, or a missing library.
 const USAGE: u8 = 2;
 
@@ -37,7 +39,7 @@ fn main() -> ExitCode {
     };
     let settings = cli.settings();
     if cli.print_env {
-        print!("{}", launch::environment(&library, &settings, cli.format));
+        print!("{}", launch::environment(&library, &settings, cli.format.unwrap_or(Format::Shell)));
         return ExitCode::SUCCESS;
     }
     ExitCode::from(launch::run(&library, &settings, &cli.command))

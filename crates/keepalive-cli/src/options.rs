@@ -75,9 +75,11 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["command", "status"])]
     pub print_env: bool,
 
-    /// How --print-env writes it
-    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Shell, requires = "print_env")]
-    pub format: Format,
+    /// How --print-env writes it [default: shell]
+    // An Option, so that `parse` can tell it was given. clap's `requires = "print_env"` would not
+    // do: it is waived when PROGRAM or --status, which conflict with --print-env, are present.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
 
     /// Show the TCP connections of a running process and whether keepalive runs on them
     #[arg(long, value_name = "PID", conflicts_with_all = [
@@ -86,7 +88,12 @@ pub struct Cli {
     pub status: Option<u32>,
 
     /// The program to run, and its arguments
-    #[arg(value_name = "PROGRAM", trailing_var_arg = true, required_unless_present_any = ["print_env", "status"])]
+    // Not required with --format alone either, so that `parse` says what --format needs.
+    #[arg(
+        value_name = "PROGRAM",
+        trailing_var_arg = true,
+        required_unless_present_any = ["print_env", "status", "format"]
+    )]
     pub command: Vec<OsString>,
 }
 
@@ -180,13 +187,19 @@ impl Cli {
 
 /// Parses the command line; a mistake is one line on stderr and exit status 2.
 pub fn parse() -> Cli {
-    Cli::try_parse().unwrap_or_else(|error| match error.kind() {
+    let cli = Cli::try_parse().unwrap_or_else(|error| match error.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => error.exit(),
-        _ => {
-            eprintln!("keepalive: {}", one_line(&error));
-            std::process::exit(2)
-        }
-    })
+        _ => refuse(&one_line(&error)),
+    });
+    if cli.format.is_some() && !cli.print_env {
+        refuse("--format is only for --print-env (see keepalive --help)");
+    }
+    cli
+}
+
+fn refuse(line: &str) -> ! {
+    eprintln!("keepalive: {line}");
+    std::process::exit(2)
 }
 
 fn one_line(error: &clap::Error) -> String {
