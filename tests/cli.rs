@@ -42,7 +42,13 @@ fn an_invalid_option_stops_everything_with_one_line() {
     let directory = scratch("invalid");
     let marker = directory.join("ran");
     let touch = format!("touch {}", marker.display());
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 11] = [
+        (
+            &["--only", ""],
+            "keepalive: invalid --only \"\": the list is empty; expected an address, a CIDR prefix or a port, \
+             like 10.0.0.0/8, 192.168.1.5:5432, [2001:db8::/32]:443, :6379\n",
+        ),
+        (&["--skip", " , "], "keepalive: invalid --skip \" , \": the list is empty; expected an address"),
         (
             &["--idle", "0"],
             "keepalive: invalid --idle \"0\": expected seconds (20) or a duration (20s, 5m, 1h) from 1s to 32767s",

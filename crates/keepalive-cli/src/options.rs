@@ -150,10 +150,11 @@ fn has_fraction_of_a_second(text: &str) -> bool {
 }
 
 /// The library ignores one bad entry and applies the rest; given on the command line, a bad
-/// entry is a mistake to fix before anything runs, so the whole option is refused.
+/// entry is a mistake to fix before anything runs, so the whole option is refused. So is an
+/// empty list, which for --only would select no connection at all.
 fn check_rules(variable: &Variable, text: &str) -> Result<(), String> {
     let mut problem = None;
-    parse_rules(text.as_bytes(), |error| {
+    let rules = parse_rules(text.as_bytes(), |error| {
         problem.get_or_insert(match error {
             RuleError::Entry(entry) => {
                 format!("{:?} is not a rule: {}", String::from_utf8_lossy(entry), variable.expected)
@@ -161,6 +162,9 @@ fn check_rules(variable: &Variable, text: &str) -> Result<(), String> {
             RuleError::TooMany(_) => format!("more than {MAX_RULES} rules"),
         });
     });
+    if problem.is_none() && rules.rules().is_empty() {
+        problem = Some(format!("the list is empty; {}", variable.expected));
+    }
     problem.map_or(Ok(()), Err)
 }
 
