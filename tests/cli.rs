@@ -5,6 +5,7 @@
 mod common;
 use common::*;
 use std::io::{BufRead, BufReader};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -469,6 +470,33 @@ fn whitespace_inside_a_value_becomes_one_space() {
         text(&output.stderr),
         "keepalive: invalid --only \"10.0.0.0/8,\\u{b}:6379\": control characters are not accepted\n"
     );
+}
+
+/// The writing end of a pipe whose reader is already closed.
+fn pipe_without_reader() -> OwnedFd {
+    let mut ends = [0; 2];
+    // SAFETY: pipe2 fills the two-element array with new descriptors, which are then owned here.
+    unsafe {
+        assert_eq!(libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        drop(OwnedFd::from_raw_fd(ends[0]));
+        OwnedFd::from_raw_fd(ends[1])
+    }
+}
+
+#[test]
+fn output_that_cannot_be_written() {
+    let pid = std::process::id().to_string();
+    for arguments in [&["--print-env"][..], &["--status", &pid]] {
+        let full = std::fs::File::create("/dev/full").unwrap();
+        let output = keepalive(arguments).stdout(full).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{arguments:?}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), "keepalive: cannot write output: No space left on device\n");
+
+        // A reader that stopped reading, as `| head -1` does, is not an error.
+        let output = keepalive(arguments).stdout(pipe_without_reader()).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{arguments:?}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), "", "{arguments:?}");
+    }
 }
 
 const IDLE_CONNECTION: &str = "import socket, sys, time\n\
