@@ -307,6 +307,54 @@ fn warns_when_the_preload_cannot_reach_the_program() {
     assert_eq!(text(&dynamic.stderr), "", "no warning for a dynamic program");
 }
 
+/// The first 64 bytes of an executable ELF file with no program headers.
+fn elf_header(class: u8, data: u8, machine: u16) -> Vec<u8> {
+    let mut header = vec![0u8; 64];
+    header[..7].copy_from_slice(&[0x7f, b'E', b'L', b'F', class, data, 1]);
+    let (kind, machine) = if data == 2 {
+        (2u16.to_be_bytes(), machine.to_be_bytes())
+    } else {
+        (2u16.to_le_bytes(), machine.to_le_bytes())
+    };
+    header[16..18].copy_from_slice(&kind);
+    header[18..20].copy_from_slice(&machine);
+    header
+}
+
+#[test]
+fn warns_about_programs_for_another_class_or_architecture() {
+    let directory = scratch("architecture");
+    let (this_machine, other_machine) = if std::env::consts::ARCH == "aarch64" { (183, 62) } else { (62, 183) };
+    let mut other = std::fs::read("/bin/true").unwrap();
+    other[18..20].copy_from_slice(&u16::to_le_bytes(other_machine));
+    let cases = [
+        (executable(&directory, "other-architecture", &other), Some("a program for another architecture")),
+        (executable(&directory, "32-bit", &elf_header(1, 1, 3)), Some("a 32-bit program")),
+        (executable(&directory, "big-endian", &elf_header(2, 2, 22)), Some("a program for another architecture")),
+        (executable(&directory, "no-class", &elf_header(0, 1, this_machine)), None),
+        (executable(&directory, "no-byte-order", &elf_header(2, 3, this_machine)), None),
+    ];
+    // qemu-user registered with binfmt_misc would run the other architecture's program.
+    let emulator = std::fs::read_dir("/proc/sys/fs/binfmt_misc").into_iter().flatten().count() > 2;
+    for (program, kind) in cases {
+        let output = run(&[program.to_str().unwrap()]);
+        let mut expected = String::new();
+        if let Some(kind) = kind {
+            expected = format!(
+                "keepalive: warning: {} is {kind}; the library cannot be preloaded into it\n",
+                program.display()
+            );
+        }
+        if emulator {
+            assert!(text(&output.stderr).starts_with(&expected), "{}", describe(&output));
+            continue;
+        }
+        expected += &format!("keepalive: {}: cannot execute binary file: Exec format error\n", program.display());
+        assert_eq!(text(&output.stderr), expected, "{}", program.display());
+        assert_eq!(output.status.code(), Some(126), "{}", describe(&output));
+    }
+}
+
 #[test]
 fn warns_about_set_user_id_programs() {
     if !is_root() {

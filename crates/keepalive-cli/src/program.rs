@@ -61,11 +61,15 @@ fn inspect(program: &Path, script: Option<&Path>, warnings: &mut Vec<String>) {
              will not get keepalive; run a copy without that, or set keepalive in the program"
         ));
     }
-    if let Some(Contents::Elf { dynamic: false }) = contents {
-        warnings.push(format!(
+    match contents {
+        Some(Contents::Elf { dynamic: false }) => warnings.push(format!(
             "{shown} is statically linked: LD_PRELOAD cannot reach it, so its connections will not \
              get keepalive; set keepalive in the program (Go: net.Dialer's KeepAlive) instead"
-        ));
+        )),
+        Some(Contents::ForeignElf(description)) => {
+            warnings.push(format!("{shown} is {description}; the library cannot be preloaded into it"))
+        }
+        _ => {}
     }
 }
 
@@ -95,8 +99,15 @@ fn has_capabilities(program: &Path) -> bool {
 }
 
 enum Contents {
-    Elf { dynamic: bool },
-    Script { interpreter: Option<PathBuf> },
+    /// An ELF program for this machine; `dynamic` when it names a dynamic loader.
+    Elf {
+        dynamic: bool,
+    },
+    /// An ELF program the library cannot be loaded into, described: "a 32-bit program".
+    ForeignElf(&'static str),
+    Script {
+        interpreter: Option<PathBuf>,
+    },
 }
 
 impl Contents {
@@ -105,8 +116,11 @@ impl Contents {
         let mut start = [0u8; 256];
         let length = file.read(&mut start).ok()?;
         let start = start.get(..length)?;
-        if start.starts_with(b"\x7fELF") {
-            return Some(Contents::Elf { dynamic: has_interpreter(&mut file, start)? });
+        if let Some(header) = ElfHeader::parse(start) {
+            if let Some(description) = header.foreign() {
+                return Some(Contents::ForeignElf(description));
+            }
+            return Some(Contents::Elf { dynamic: header.has_interpreter(&mut file)? });
         }
         let line = start.strip_prefix(b"#!")?;
         let line = line.split(|&byte| byte == b'\n').next()?;
@@ -114,35 +128,72 @@ impl Contents {
     }
 }
 
-/// Whether an ELF file names a dynamic loader (a `PT_INTERP` program header). Executables
-/// without one, static and static-pie alike, never see `LD_PRELOAD`.
-fn has_interpreter(file: &mut File, header: &[u8]) -> Option<bool> {
-    const PT_INTERP: u32 = 3;
-    let wide = *header.get(4)? == 2;
-    let little = *header.get(5)? == 1;
-    let number = |bytes: &[u8]| -> Option<u64> {
-        let mut value = 0u64;
-        for index in 0..bytes.len() {
-            let byte = if little { bytes.get(bytes.len() - 1 - index)? } else { bytes.get(index)? };
-            value = value << 8 | u64::from(*byte);
-        }
-        Some(value)
-    };
-    let field = |offset: usize, size: usize| number(header.get(offset..offset + size)?);
-    let (table, entry_size, entries) = if wide {
-        (field(0x20, 8)?, field(0x36, 2)?, field(0x38, 2)?)
-    } else {
-        (field(0x1c, 4)?, field(0x2a, 2)?, field(0x2c, 2)?)
-    };
-    let mut entry = vec![0u8; usize::try_from(entry_size).ok()?.max(4)];
-    for index in 0..entries {
-        file.seek(SeekFrom::Start(table.checked_add(index.checked_mul(entry_size)?)?)).ok()?;
-        file.read_exact(&mut entry).ok()?;
-        if number(entry.get(..4)?)? == u64::from(PT_INTERP) {
-            return Some(true);
-        }
+/// Whether this command, and so the library built with it, is 64-bit.
+const WIDE: bool = cfg!(target_pointer_width = "64");
+
+/// ELF's number for this command's architecture, where known.
+const MACHINE: Option<u16> = if cfg!(target_arch = "x86_64") {
+    Some(62)
+} else if cfg!(target_arch = "aarch64") {
+    Some(183)
+} else {
+    None
+};
+
+/// The start of an ELF file, read in the file's own class (32- or 64-bit) and byte order.
+struct ElfHeader<'a> {
+    bytes: &'a [u8],
+    wide: bool,
+    little_endian: bool,
+}
+
+impl<'a> ElfHeader<'a> {
+    /// `None` unless `bytes` start with ELF's magic number, a valid class and a valid byte order.
+    fn parse(bytes: &'a [u8]) -> Option<ElfHeader<'a>> {
+        let [0x7f, b'E', b'L', b'F', class @ (1 | 2), data @ (1 | 2), ..] = *bytes else {
+            return None;
+        };
+        Some(ElfHeader { bytes, wide: class == 2, little_endian: data == 1 })
     }
-    Some(false)
+
+    /// What the program is, when it is not for the machine and class the library is built for.
+    fn foreign(&self) -> Option<&'static str> {
+        if self.wide != WIDE {
+            return Some(if self.wide { "a 64-bit program" } else { "a 32-bit program" });
+        }
+        let other_machine = MACHINE.zip(self.field(0x12, 2)).is_some_and(|(ours, its)| u64::from(ours) != its);
+        other_machine.then_some("a program for another architecture")
+    }
+
+    /// Whether the program names a dynamic loader (a `PT_INTERP` program header). Executables
+    /// without one, static and static-pie alike, never see `LD_PRELOAD`.
+    fn has_interpreter(&self, file: &mut File) -> Option<bool> {
+        const PT_INTERP: u64 = 3;
+        let (table, entry_size, entries) = if self.wide {
+            (self.field(0x20, 8)?, self.field(0x36, 2)?, self.field(0x38, 2)?)
+        } else {
+            (self.field(0x1c, 4)?, self.field(0x2a, 2)?, self.field(0x2c, 2)?)
+        };
+        let mut entry = vec![0u8; usize::try_from(entry_size).ok()?.max(4)];
+        for index in 0..entries {
+            file.seek(SeekFrom::Start(table.checked_add(index.checked_mul(entry_size)?)?)).ok()?;
+            file.read_exact(&mut entry).ok()?;
+            if self.number(entry.get(..4)?) == PT_INTERP {
+                return Some(true);
+            }
+        }
+        Some(false)
+    }
+
+    fn field(&self, offset: usize, size: usize) -> Option<u64> {
+        Some(self.number(self.bytes.get(offset..offset.checked_add(size)?)?))
+    }
+
+    /// `bytes` as an unsigned number in the file's byte order.
+    fn number(&self, bytes: &[u8]) -> u64 {
+        let value = |value: u64, byte: &u8| value << 8 | u64::from(*byte);
+        if self.little_endian { bytes.iter().rev().fold(0, value) } else { bytes.iter().fold(0, value) }
+    }
 }
 
 /// The program a `#!` line runs: the first word, or for `/usr/bin/env [-S] NAME`, NAME on `PATH`.
