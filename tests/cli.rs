@@ -604,6 +604,32 @@ fn status_shows_what_the_kernel_runs() {
     assert!(report.ends_with("3 TCP sockets, 0 with keepalive on\n"), "{report}");
 }
 
+#[test]
+fn status_of_a_thread_shows_its_process() {
+    const LISTENER_AND_THREAD: &str = "import socket, threading, time\n\
+        listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
+        started = threading.Event(); ids = []\n\
+        def wait():\n    ids.append(threading.get_native_id()); started.set(); time.sleep(30)\n\
+        threading.Thread(target=wait, daemon=True).start(); started.wait()\n\
+        print(ids[0], flush=True)\n\
+        time.sleep(30)";
+    let mut under = keepalive(&["--idle", "20"]);
+    under.arg(python3()).args(["-c", LISTENER_AND_THREAD]);
+    let mut process = spawn(under);
+    let mut thread = String::new();
+    BufReader::new(process.0.stdout.as_mut().unwrap()).read_line(&mut thread).unwrap();
+    let (thread, pid) = (thread.trim(), process.0.id());
+
+    let output = run(&["--status", thread]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let report = text(&output.stdout);
+    let mut lines = report.lines();
+    assert_eq!(lines.next(), Some(format!("thread {thread} is in process {pid}; showing the process").as_str()));
+    assert!(lines.next().unwrap().starts_with(&format!("process {pid} (python3")), "{report}");
+    assert!(lines.any(|line| line.contains("LISTEN") && line.contains("on, idle 20s ")), "{report}");
+    assert!(report.ends_with("1 TCP sockets, 1 with keepalive on\n"), "options read, not guessed: {report}");
+}
+
 fn row_ends(report: &str, local: u16, ending: &str) -> bool {
     report.lines().any(|line| line.contains(&format!("127.0.0.1:{local} ")) && line.ends_with(ending))
 }
