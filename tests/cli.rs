@@ -437,10 +437,12 @@ fn print_env_gives_the_same_configuration_elsewhere() {
     let options = ["--idle", "20s", "--count", "3", "--only", "[::1],127.0.0.0/8", "--print-env"];
     let shell = run(&options);
     assert!(shell.status.success(), "{}", describe(&shell));
+    // The names run mode removes for --idle and --count, which would compete with ours.
+    let rivals = "KEEPIDLE DD_TCP_KEEPALIVE_TIME KEEPALIVE_COUNT KEEPCNT DD_TCP_KEEPALIVE_PROBES";
     assert_eq!(
         text(&shell.stdout),
         format!(
-            "export LD_PRELOAD={library}\"${{LD_PRELOAD:+:$LD_PRELOAD}}\"\n\
+            "export LD_PRELOAD={library}\"${{LD_PRELOAD:+:$LD_PRELOAD}}\"\nunset {rivals}\n\
              export KEEPALIVE_IDLE=20s\nexport KEEPALIVE_CNT=3\nexport KEEPALIVE_ONLY='[::1],127.0.0.0/8'\n"
         )
     );
@@ -448,28 +450,32 @@ fn print_env_gives_the_same_configuration_elsewhere() {
     assert_eq!(
         text(&docker.stdout),
         format!(
-            "ENV LD_PRELOAD={library} \\\n    KEEPALIVE_IDLE=20s \\\n    KEEPALIVE_CNT=3 \\\n    KEEPALIVE_ONLY=\"[::1],127.0.0.0/8\"\n"
+            "ENV LD_PRELOAD=\"{library}${{LD_PRELOAD:+:$LD_PRELOAD}}\" \\\n    KEEPALIVE_IDLE=20s \\\n    \
+             KEEPALIVE_CNT=3 \\\n    KEEPALIVE_ONLY=\"[::1],127.0.0.0/8\"\n"
         )
     );
     let systemd = run(&[&options[..], &["--format", "systemd"]].concat());
     assert_eq!(
         text(&systemd.stdout),
         format!(
-            "[Service]\nEnvironment=LD_PRELOAD={library}\nEnvironment=KEEPALIVE_IDLE=20s\n\
-             Environment=KEEPALIVE_CNT=3\nEnvironment=\"KEEPALIVE_ONLY=[::1],127.0.0.0/8\"\n"
+            "[Service]\nEnvironment=LD_PRELOAD={library}\nUnsetEnvironment={rivals}\n\
+             Environment=KEEPALIVE_IDLE=20s\nEnvironment=KEEPALIVE_CNT=3\n\
+             Environment=\"KEEPALIVE_ONLY=[::1],127.0.0.0/8\"\n"
         )
     );
 
-    // The shell lines, run by sh, configure a real program's sockets.
+    // The shell lines, run by sh, configure a real program's sockets, and a competing name left
+    // in the environment draws no conflict warning from the library.
     let shell = run(&["--idle", "20s", "--count", "3", "--print-env"]);
     let script = format!("{}exec \"$0\" ipv4", text(&shell.stdout));
     let output = clean_command("sh")
         .args(["-c", &script])
         .arg(c_program("glibc", "scenarios"))
-        .envs([("EXPECT_IDLE", "20"), ("EXPECT_CNT", "3")])
+        .envs([("EXPECT_IDLE", "20"), ("EXPECT_CNT", "3"), ("KEEPALIVE_COUNT", "9")])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(text(&output.stderr), "");
 }
 
 #[test]
@@ -491,7 +497,11 @@ fn print_env_escapes_what_docker_and_systemd_expand() {
     assert!(print("dockerfile").starts_with(&format!("ENV LD_PRELOAD=\"{}", escaped("$", "\\$"))));
     assert_eq!(
         print("systemd"),
-        format!("[Service]\nEnvironment=\"LD_PRELOAD={}\"\nEnvironment=KEEPALIVE_IDLE=20\n", escaped("%", "%%"))
+        format!(
+            "[Service]\nEnvironment=\"LD_PRELOAD={}\"\nUnsetEnvironment=KEEPIDLE DD_TCP_KEEPALIVE_TIME\n\
+             Environment=KEEPALIVE_IDLE=20\n",
+            escaped("%", "%%")
+        )
     );
     assert!(print("shell").starts_with(&format!("export LD_PRELOAD='{path}'")));
 }
@@ -505,7 +515,8 @@ fn whitespace_inside_a_value_becomes_one_space() {
     assert_eq!(
         text(&docker.stdout),
         format!(
-            "ENV LD_PRELOAD={} \\\n    KEEPALIVE_IDLE=\"1h 5m\" \\\n    KEEPALIVE_ONLY=\"10.0.0.0/8, :6379\"\n",
+            "ENV LD_PRELOAD=\"{}${{LD_PRELOAD:+:$LD_PRELOAD}}\" \\\n    KEEPALIVE_IDLE=\"1h 5m\" \\\n    \
+             KEEPALIVE_ONLY=\"10.0.0.0/8, :6379\"\n",
             library.display()
         )
     );

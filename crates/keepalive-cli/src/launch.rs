@@ -101,33 +101,48 @@ pub fn without_error_number(error: &std::io::Error) -> String {
     text.split(" (os error").next().unwrap_or_default().to_owned()
 }
 
-/// The lines that give a program started elsewhere the same environment.
+/// The lines that give a program started elsewhere the same environment as `run` does.
 pub fn environment(library: &Path, settings: &[Setting], format: Format) -> String {
     let library = library.to_string_lossy();
-    let pairs = settings.iter().map(|setting| (setting.name(), setting.value.as_str()));
+    let pairs: Vec<(&str, &str)> = settings.iter().map(|setting| (setting.name(), setting.value.as_str())).collect();
+    let rivals: Vec<&str> = settings.iter().flat_map(|setting| rivals(setting.variable)).collect();
     match format {
-        Format::Shell => {
-            let mut text = format!("export LD_PRELOAD={}\"${{LD_PRELOAD:+:$LD_PRELOAD}}\"\n", shell_quote(&library));
-            for (name, value) in pairs {
-                text += &format!("export {name}={}\n", shell_quote(value));
-            }
-            text
-        }
-        Format::Dockerfile => {
-            let mut text = format!("ENV LD_PRELOAD={}", dockerfile_quote(&library));
-            for (name, value) in pairs {
-                text += &format!(" \\\n    {name}={}", dockerfile_quote(value));
-            }
-            text + "\n"
-        }
-        Format::Systemd => {
-            let mut text = format!("[Service]\nEnvironment={}\n", systemd_quote(&format!("LD_PRELOAD={library}")));
-            for (name, value) in pairs {
-                text += &format!("Environment={}\n", systemd_quote(&format!("{name}={value}")));
-            }
-            text
-        }
+        Format::Shell => shell_lines(&library, &pairs, &rivals),
+        Format::Dockerfile => dockerfile_lines(&library, &pairs),
+        Format::Systemd => systemd_lines(&library, &pairs, &rivals),
     }
+}
+
+fn shell_lines(library: &str, pairs: &[(&str, &str)], rivals: &[&str]) -> String {
+    let mut text = format!("export LD_PRELOAD={}\"${{LD_PRELOAD:+:$LD_PRELOAD}}\"\n", shell_quote(library));
+    if !rivals.is_empty() {
+        text += &format!("unset {}\n", rivals.join(" "));
+    }
+    for (name, value) in pairs {
+        text += &format!("export {name}={}\n", shell_quote(value));
+    }
+    text
+}
+
+/// One `ENV` instruction. It cannot unset a variable, so the competing names stay as they are.
+fn dockerfile_lines(library: &str, pairs: &[(&str, &str)]) -> String {
+    let mut text = format!("ENV LD_PRELOAD=\"{}${{LD_PRELOAD:+:$LD_PRELOAD}}\"", escape(library, DOCKERFILE_SPECIAL));
+    for (name, value) in pairs {
+        text += &format!(" \\\n    {name}={}", dockerfile_quote(value));
+    }
+    text + "\n"
+}
+
+/// A drop-in cannot add to a variable the unit sets, so `LD_PRELOAD` names the library alone.
+fn systemd_lines(library: &str, pairs: &[(&str, &str)], rivals: &[&str]) -> String {
+    let mut text = format!("[Service]\nEnvironment={}\n", systemd_quote(&format!("LD_PRELOAD={library}")));
+    if !rivals.is_empty() {
+        text += &format!("UnsetEnvironment={}\n", rivals.join(" "));
+    }
+    for (name, value) in pairs {
+        text += &format!("Environment={}\n", systemd_quote(&format!("{name}={value}")));
+    }
+    text
 }
 
 fn plain(text: &str) -> bool {
@@ -138,9 +153,11 @@ fn shell_quote(text: &str) -> String {
     if plain(text) { text.to_owned() } else { format!("'{}'", text.replace('\'', r"'\''")) }
 }
 
-/// Between double quotes, where a Dockerfile (BuildKit) expands `$`.
+/// What a backslash must precede between double quotes in a Dockerfile, where BuildKit expands `$`.
+const DOCKERFILE_SPECIAL: &[char] = &['\\', '"', '$'];
+
 fn dockerfile_quote(text: &str) -> String {
-    if plain(text) { text.to_owned() } else { format!("\"{}\"", escape(text, &['\\', '"', '$'])) }
+    if plain(text) { text.to_owned() } else { format!("\"{}\"", escape(text, DOCKERFILE_SPECIAL)) }
 }
 
 /// systemd expands `%` specifiers in `Environment=`, between quotes too; `$` it leaves alone.
