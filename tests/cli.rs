@@ -5,6 +5,7 @@
 mod common;
 use common::*;
 use std::io::{BufRead, BufReader};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -42,12 +43,23 @@ fn an_invalid_option_stops_everything_with_one_line() {
     let directory = scratch("invalid");
     let marker = directory.join("ran");
     let touch = format!("touch {}", marker.display());
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 11] = [
+        (
+            &["--only", ""],
+            "keepalive: invalid --only \"\": the list is empty; expected an address, a CIDR prefix or a port, \
+             like 10.0.0.0/8, 192.168.1.5:5432, [2001:db8::/32]:443, :6379\n",
+        ),
+        (&["--skip", " , "], "keepalive: invalid --skip \" , \": the list is empty; expected an address"),
         (
             &["--idle", "0"],
             "keepalive: invalid --idle \"0\": expected seconds (20) or a duration (20s, 5m, 1h) from 1s to 32767s",
         ),
         (&["--idle", "1.5s"], "keepalive: invalid --idle \"1.5s\": expected seconds"),
+        (
+            &["--interval", "1500ms"],
+            "keepalive: invalid --interval \"1500ms\": only whole seconds are accepted, \
+             expected seconds (5) or a duration (5s, 1m) from 1s to 32767s\n",
+        ),
         (&["--interval", "40000"], "keepalive: invalid --interval \"40000\": expected seconds (5)"),
         (&["--count", "128"], "keepalive: invalid --count \"128\": expected a whole number of probes from 1 to 127"),
         (&["--user-timeout", "-1"], "keepalive: invalid --user-timeout \"-1\": expected seconds (30)"),
@@ -74,6 +86,22 @@ fn an_invalid_option_stops_everything_with_one_line() {
 }
 
 #[test]
+fn format_is_refused_without_print_env() {
+    let directory = scratch("format");
+    let marker = directory.join("ran");
+    let touch = format!("touch {}", marker.display());
+    let cases: [&[&str]; 3] =
+        [&["--format", "systemd", "sh", "-c", &touch], &["--status", "1", "--format", "shell"], &["--format", "shell"]];
+    for arguments in cases {
+        let output = run(arguments);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), "keepalive: --format is only for --print-env (see keepalive --help)\n");
+        assert_eq!(text(&output.stdout), "", "{arguments:?}");
+    }
+    assert!(!marker.exists(), "the program ran");
+}
+
+#[test]
 fn programs_that_cannot_run_get_a_shells_status() {
     let directory = scratch("cannot-run");
     let not_executable = directory.join("not-executable");
@@ -81,18 +109,85 @@ fn programs_that_cannot_run_get_a_shells_status() {
     let no_interpreter = directory.join("no-interpreter");
     std::fs::write(&no_interpreter, "#!/nonexistent/interpreter\n").unwrap();
     std::fs::set_permissions(&no_interpreter, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (directory, not_executable, no_interpreter) =
+        (directory.display(), not_executable.display(), no_interpreter.display());
     let cases = [
-        ("no-such-program-on-path", 127, "keepalive: no-such-program-on-path: command not found"),
-        ("./no/such/file", 127, "keepalive: ./no/such/file: command not found"),
-        (directory.to_str().unwrap(), 126, "Permission denied"),
-        (not_executable.to_str().unwrap(), 126, "Permission denied"),
-        (no_interpreter.to_str().unwrap(), 127, "its interpreter or loader was not found"),
+        ("no-such-program-on-path".to_owned(), 127, "keepalive: no-such-program-on-path: command not found".to_owned()),
+        ("./no/such/file".to_owned(), 127, "keepalive: ./no/such/file: No such file or directory".to_owned()),
+        (directory.to_string(), 126, format!("keepalive: {directory}: Is a directory")),
+        (not_executable.to_string(), 126, format!("keepalive: {not_executable}: Permission denied")),
+        (
+            no_interpreter.to_string(),
+            127,
+            format!("keepalive: {no_interpreter}: cannot run it: its interpreter or loader was not found"),
+        ),
     ];
     for (program, status, message) in cases {
-        let output = run(&["--idle", "20", program]);
+        let output = run(&["--idle", "20", &program]);
         assert_eq!(output.status.code(), Some(status), "{program}: {}", describe(&output));
-        assert!(text(&output.stderr).contains(message), "{program}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), format!("{message}\n"), "{program}");
     }
+}
+
+/// An executable file in `directory` holding `contents`.
+fn executable(directory: &Path, name: &str, contents: &[u8]) -> PathBuf {
+    let path = directory.join(name);
+    std::fs::write(&path, contents).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn files_the_kernel_refuses_run_under_sh_only_when_they_are_text() {
+    let directory = scratch("enoexec");
+    let elf_magic_only = executable(&directory, "elf-magic-only", b"\x7fELF");
+    let nul_in_first_line = executable(&directory, "nul-in-first-line", b"echo hi\0\n");
+    for program in [elf_magic_only, nul_in_first_line] {
+        let output = run(&[program.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(126), "{}", describe(&output));
+        assert_eq!(
+            text(&output.stderr),
+            format!("keepalive: {}: cannot execute binary file: Exec format error\n", program.display())
+        );
+        assert_eq!(text(&output.stdout), "");
+    }
+
+    // A script without `#!` runs under sh, in the same process, with the library preloaded.
+    let script = executable(&directory, "no-shebang", b"echo \"$$|$0|$1|$LD_PRELOAD\"\nexit 5\n");
+    let child =
+        keepalive(&[script.to_str().unwrap(), "argument"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", describe(&output));
+    let library = library().canonicalize().unwrap();
+    assert_eq!(text(&output.stdout), format!("{pid}|{}|argument|{}\n", script.display(), library.display()));
+    assert_eq!(text(&output.stderr), "");
+}
+
+#[test]
+fn path_search_skips_files_this_user_may_not_execute() {
+    if !is_root() {
+        report("skipped: a file only root may execute, searched for as nobody, needs root");
+        return;
+    }
+    let directory = scratch("path-search");
+    let (root_only, everyone) = (directory.join("root-only"), directory.join("everyone"));
+    for (bin, mode) in [(&root_only, 0o700), (&everyone, 0o755)] {
+        std::fs::create_dir(bin).unwrap();
+        let script = format!("#!/bin/sh\necho {}\n", bin.file_name().unwrap().to_str().unwrap());
+        let program = executable(bin, "program", script.as_bytes());
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let output = clean_command("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(command_path())
+        .arg("program")
+        .env("PATH", format!("{}:{}:/usr/bin:/bin", root_only.display(), everyone.display()))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert_eq!(text(&output.stdout), "everyone\n");
+    assert_eq!(text(&output.stderr), "");
 }
 
 #[test]
@@ -109,6 +204,12 @@ fn the_program_runs_in_place_with_its_own_arguments_and_status() {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(child.wait().unwrap().success());
     assert_eq!(line.trim(), pid.to_string(), "exec, not fork");
+
+    // SIGPIPE at its default, not ignored as the Rust runtime of the command has it.
+    let output = run(&["grep", "^SigIgn:", "/proc/self/status"]);
+    let ignored = text(&output.stdout);
+    let ignored = u64::from_str_radix(ignored.trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    assert_eq!(ignored & 1 << (libc::SIGPIPE - 1), 0, "SIGPIPE ignored: {}", describe(&output));
 }
 
 #[test]
@@ -206,6 +307,54 @@ fn warns_when_the_preload_cannot_reach_the_program() {
     assert_eq!(text(&dynamic.stderr), "", "no warning for a dynamic program");
 }
 
+/// The first 64 bytes of an executable ELF file with no program headers.
+fn elf_header(class: u8, data: u8, machine: u16) -> Vec<u8> {
+    let mut header = vec![0u8; 64];
+    header[..7].copy_from_slice(&[0x7f, b'E', b'L', b'F', class, data, 1]);
+    let (kind, machine) = if data == 2 {
+        (2u16.to_be_bytes(), machine.to_be_bytes())
+    } else {
+        (2u16.to_le_bytes(), machine.to_le_bytes())
+    };
+    header[16..18].copy_from_slice(&kind);
+    header[18..20].copy_from_slice(&machine);
+    header
+}
+
+#[test]
+fn warns_about_programs_for_another_class_or_architecture() {
+    let directory = scratch("architecture");
+    let (this_machine, other_machine) = if std::env::consts::ARCH == "aarch64" { (183, 62) } else { (62, 183) };
+    let mut other = std::fs::read("/bin/true").unwrap();
+    other[18..20].copy_from_slice(&u16::to_le_bytes(other_machine));
+    let cases = [
+        (executable(&directory, "other-architecture", &other), Some("a program for another architecture")),
+        (executable(&directory, "32-bit", &elf_header(1, 1, 3)), Some("a 32-bit program")),
+        (executable(&directory, "big-endian", &elf_header(2, 2, 22)), Some("a program for another architecture")),
+        (executable(&directory, "no-class", &elf_header(0, 1, this_machine)), None),
+        (executable(&directory, "no-byte-order", &elf_header(2, 3, this_machine)), None),
+    ];
+    // qemu-user registered with binfmt_misc would run the other architecture's program.
+    let emulator = std::fs::read_dir("/proc/sys/fs/binfmt_misc").into_iter().flatten().count() > 2;
+    for (program, kind) in cases {
+        let output = run(&[program.to_str().unwrap()]);
+        let mut expected = String::new();
+        if let Some(kind) = kind {
+            expected = format!(
+                "keepalive: warning: {} is {kind}; the library cannot be preloaded into it\n",
+                program.display()
+            );
+        }
+        if emulator {
+            assert!(text(&output.stderr).starts_with(&expected), "{}", describe(&output));
+            continue;
+        }
+        expected += &format!("keepalive: {}: cannot execute binary file: Exec format error\n", program.display());
+        assert_eq!(text(&output.stderr), expected, "{}", program.display());
+        assert_eq!(output.status.code(), Some(126), "{}", describe(&output));
+    }
+}
+
 #[test]
 fn warns_about_set_user_id_programs() {
     if !is_root() {
@@ -223,6 +372,62 @@ fn warns_about_set_user_id_programs() {
     let expected =
         format!("keepalive: warning: {} is set-user-ID: the dynamic loader ignores LD_PRELOAD", program.display());
     assert!(text(&output.stderr).starts_with(&expected), "{}", describe(&output));
+
+    // Linux ignores the bit on a script; on its interpreter it counts.
+    let setuid_script = |name: &str, interpreter: &Path| {
+        let script = executable(&directory, name, format!("#!{}\nexit 0\n", interpreter.display()).as_bytes());
+        assert!(Command::new("chown").arg("nobody").arg(&script).status().unwrap().success());
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o4755)).unwrap();
+        script
+    };
+    let script = setuid_script("setuid-script", Path::new("/bin/sh"));
+    let output = run(&[script.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert_eq!(text(&output.stderr), "", "no warning for a set-user-ID script");
+
+    let script = setuid_script("under-setuid-interpreter", &program);
+    let output = run(&[script.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    let expected = format!(
+        "keepalive: warning: {} runs under {}, which is set-user-ID: the dynamic loader ignores LD_PRELOAD",
+        script.display(),
+        program.display()
+    );
+    assert!(stderr.starts_with(&expected), "{}", describe(&output));
+    assert_eq!(stderr.lines().count(), 1, "{}", describe(&output));
+}
+
+#[test]
+fn warns_about_file_capabilities_only_where_the_loader_heeds_them() {
+    if !is_root() {
+        report("skipped: giving a file capabilities, and running it as nobody, needs root");
+        return;
+    }
+    let directory = scratch("capabilities");
+    let program = directory.join("capable-true");
+    std::fs::copy("/bin/true", &program).unwrap();
+    let setcap = Command::new("setcap").arg("cap_net_bind_service+ep").arg(&program).output();
+    if !setcap.as_ref().is_ok_and(|output| output.status.success()) {
+        report("skipped: setcap (libcap2-bin) is missing or the file system takes no capabilities");
+        return;
+    }
+    // The kernel does not put a process whose real user is root in secure-execution mode for them.
+    let output = run(&[program.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert_eq!(text(&output.stderr), "", "no warning for root");
+
+    let output = clean_command("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(command_path())
+        .arg(&program)
+        .output()
+        .unwrap();
+    let expected = format!(
+        "keepalive: warning: {} is given file capabilities: the dynamic loader ignores LD_PRELOAD",
+        program.display()
+    );
+    assert!(text(&output.stderr).starts_with(&expected), "{}", describe(&output));
 }
 
 #[test]
@@ -232,10 +437,12 @@ fn print_env_gives_the_same_configuration_elsewhere() {
     let options = ["--idle", "20s", "--count", "3", "--only", "[::1],127.0.0.0/8", "--print-env"];
     let shell = run(&options);
     assert!(shell.status.success(), "{}", describe(&shell));
+    // The names run mode removes for --idle and --count, which would compete with ours.
+    let rivals = "KEEPIDLE DD_TCP_KEEPALIVE_TIME KEEPALIVE_COUNT KEEPCNT DD_TCP_KEEPALIVE_PROBES";
     assert_eq!(
         text(&shell.stdout),
         format!(
-            "export LD_PRELOAD={library}\"${{LD_PRELOAD:+:$LD_PRELOAD}}\"\n\
+            "export LD_PRELOAD={library}\"${{LD_PRELOAD:+:$LD_PRELOAD}}\"\nunset {rivals}\n\
              export KEEPALIVE_IDLE=20s\nexport KEEPALIVE_CNT=3\nexport KEEPALIVE_ONLY='[::1],127.0.0.0/8'\n"
         )
     );
@@ -243,28 +450,112 @@ fn print_env_gives_the_same_configuration_elsewhere() {
     assert_eq!(
         text(&docker.stdout),
         format!(
-            "ENV LD_PRELOAD={library} \\\n    KEEPALIVE_IDLE=20s \\\n    KEEPALIVE_CNT=3 \\\n    KEEPALIVE_ONLY=\"[::1],127.0.0.0/8\"\n"
+            "ENV LD_PRELOAD=\"{library}${{LD_PRELOAD:+:$LD_PRELOAD}}\" \\\n    KEEPALIVE_IDLE=20s \\\n    \
+             KEEPALIVE_CNT=3 \\\n    KEEPALIVE_ONLY=\"[::1],127.0.0.0/8\"\n"
         )
     );
     let systemd = run(&[&options[..], &["--format", "systemd"]].concat());
     assert_eq!(
         text(&systemd.stdout),
         format!(
-            "[Service]\nEnvironment=LD_PRELOAD={library}\nEnvironment=KEEPALIVE_IDLE=20s\n\
-             Environment=KEEPALIVE_CNT=3\nEnvironment=\"KEEPALIVE_ONLY=[::1],127.0.0.0/8\"\n"
+            "[Service]\nEnvironment=LD_PRELOAD={library}\nUnsetEnvironment={rivals}\n\
+             Environment=KEEPALIVE_IDLE=20s\nEnvironment=KEEPALIVE_CNT=3\n\
+             Environment=\"KEEPALIVE_ONLY=[::1],127.0.0.0/8\"\n"
         )
     );
 
-    // The shell lines, run by sh, configure a real program's sockets.
+    // The shell lines, run by sh, configure a real program's sockets, and a competing name left
+    // in the environment draws no conflict warning from the library.
     let shell = run(&["--idle", "20s", "--count", "3", "--print-env"]);
     let script = format!("{}exec \"$0\" ipv4", text(&shell.stdout));
     let output = clean_command("sh")
         .args(["-c", &script])
         .arg(c_program("glibc", "scenarios"))
-        .envs([("EXPECT_IDLE", "20"), ("EXPECT_CNT", "3")])
+        .envs([("EXPECT_IDLE", "20"), ("EXPECT_CNT", "3"), ("KEEPALIVE_COUNT", "9")])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(text(&output.stderr), "");
+}
+
+#[test]
+fn print_env_escapes_what_docker_and_systemd_expand() {
+    let directory = scratch("escapes").join("50%$HOME");
+    std::fs::create_dir_all(&directory).unwrap();
+    let library_copy = directory.join("libkeepalive.so");
+    std::fs::copy(library(), &library_copy).unwrap();
+    let print = |format: &str| {
+        let output = keepalive(&["--idle", "20", "--print-env", "--format", format])
+            .env("KEEPALIVE_LIBRARY", &library_copy)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", describe(&output));
+        text(&output.stdout)
+    };
+    let path = library_copy.display().to_string();
+    let escaped = |from: &str, to: &str| path.replace(from, to);
+    assert!(print("dockerfile").starts_with(&format!("ENV LD_PRELOAD=\"{}", escaped("$", "\\$"))));
+    assert_eq!(
+        print("systemd"),
+        format!(
+            "[Service]\nEnvironment=\"LD_PRELOAD={}\"\nUnsetEnvironment=KEEPIDLE DD_TCP_KEEPALIVE_TIME\n\
+             Environment=KEEPALIVE_IDLE=20\n",
+            escaped("%", "%%")
+        )
+    );
+    assert!(print("shell").starts_with(&format!("export LD_PRELOAD='{path}'")));
+}
+
+#[test]
+fn whitespace_inside_a_value_becomes_one_space() {
+    let library = library().canonicalize().unwrap();
+    let options = ["--idle", "1h\n 5m", "--only", "10.0.0.0/8,\r\n:6379", "--print-env", "--format", "dockerfile"];
+    let docker = run(&options);
+    assert!(docker.status.success(), "{}", describe(&docker));
+    assert_eq!(
+        text(&docker.stdout),
+        format!(
+            "ENV LD_PRELOAD=\"{}${{LD_PRELOAD:+:$LD_PRELOAD}}\" \\\n    KEEPALIVE_IDLE=\"1h 5m\" \\\n    \
+             KEEPALIVE_ONLY=\"10.0.0.0/8, :6379\"\n",
+            library.display()
+        )
+    );
+    let output = run(&["--idle", "1h\t\t5m", "sh", "-c", "printf %s \"$KEEPALIVE_IDLE\""]);
+    assert_eq!(text(&output.stdout), "1h 5m", "{}", describe(&output));
+
+    let output = run(&["--only", "10.0.0.0/8,\x0b:6379", "--print-env"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert_eq!(
+        text(&output.stderr),
+        "keepalive: invalid --only \"10.0.0.0/8,\\u{b}:6379\": control characters are not accepted\n"
+    );
+}
+
+/// The writing end of a pipe whose reader is already closed.
+fn pipe_without_reader() -> OwnedFd {
+    let mut ends = [0; 2];
+    // SAFETY: pipe2 fills the two-element array with new descriptors, which are then owned here.
+    unsafe {
+        assert_eq!(libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        drop(OwnedFd::from_raw_fd(ends[0]));
+        OwnedFd::from_raw_fd(ends[1])
+    }
+}
+
+#[test]
+fn output_that_cannot_be_written() {
+    let pid = std::process::id().to_string();
+    for arguments in [&["--print-env"][..], &["--status", &pid]] {
+        let full = std::fs::File::create("/dev/full").unwrap();
+        let output = keepalive(arguments).stdout(full).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{arguments:?}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), "keepalive: cannot write output: No space left on device\n");
+
+        // A reader that stopped reading, as `| head -1` does, is not an error.
+        let output = keepalive(arguments).stdout(pipe_without_reader()).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{arguments:?}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), "", "{arguments:?}");
+    }
 }
 
 const IDLE_CONNECTION: &str = "import socket, sys, time\n\
@@ -322,6 +613,32 @@ fn status_shows_what_the_kernel_runs() {
     assert!(report.contains("libkeepalive not loaded"), "{report}");
     assert!(row_ends(&report, client_port, "off"), "{report}");
     assert!(report.ends_with("3 TCP sockets, 0 with keepalive on\n"), "{report}");
+}
+
+#[test]
+fn status_of_a_thread_shows_its_process() {
+    const LISTENER_AND_THREAD: &str = "import socket, threading, time\n\
+        listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
+        started = threading.Event(); ids = []\n\
+        def wait():\n    ids.append(threading.get_native_id()); started.set(); time.sleep(30)\n\
+        threading.Thread(target=wait, daemon=True).start(); started.wait()\n\
+        print(ids[0], flush=True)\n\
+        time.sleep(30)";
+    let mut under = keepalive(&["--idle", "20"]);
+    under.arg(python3()).args(["-c", LISTENER_AND_THREAD]);
+    let mut process = spawn(under);
+    let mut thread = String::new();
+    BufReader::new(process.0.stdout.as_mut().unwrap()).read_line(&mut thread).unwrap();
+    let (thread, pid) = (thread.trim(), process.0.id());
+
+    let output = run(&["--status", thread]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let report = text(&output.stdout);
+    let mut lines = report.lines();
+    assert_eq!(lines.next(), Some(format!("thread {thread} is in process {pid}; showing the process").as_str()));
+    assert!(lines.next().unwrap().starts_with(&format!("process {pid} (python3")), "{report}");
+    assert!(lines.any(|line| line.contains("LISTEN") && line.contains("on, idle 20s ")), "{report}");
+    assert!(report.ends_with("1 TCP sockets, 1 with keepalive on\n"), "options read, not guessed: {report}");
 }
 
 fn row_ends(report: &str, local: u16, ending: &str) -> bool {

@@ -3,12 +3,11 @@
 use std::ffi::{OsStr, OsString};
 use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
 
 use keepalive_config::Variable;
 
+use crate::exec::{self, Failure};
 use crate::options::{Format, Setting};
 use crate::program;
 
@@ -45,60 +44,105 @@ pub fn run(library: &Path, settings: &[Setting], command: &[OsString]) -> u8 {
         return CANNOT_RUN;
     };
     let Some(path) = program::find(name) else {
-        eprintln!("keepalive: {}: command not found", name.to_string_lossy());
+        let reason = if name.as_bytes().contains(&b'/') { "No such file or directory" } else { "command not found" };
+        eprintln!("keepalive: {}: {reason}", name.to_string_lossy());
         return NOT_FOUND;
     };
+    if path.is_dir() {
+        eprintln!("keepalive: {}: Is a directory", path.display());
+        return CANNOT_RUN;
+    }
     for warning in program::warnings(&path) {
         eprintln!("keepalive: warning: {warning}");
     }
-    let mut process = Command::new(&path);
-    process.arg0(name).args(arguments);
-    process.env("LD_PRELOAD", preload_list(library, std::env::var_os("LD_PRELOAD").as_deref()));
-    for setting in settings {
-        for rival in rivals(setting.variable) {
-            process.env_remove(rival);
+    let environment = program_environment(library, settings);
+    match exec::replace_process(&path, name, arguments, &environment) {
+        Failure::BinaryFile => {
+            eprintln!("keepalive: {}: cannot execute binary file: Exec format error", path.display());
+            CANNOT_RUN
         }
-        process.env(setting.name(), &setting.value);
+        Failure::System(error) if error.kind() == ErrorKind::NotFound => {
+            // The file exists, so what is missing is its `#!` interpreter or its dynamic loader.
+            eprintln!("keepalive: {}: cannot run it: its interpreter or loader was not found", path.display());
+            NOT_FOUND
+        }
+        Failure::System(error) => {
+            eprintln!("keepalive: {}: {}", path.display(), without_error_number(&error));
+            CANNOT_RUN
+        }
     }
-    let error = process.exec();
-    if error.kind() == ErrorKind::NotFound {
-        // The file exists, so what is missing is its `#!` interpreter or its dynamic loader.
-        eprintln!("keepalive: {}: cannot run it: its interpreter or loader was not found", path.display());
-        return NOT_FOUND;
-    }
-    let reason = error.to_string();
-    let reason = reason.split(" (os error").next().unwrap_or_default();
-    eprintln!("keepalive: {}: {reason}", path.display());
-    CANNOT_RUN
 }
 
-/// The lines that give a program started elsewhere the same environment.
+/// This process's environment as `NAME=value` entries, with the library preloaded, each
+/// setting's variable set and the names competing with it removed.
+fn program_environment(library: &Path, settings: &[Setting]) -> Vec<OsString> {
+    let preload = preload_list(library, std::env::var_os("LD_PRELOAD").as_deref());
+    let mut assigned = vec![(OsString::from("LD_PRELOAD"), preload)];
+    assigned.extend(settings.iter().map(|setting| (setting.name().into(), setting.value.clone().into())));
+    let removed: Vec<&str> = settings.iter().flat_map(|setting| rivals(setting.variable)).collect();
+    let replaced = |name: &OsStr| {
+        assigned.iter().any(|(assigned, _)| assigned == name) || removed.iter().any(|rival| name == *rival)
+    };
+    let kept: Vec<(OsString, OsString)> = std::env::vars_os().filter(|(name, _)| !replaced(name)).collect();
+    kept.into_iter()
+        .chain(assigned)
+        .map(|(name, value)| {
+            let mut entry = name;
+            entry.push("=");
+            entry.push(value);
+            entry
+        })
+        .collect()
+}
+
+/// An error's text without Rust's " (os error N)", as a shell shows it.
+pub fn without_error_number(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    text.split(" (os error").next().unwrap_or_default().to_owned()
+}
+
+/// The lines that give a program started elsewhere the same environment as `run` does.
 pub fn environment(library: &Path, settings: &[Setting], format: Format) -> String {
     let library = library.to_string_lossy();
-    let pairs = settings.iter().map(|setting| (setting.name(), setting.value.as_str()));
+    let pairs: Vec<(&str, &str)> = settings.iter().map(|setting| (setting.name(), setting.value.as_str())).collect();
+    let rivals: Vec<&str> = settings.iter().flat_map(|setting| rivals(setting.variable)).collect();
     match format {
-        Format::Shell => {
-            let mut text = format!("export LD_PRELOAD={}\"${{LD_PRELOAD:+:$LD_PRELOAD}}\"\n", shell_quote(&library));
-            for (name, value) in pairs {
-                text += &format!("export {name}={}\n", shell_quote(value));
-            }
-            text
-        }
-        Format::Dockerfile => {
-            let mut text = format!("ENV LD_PRELOAD={}", double_quote(&library));
-            for (name, value) in pairs {
-                text += &format!(" \\\n    {name}={}", double_quote(value));
-            }
-            text + "\n"
-        }
-        Format::Systemd => {
-            let mut text = format!("[Service]\nEnvironment={}\n", double_quote(&format!("LD_PRELOAD={library}")));
-            for (name, value) in pairs {
-                text += &format!("Environment={}\n", double_quote(&format!("{name}={value}")));
-            }
-            text
-        }
+        Format::Shell => shell_lines(&library, &pairs, &rivals),
+        Format::Dockerfile => dockerfile_lines(&library, &pairs),
+        Format::Systemd => systemd_lines(&library, &pairs, &rivals),
     }
+}
+
+fn shell_lines(library: &str, pairs: &[(&str, &str)], rivals: &[&str]) -> String {
+    let mut text = format!("export LD_PRELOAD={}\"${{LD_PRELOAD:+:$LD_PRELOAD}}\"\n", shell_quote(library));
+    if !rivals.is_empty() {
+        text += &format!("unset {}\n", rivals.join(" "));
+    }
+    for (name, value) in pairs {
+        text += &format!("export {name}={}\n", shell_quote(value));
+    }
+    text
+}
+
+/// One `ENV` instruction. It cannot unset a variable, so the competing names stay as they are.
+fn dockerfile_lines(library: &str, pairs: &[(&str, &str)]) -> String {
+    let mut text = format!("ENV LD_PRELOAD=\"{}${{LD_PRELOAD:+:$LD_PRELOAD}}\"", escape(library, DOCKERFILE_SPECIAL));
+    for (name, value) in pairs {
+        text += &format!(" \\\n    {name}={}", dockerfile_quote(value));
+    }
+    text + "\n"
+}
+
+/// A drop-in cannot add to a variable the unit sets, so `LD_PRELOAD` names the library alone.
+fn systemd_lines(library: &str, pairs: &[(&str, &str)], rivals: &[&str]) -> String {
+    let mut text = format!("[Service]\nEnvironment={}\n", systemd_quote(&format!("LD_PRELOAD={library}")));
+    if !rivals.is_empty() {
+        text += &format!("UnsetEnvironment={}\n", rivals.join(" "));
+    }
+    for (name, value) in pairs {
+        text += &format!("Environment={}\n", systemd_quote(&format!("{name}={value}")));
+    }
+    text
 }
 
 fn plain(text: &str) -> bool {
@@ -109,8 +153,29 @@ fn shell_quote(text: &str) -> String {
     if plain(text) { text.to_owned() } else { format!("'{}'", text.replace('\'', r"'\''")) }
 }
 
-fn double_quote(text: &str) -> String {
-    if plain(text) { text.to_owned() } else { format!("\"{}\"", text.replace('\\', r"\\").replace('"', "\\\"")) }
+/// What a backslash must precede between double quotes in a Dockerfile, where BuildKit expands `$`.
+const DOCKERFILE_SPECIAL: &[char] = &['\\', '"', '$'];
+
+fn dockerfile_quote(text: &str) -> String {
+    if plain(text) { text.to_owned() } else { format!("\"{}\"", escape(text, DOCKERFILE_SPECIAL)) }
+}
+
+/// systemd expands `%` specifiers in `Environment=`, between quotes too; `$` it leaves alone.
+fn systemd_quote(text: &str) -> String {
+    let quoted = if plain(text) { text.to_owned() } else { format!("\"{}\"", escape(text, &['\\', '"'])) };
+    quoted.replace('%', "%%")
+}
+
+/// `text` with a backslash before each of `special`.
+fn escape(text: &str, special: &[char]) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if special.contains(&character) {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
 }
 
 #[cfg(test)]
@@ -137,6 +202,9 @@ mod tests {
         assert_eq!(shell_quote("20s"), "20s");
         assert_eq!(shell_quote("[::1],:6379"), "'[::1],:6379'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(double_quote("1h 5m"), "\"1h 5m\"");
+        assert_eq!(dockerfile_quote("1h 5m"), "\"1h 5m\"");
+        assert_eq!(dockerfile_quote(r#"a$b"c\d"#), r#""a\$b\"c\\d""#);
+        assert_eq!(systemd_quote("a%b"), "a%%b");
+        assert_eq!(systemd_quote(r#"a%$"\"#), r#""a%%$\"\\""#);
     }
 }

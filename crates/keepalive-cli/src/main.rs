@@ -1,6 +1,7 @@
 //! `keepalive`: run a program with libkeepalive preloaded, print the environment that does the
 //! same elsewhere, or show whether a running process's TCP connections have keepalive.
 
+mod exec;
 mod launch;
 mod library;
 mod options;
@@ -8,7 +9,10 @@ mod program;
 mod sockets;
 mod status;
 
+use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
+
+use options::Format;
 
 /// Exit status for a mistake in how the command was called, or a missing library.
 const USAGE: u8 = 2;
@@ -17,10 +21,7 @@ fn main() -> ExitCode {
     let cli = options::parse();
     if let Some(pid) = cli.status {
         return match status::report(pid) {
-            Ok(report) => {
-                print!("{report}");
-                ExitCode::SUCCESS
-            }
+            Ok(report) => write_output(&report),
             Err(reason) => {
                 eprintln!("keepalive: {reason}");
                 ExitCode::FAILURE
@@ -36,8 +37,21 @@ fn main() -> ExitCode {
     };
     let settings = cli.settings();
     if cli.print_env {
-        print!("{}", launch::environment(&library, &settings, cli.format));
-        return ExitCode::SUCCESS;
+        return write_output(&launch::environment(&library, &settings, cli.format.unwrap_or(Format::Shell)));
     }
     ExitCode::from(launch::run(&library, &settings, &cli.command))
+}
+
+/// Writes `text` on standard output. A reader that stopped reading, as `| head -1` does, is not
+/// an error: the command stops quietly with status 0.
+fn write_output(text: &str) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("keepalive: cannot write output: {}", launch::without_error_number(&error));
+            ExitCode::FAILURE
+        }
+    }
 }

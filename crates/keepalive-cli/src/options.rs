@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, ValueEnum};
 use keepalive_config::rules::{RuleError, parse_rules};
+use keepalive_config::value::parse_duration_ms;
 use keepalive_config::{
     COUNT, DEBUG, FORCE, IDLE, INTERVAL, Kind, MAX_RULES, ONLY, SIDE, SKIP, USER_TIMEOUT, Variable,
 };
@@ -74,9 +75,11 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["command", "status"])]
     pub print_env: bool,
 
-    /// How --print-env writes it
-    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Shell, requires = "print_env")]
-    pub format: Format,
+    /// How --print-env writes it [default: shell]
+    // An Option, so that `parse` can tell it was given. clap's `requires = "print_env"` would not
+    // do: it is waived when PROGRAM or --status, which conflict with --print-env, are present.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
 
     /// Show the TCP connections of a running process and whether keepalive runs on them
     #[arg(long, value_name = "PID", conflicts_with_all = [
@@ -85,7 +88,12 @@ pub struct Cli {
     pub status: Option<u32>,
 
     /// The program to run, and its arguments
-    #[arg(value_name = "PROGRAM", trailing_var_arg = true, required_unless_present_any = ["print_env", "status"])]
+    // Not required with --format alone either, so that `parse` says what --format needs.
+    #[arg(
+        value_name = "PROGRAM",
+        trailing_var_arg = true,
+        required_unless_present_any = ["print_env", "status", "format"]
+    )]
     pub command: Vec<OsString>,
 }
 
@@ -108,11 +116,19 @@ pub struct Setting {
 
 impl Setting {
     fn new(variable: &'static Variable, text: &str) -> Result<Setting, String> {
-        let value = text.trim().to_owned();
+        let value = single_spaced(text);
+        if value.contains(char::is_control) {
+            return Err("control characters are not accepted".to_owned());
+        }
         if let Kind::Rules = variable.kind {
             check_rules(variable, &value)?;
         } else if variable.parse(value.as_bytes()).is_none() {
-            return Err(variable.expected.to_owned());
+            return Err(match variable.kind {
+                Kind::Seconds { .. } if has_fraction_of_a_second(&value) => {
+                    format!("only whole seconds are accepted, {}", variable.expected)
+                }
+                _ => variable.expected.to_owned(),
+            });
         }
         Ok(Setting { variable, value })
     }
@@ -122,11 +138,23 @@ impl Setting {
     }
 }
 
+/// The parser takes any run of ASCII whitespace inside a value as one separator, so a single
+/// space means the same and keeps newlines out of the lines `--print-env` writes.
+fn single_spaced(text: &str) -> String {
+    text.trim().split_ascii_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A well-formed duration such as `1500ms` that a variable taking whole seconds refuses.
+fn has_fraction_of_a_second(text: &str) -> bool {
+    parse_duration_ms(text.as_bytes()).is_some_and(|ms| ms % 1000 != 0)
+}
+
 /// The library ignores one bad entry and applies the rest; given on the command line, a bad
-/// entry is a mistake to fix before anything runs, so the whole option is refused.
+/// entry is a mistake to fix before anything runs, so the whole option is refused. So is an
+/// empty list, which for --only would select no connection at all.
 fn check_rules(variable: &Variable, text: &str) -> Result<(), String> {
     let mut problem = None;
-    parse_rules(text.as_bytes(), |error| {
+    let rules = parse_rules(text.as_bytes(), |error| {
         problem.get_or_insert(match error {
             RuleError::Entry(entry) => {
                 format!("{:?} is not a rule: {}", String::from_utf8_lossy(entry), variable.expected)
@@ -134,6 +162,9 @@ fn check_rules(variable: &Variable, text: &str) -> Result<(), String> {
             RuleError::TooMany(_) => format!("more than {MAX_RULES} rules"),
         });
     });
+    if problem.is_none() && rules.rules().is_empty() {
+        problem = Some(format!("the list is empty; {}", variable.expected));
+    }
     problem.map_or(Ok(()), Err)
 }
 
@@ -160,13 +191,19 @@ impl Cli {
 
 /// Parses the command line; a mistake is one line on stderr and exit status 2.
 pub fn parse() -> Cli {
-    Cli::try_parse().unwrap_or_else(|error| match error.kind() {
+    let cli = Cli::try_parse().unwrap_or_else(|error| match error.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => error.exit(),
-        _ => {
-            eprintln!("keepalive: {}", one_line(&error));
-            std::process::exit(2)
-        }
-    })
+        _ => refuse(&one_line(&error)),
+    });
+    if cli.format.is_some() && !cli.print_env {
+        refuse("--format is only for --print-env (see keepalive --help)");
+    }
+    cli
+}
+
+fn refuse(line: &str) -> ! {
+    eprintln!("keepalive: {line}");
+    std::process::exit(2)
 }
 
 fn one_line(error: &clap::Error) -> String {

@@ -32,8 +32,26 @@ enum Timer {
     Other,
 }
 
-/// The report, or a line saying why there is none.
-pub fn report(pid: u32) -> Result<String, String> {
+/// The report, or a line saying why there is none. `id` may also be one of a process's threads,
+/// which share its descriptors; the report is then on the process.
+pub fn report(id: u32) -> Result<String, String> {
+    let pid = process_of(id);
+    let mut out = String::new();
+    if pid != id {
+        let _ = writeln!(out, "thread {id} is in process {pid}; showing the process");
+    }
+    out += &process_report(pid)?;
+    Ok(out)
+}
+
+/// The process a thread belongs to (its thread-group ID), or `id` itself when that cannot be read.
+fn process_of(id: u32) -> u32 {
+    let status = fs::read_to_string(format!("/proc/{id}/status")).unwrap_or_default();
+    let tgid = status.lines().find_map(|line| line.strip_prefix("Tgid:")).and_then(|tgid| tgid.trim().parse().ok());
+    tgid.unwrap_or(id)
+}
+
+fn process_report(pid: u32) -> Result<String, String> {
     let proc = PathBuf::from(format!("/proc/{pid}"));
     let name =
         fs::read_to_string(proc.join("comm")).map_err(|_| format!("no process with PID {pid}"))?.trim_end().to_owned();
