@@ -106,9 +106,7 @@ fn programs_that_cannot_run_get_a_shells_status() {
     let directory = scratch("cannot-run");
     let not_executable = directory.join("not-executable");
     std::fs::write(&not_executable, "echo hi\n").unwrap();
-    let no_interpreter = directory.join("no-interpreter");
-    std::fs::write(&no_interpreter, "#!/nonexistent/interpreter\n").unwrap();
-    std::fs::set_permissions(&no_interpreter, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let no_interpreter = executable(&directory, "no-interpreter", b"#!/nonexistent/interpreter\n");
     let (directory, not_executable, no_interpreter) =
         (directory.display(), not_executable.display(), no_interpreter.display());
     let cases = [
@@ -131,10 +129,20 @@ fn programs_that_cannot_run_get_a_shells_status() {
 
 /// An executable file in `directory` holding `contents`.
 fn executable(directory: &Path, name: &str, contents: &[u8]) -> PathBuf {
+    let source = directory.join(format!(".{name}.contents"));
+    std::fs::write(&source, contents).unwrap();
     let path = directory.join(name);
-    std::fs::write(&path, contents).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy_executable(&source, &path);
+    std::fs::remove_file(&source).unwrap();
     path
+}
+
+/// Copies `from` to `to`, mode 755, in another process. Written here, the file would be open for
+/// writing in this process for a moment, and a child that another test forks in that moment
+/// would hold it open until its own exec: running the file then fails with ETXTBSY.
+fn copy_executable(from: &Path, to: &Path) {
+    let status = clean_command("install").arg("-m").arg("755").arg(from).arg(to).status().unwrap();
+    assert!(status.success(), "install {} {}", from.display(), to.display());
 }
 
 #[test]
@@ -295,9 +303,7 @@ fn warns_when_the_preload_cannot_reach_the_program() {
     assert!(text(&output.stderr).starts_with(&expected), "{}", describe(&output));
     assert_eq!(text(&output.stderr).lines().count(), 1);
 
-    let script = directory.join("script");
-    std::fs::write(&script, format!("#!{}\n", program.display())).unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = executable(&directory, "script", format!("#!{}\n", program.display()).as_bytes());
     let output = run(&[script.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
     let expected = format!("{} runs under {}, which is statically linked", script.display(), program.display());
@@ -363,7 +369,7 @@ fn warns_about_set_user_id_programs() {
     }
     let directory = scratch("setuid");
     let program = directory.join("setuid-true");
-    std::fs::copy("/bin/true", &program).unwrap();
+    copy_executable(Path::new("/bin/true"), &program);
     let chown = Command::new("chown").arg("nobody").arg(&program).status().unwrap();
     assert!(chown.success());
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o4755)).unwrap();
@@ -406,10 +412,11 @@ fn warns_about_file_capabilities_only_where_the_loader_heeds_them() {
     }
     let directory = scratch("capabilities");
     let program = directory.join("capable-true");
-    std::fs::copy("/bin/true", &program).unwrap();
+    copy_executable(Path::new("/bin/true"), &program);
     let setcap = Command::new("setcap").arg("cap_net_bind_service+ep").arg(&program).output();
-    if !setcap.as_ref().is_ok_and(|output| output.status.success()) {
-        report("skipped: setcap (libcap2-bin) is missing or the file system takes no capabilities");
+    let setcap = setcap.expect("setcap is needed for this test: apt-get install libcap2-bin");
+    if !setcap.status.success() {
+        report(&format!("skipped: the file system takes no capabilities: {}", text(&setcap.stderr).trim()));
         return;
     }
     // The kernel does not put a process whose real user is root in secure-execution mode for them.
@@ -676,7 +683,7 @@ fn a_missing_library_is_an_error() {
 
     let directory = scratch("alone");
     let alone = directory.join("keepalive");
-    std::fs::copy(command_path(), &alone).unwrap();
+    copy_executable(&command_path(), &alone);
     let output = clean_command(&alone).arg("true").output().unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
     let stderr = text(&output.stderr);
