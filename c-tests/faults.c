@@ -1,5 +1,5 @@
-/* Faults around the library: `faults transcript [deny-setsockopt|deny-getsockopt|deny-both]` and
- * `faults dlopen_late`.
+/* Faults around the library: `faults transcript [deny-setsockopt|deny-getsockopt|deny-both]`,
+ * `faults dlopen_late` and `faults peer_rules allow|deny`.
  *
  * transcript installs a seccomp filter that makes setsockopt and/or getsockopt fail with EPERM
  * (the library's own calls are direct system calls, so the filter sees them too), then makes a
@@ -215,6 +215,34 @@ static int dlopen_late(void) {
     return finish();
 }
 
+/* Peer rules read the program's address through process_vm_readv() before connect(); with that
+ * call forbidden (some container profiles do), they decide once the kernel has read it. A `deny`
+ * argument installs the filter. Selected connections are configured all the same, and an
+ * invalid address is the kernel's EFAULT, never a crash. */
+static int peer_rules(int denied) {
+    if (denied)
+        deny(SYS_process_vm_readv, -1);
+    struct sockaddr_storage address;
+    socklen_t length;
+    int listener = raw_listener(AF_INET, &address, &length);
+    int blocking = SUCCEEDS(socket(AF_INET, SOCK_STREAM, 0));
+    SUCCEEDS(connect(blocking, (struct sockaddr *)&address, length));
+    check_configured(blocking, "after a blocking connect()");
+    int nonblocking = SUCCEEDS(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    errno = 0;
+    if (connect(nonblocking, (struct sockaddr *)&address, length) != -1 || errno != EINPROGRESS)
+        FAIL("non-blocking connect(): %s, expected EINPROGRESS", strerror(errno));
+    check_configured(nonblocking, "after a non-blocking connect()");
+    int invalid = SUCCEEDS(socket(AF_INET, SOCK_STREAM, 0));
+    errno = 0;
+    if (connect(invalid, (const struct sockaddr *)8, length) != -1 || errno != EFAULT)
+        FAIL("connect() to an invalid pointer: %s, expected EFAULT", strerror(errno));
+    int fds[] = {invalid, nonblocking, blocking, listener};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        close(fds[i]);
+    return finish();
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "transcript") == 0)
         return transcript(argv[2]);
@@ -222,6 +250,13 @@ int main(int argc, char **argv) {
         current = "dlopen_late";
         return dlopen_late();
     }
-    fprintf(stderr, "usage: %s transcript allow|deny-setsockopt|deny-getsockopt|deny-both|no-descriptors | dlopen_late\n", argv[0]);
+    if (argc == 3 && strcmp(argv[1], "peer_rules") == 0) {
+        current = "peer_rules";
+        return peer_rules(strcmp(argv[2], "deny") == 0);
+    }
+    fprintf(stderr,
+            "usage: %s transcript allow|deny-setsockopt|deny-getsockopt|deny-both|no-descriptors | dlopen_late | "
+            "peer_rules allow|deny\n",
+            argv[0]);
     return 2;
 }

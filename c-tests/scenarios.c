@@ -3,6 +3,8 @@
 #include "check.h"
 
 #include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <sys/resource.h>
 
 #define SKIP 77
@@ -343,6 +345,84 @@ static int failing_calls(void) {
     return finish();
 }
 
+static void on_alarm(int signal) {
+    (void)signal;
+}
+
+/* A blocking connect() to a listener whose queue is full, so that its SYNs go unanswered: with
+ * TCP_USER_TIMEOUT set before the SYN it fails with ETIMEDOUT after that time (EXPECT_USER_TIMEOUT
+ * ms), not after the minutes of SYN retries. RAW=1 makes the socket by system call, so that only
+ * connect() can configure it. An alarm bounds the wait. */
+static int syn_timeout(void) {
+    struct sockaddr_storage address;
+    socklen_t length = loopback(AF_INET, 0, &address);
+    int listener = raw_socket(AF_INET, SOCK_STREAM);
+    if (syscall(SYS_bind, listener, &address, length) != 0 || syscall(SYS_listen, listener, 0) != 0 ||
+        getsockname(listener, (struct sockaddr *)&address, &length) != 0)
+        FAIL("listener: %s", strerror(errno));
+    for (int i = 0; i < 3; i++)
+        raw_connect(raw_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK), (struct sockaddr *)&address, length);
+    usleep(200000);
+    long limit = expected("EXPECT_USER_TIMEOUT", 0);
+    struct sigaction action = {.sa_handler = on_alarm};
+    sigaction(SIGALRM, &action, NULL);
+    alarm((unsigned)(limit / 1000 + 5));
+    int fd = expected("RAW", 0) ? raw_socket(AF_INET, SOCK_STREAM) : SUCCEEDS(socket(AF_INET, SOCK_STREAM, 0));
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    errno = 0;
+    int result = connect(fd, (struct sockaddr *)&address, length);
+    int error = errno;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    alarm(0);
+    double seconds = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
+    printf("connect() to a peer that drops SYNs: %s after %.2f s\n", result == 0 ? "connected" : strerror(error),
+           seconds);
+    if (result != -1 || error != ETIMEDOUT)
+        FAIL("expected ETIMEDOUT, got %d (%s)", result, strerror(error));
+    else if (seconds > (double)limit / 1000 + 1.5)
+        FAIL("ETIMEDOUT after %.2f s, expected within %.1f s", seconds, (double)limit / 1000 + 1.5);
+    return finish();
+}
+
+/* Moves `raw` (a socket made by system call, keepalive on with the program's own idle time
+ * `idle`) onto the descriptor number of a socket made through socket() and closed: as recvmsg(),
+ * dup2() or a raw system call can, without passing through the library. Returns that number. */
+static int onto_a_closed_number(int raw, int idle) {
+    int one = 1, number = SUCCEEDS(socket(AF_INET, SOCK_STREAM, 0));
+    close(number);
+    syscall(SYS_setsockopt, raw, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    syscall(SYS_setsockopt, raw, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    if (dup2(raw, number) != number)
+        FAIL("dup2: %s", strerror(errno));
+    close(raw);
+    return number;
+}
+
+/* Force mode: a socket on the descriptor number of a closed socket the library configured, with
+ * the program's own idle time, is not mistaken for that socket, at connect() and as a listener at
+ * accept(). EXPECT_FORCED=1: it gets EXPECT_IDLE; otherwise the program's choice stays. */
+static int stale_numbers(void) {
+    int own = 999, want = expected("EXPECT_FORCED", 0) ? (int)expected("EXPECT_IDLE", 0) : own;
+    struct sockaddr_storage address, second;
+    socklen_t length, second_length;
+    int listener = raw_listener(AF_INET, &address, &length);
+    int client = onto_a_closed_number(raw_socket(AF_INET, SOCK_STREAM), own);
+    SUCCEEDS(connect(client, (struct sockaddr *)&address, length));
+    check_value(client, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", want, "a socket on a closed socket's number");
+
+    int server = onto_a_closed_number(raw_listener(AF_INET, &second, &second_length), own);
+    int other = raw_socket(AF_INET, SOCK_STREAM);
+    raw_connect(other, (struct sockaddr *)&second, second_length);
+    int accepted = SUCCEEDS(accept(server, NULL, NULL));
+    check_value(accepted, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", want,
+                "accepted from a listener on a closed socket's number");
+    int fds[] = {accepted, other, server, client, listener};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        close(fds[i]);
+    return finish();
+}
+
 /* Calls the kernel refuses give the bare system call's -1 and errno in every mode (peer rules,
  * force): nothing reads the program's arguments before the kernel has checked them, and force
  * mode never answers for the kernel. A refused connect() changes nothing on the socket. */
@@ -397,6 +477,19 @@ static int refusals(void) {
             syscall(SYS_connect, spare, &address, length));
     check_value(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", before, "after connect() refused with EISCONN");
     close(spare);
+    close(fd);
+
+    /* A non-blocking connect() asked again whether it completed: Linux answers 0 the first time. */
+    fd = SUCCEEDS(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    errno = 0;
+    if (connect(fd, (struct sockaddr *)&address, length) != -1 || errno != EINPROGRESS)
+        FAIL("non-blocking connect(): %s, expected EINPROGRESS", strerror(errno));
+    struct pollfd ready = {.fd = fd, .events = POLLOUT};
+    poll(&ready, 1, 2000);
+    SUCCEEDS(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof zero));
+    before = option(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE");
+    connect(fd, (struct sockaddr *)&address, length);
+    check_value(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", before, "after connect() asked again");
     close(fd);
     close(listener);
     return finish();
@@ -508,6 +601,8 @@ static const struct {
     {"failing_calls", failing_calls},
     {"force", force},
     {"refusals", refusals},
+    {"syn_timeout", syn_timeout},
+    {"stale_numbers", stale_numbers},
     {"filters", filters},
 };
 

@@ -31,21 +31,41 @@ pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> 
     fd
 }
 
-/// Connects like the C library's `connect()`; a TCP socket without keepalive gets it as soon as
-/// the kernel has taken the connection in hand.
+/// Connects like the C library's `connect()`; a TCP socket without keepalive gets it first.
 ///
 /// # Safety
-/// The same contract as `connect(2)`; `address` is read here only after the kernel read it.
+/// The same contract as `connect(2)`; `address` is read only through the kernel, or once the
+/// kernel has read it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connect(fd: c_int, address: *const sockaddr, length: socklen_t) -> c_int {
     let real_connect = real::CONNECT.get();
+    let mut decide_after = false;
+    when_enabled("connect()", |plan| decide_after = sockopt::before_connect(fd, address, length, plan));
+    if !decide_after {
+        // SAFETY: forwarded unchanged.
+        return unsafe { real_connect(fd, address, length) };
+    }
+    // SAFETY: as above.
+    unsafe { connect_then_decide(real_connect, fd, address, length) }
+}
+
+/// `connect()` when peer rules could not read the address before the call: only a call that
+/// started a connection (not one that failed, nor EISCONN or EALREADY) is looked at after it.
+///
+/// # Safety
+/// The same contract as `connect(2)`.
+#[cold]
+#[inline(never)]
+unsafe fn connect_then_decide(
+    real_connect: real::ConnectFn,
+    fd: c_int,
+    address: *const sockaddr,
+    length: socklen_t,
+) -> c_int {
     // SAFETY: forwarded unchanged.
     let result = unsafe { real_connect(fd, address, length) };
-    // Only a call that started a connection: not one that failed, nor a second call on a socket
-    // already connected or connecting (EISCONN, EALREADY), whose keepalive the program may have
-    // turned off since.
     if result == 0 || matches!(errno::get(), libc::EINPROGRESS | libc::EINTR) {
-        when_enabled("connect()", |plan| sockopt::at_connect(fd, address, length, plan));
+        when_enabled("connect()", |plan| sockopt::after_connect(fd, address, length, plan));
     }
     result
 }

@@ -98,7 +98,7 @@ impl Moment {
 #[inline(always)]
 pub fn configure(fd: c_int, plan: &Plan, moment: Moment) {
     if plan.force {
-        configured::mark(fd, true);
+        held::hold(fd);
     }
     if plan.debug {
         return configure_and_describe(fd, plan, moment);
@@ -131,24 +131,56 @@ fn wait_for_peer(fd: c_int, plan: &Plan) {
 /// No descriptor: a socket configured at `connect()` or `accept()` has no options of ours yet.
 const NOT_HELD: c_int = -1;
 
-/// A socket whose `connect()` to `address` the kernel has taken in hand, so that `address` is
-/// known to be readable.
+/// Before a `connect()`: a TCP socket without keepalive gets it now, so that its options govern
+/// the handshake too (`TCP_USER_TIMEOUT` bounds the SYN retries). Returns whether the decision
+/// must wait until the kernel has read the address, because it cannot be read safely here.
 #[inline(always)]
-pub fn at_connect(fd: c_int, address: *const sockaddr, length: socklen_t, plan: &Plan) {
+pub fn before_connect(fd: c_int, address: *const sockaddr, length: socklen_t, plan: &Plan) -> bool {
     if plan.at_socket {
-        // A UNIX socket (syslog, nscd, D-Bus) is told apart by its address, without a system call.
-        if internet_family(address, length) {
-            configure_if_off(fd, plan, Moment::Connect, fd);
-        }
-        return;
+        configure_if_needed(fd, plan, Moment::Connect, fd);
+        return false;
     }
     if plan.settings.side == Side::Server {
-        return left_alone(fd, plan, Moment::Connect, "KEEPALIVE_SIDE=server");
+        left_alone(fd, plan, Moment::Connect, "KEEPALIVE_SIDE=server");
+        return false;
     }
-    match peer_of(address, length) {
-        Some(peer) if plan.settings.selects(&peer) => configure_if_off(fd, plan, Moment::Connect, NOT_HELD),
-        Some(_) => left_alone(fd, plan, Moment::Connect, "peer not selected by KEEPALIVE_ONLY/KEEPALIVE_SKIP"),
-        None => left_alone(fd, plan, Moment::Connect, "not an IPv4 or IPv6 peer"),
+    select_before_connect(fd, address, length, plan)
+}
+
+/// With peer rules, the peer decides; its address is copied through the kernel, which reports
+/// an invalid pointer instead of crashing on it.
+#[cold]
+#[inline(never)]
+fn select_before_connect(fd: c_int, address: *const sockaddr, length: socklen_t, plan: &Plan) -> bool {
+    if !needs_options(fd, plan, Moment::Connect, NOT_HELD, true) {
+        return false;
+    }
+    let mut copy = zeroed_address();
+    let Some(bytes) = as_bytes(&mut copy).get_mut(..length as usize) else {
+        // Longer than any address: the kernel refuses it (EINVAL).
+        return false;
+    };
+    match sys::read_own_memory(address.cast(), bytes) {
+        Ok(()) => {
+            configure_if_selected(fd, peer_of(&copy, length), plan, Moment::Connect);
+            false
+        }
+        // The kernel refuses the address too.
+        Err(libc::EFAULT) => false,
+        // A sandbox that forbids process_vm_readv: decide once the kernel has read the address.
+        Err(_) => true,
+    }
+}
+
+/// After a `connect()` that started a connection, when `before_connect` could not read the
+/// address: the kernel has read it, so it is readable.
+#[cold]
+#[inline(never)]
+pub fn after_connect(fd: c_int, address: *const sockaddr, length: socklen_t, plan: &Plan) {
+    if needs_options(fd, plan, Moment::Connect, NOT_HELD, false) {
+        // SAFETY: the kernel read `length` bytes at `address` without a fault.
+        let peer = unsafe { peer_at(address, length) };
+        configure_if_selected(fd, peer, plan, Moment::Connect);
     }
 }
 
@@ -156,48 +188,100 @@ pub fn at_connect(fd: c_int, address: *const sockaddr, length: socklen_t, plan: 
 #[inline(always)]
 pub fn at_accept(listener: c_int, fd: c_int, plan: &Plan, moment: Moment) {
     if plan.at_socket {
-        return configure_if_off(fd, plan, moment, listener);
+        return configure_if_needed(fd, plan, moment, listener);
     }
     if plan.settings.side == Side::Client {
         return left_alone(fd, plan, moment, "KEEPALIVE_SIDE=client");
     }
-    match sys::getpeername(fd).ok().and_then(|(address, length)| peer_of((&raw const address).cast(), length)) {
-        Some(peer) if plan.settings.selects(&peer) => configure_if_off(fd, plan, moment, NOT_HELD),
+    if needs_options(fd, plan, moment, NOT_HELD, false) {
+        let peer = sys::getpeername(fd).ok().and_then(|(address, length)| peer_of(&address, length));
+        configure_if_selected(fd, peer, plan, moment);
+    }
+}
+
+fn configure_if_selected(fd: c_int, peer: Option<Peer>, plan: &Plan, moment: Moment) {
+    match peer {
+        Some(peer) if plan.settings.selects(&peer) => apply(fd, plan, moment),
         Some(_) => left_alone(fd, plan, moment, "peer not selected by KEEPALIVE_ONLY/KEEPALIVE_SKIP"),
         None => left_alone(fd, plan, moment, "not an IPv4 or IPv6 peer"),
     }
 }
 
-/// Configures a socket that reached `connect()` or `accept()` without keepalive, if it is TCP:
-/// sockets made by raw system calls, inherited, handed over by systemd or inetd, or whose
-/// keepalive the program turned off. A socket with keepalive already on (from `socket()`, its
-/// listener, or the program itself) is left as it is, at the cost of one `getsockopt`. With
-/// `KEEPALIVE_FORCE`, the operator's values are put back unless `holder` (the socket itself, or
-/// the listener it came from) was configured by the library, which has undone every change since.
 #[inline(always)]
-pub fn configure_if_off(fd: c_int, plan: &Plan, moment: Moment, holder: c_int) {
+fn configure_if_needed(fd: c_int, plan: &Plan, moment: Moment, holder: c_int) {
+    let before_connect = matches!(moment, Moment::Connect);
+    if needs_options(fd, plan, moment, holder, before_connect) {
+        apply(fd, plan, moment);
+    }
+}
+
+/// Whether a socket that reached `connect()` or `accept()` needs the options: a TCP socket
+/// without keepalive, made by a raw system call, inherited, handed over by systemd or inetd,
+/// or whose keepalive the program turned off before connecting. A socket with keepalive
+/// already on (from `socket()`, its listener, or the program itself) is left as it is, at the
+/// cost of one `getsockopt`; so is one already connected or connecting when `connect()` is
+/// called again (`before_connect`), whose keepalive the program turned off afterwards. With
+/// `KEEPALIVE_FORCE`, every TCP socket needs them, unless `holder` (the socket itself, or the
+/// listener it came from) is one the library configured and has held since.
+#[inline(always)]
+fn needs_options(fd: c_int, plan: &Plan, moment: Moment, holder: c_int, before_connect: bool) -> bool {
+    if plan.force {
+        return forced_needs_options(fd, plan, moment, holder);
+    }
     match sys::getsockopt(fd, SOL_SOCKET, libc::SO_KEEPALIVE) {
-        Ok(on) if on == 0 || (plan.force && !configured::marked(holder)) => {
-            match sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL) {
-                Ok(protocol) if policy::is_tcp_protocol(protocol) => {
-                    if plan.force {
-                        configure(fd, plan, moment);
-                    } else {
-                        configure_unset(fd, plan, moment);
-                    }
-                }
-                _ => left_alone(fd, plan, moment, ""),
-            }
-        }
+        Ok(0) => tcp_not_connected(fd, plan, moment, before_connect),
         Ok(_) => {
-            if plan.force {
-                configured::mark(fd, true);
-            }
             if plan.debug {
                 describe_left_alone(fd, moment);
             }
+            false
         }
-        Err(_) => {}
+        Err(_) => false,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn forced_needs_options(fd: c_int, plan: &Plan, moment: Moment, holder: c_int) -> bool {
+    if held::holds(holder) {
+        if holder != fd {
+            // Accepted from a held listener: it has the listener's options, ours.
+            held::hold(fd);
+        }
+        if plan.debug {
+            describe_why(fd, moment, "held by KEEPALIVE_FORCE since the library configured it");
+        }
+        return false;
+    }
+    tcp_not_connected(fd, plan, moment, false)
+}
+
+/// Whether `fd` is TCP and, before a `connect()`, not yet connected or connecting.
+#[cold]
+#[inline(never)]
+fn tcp_not_connected(fd: c_int, plan: &Plan, moment: Moment, before_connect: bool) -> bool {
+    if !sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).is_ok_and(policy::is_tcp_protocol) {
+        left_alone(fd, plan, moment, "");
+        return false;
+    }
+    // A socket whose state cannot be read (MPTCP before Linux 5.16) counts as not connected.
+    if before_connect && sys::tcp_state(fd).is_ok_and(|state| state != TCP_CLOSE) {
+        left_alone(fd, plan, moment, "connected or connecting already, keepalive turned off by the program");
+        return false;
+    }
+    true
+}
+
+/// The state of a TCP socket before `connect()` and after it failed (linux/tcp_states.h).
+const TCP_CLOSE: u8 = 7;
+
+/// Sets the options on a socket that needs them: all of them in force mode, otherwise those
+/// nobody chose yet.
+fn apply(fd: c_int, plan: &Plan, moment: Moment) {
+    if plan.force {
+        configure(fd, plan, moment);
+    } else {
+        configure_unset(fd, plan, moment);
     }
 }
 
@@ -293,7 +377,7 @@ mod fresh {
 #[inline(always)]
 pub fn left_alone(fd: c_int, plan: &Plan, moment: Moment, why: &'static str) {
     if plan.force {
-        configured::mark(fd, false);
+        held::release(fd);
     }
     if plan.debug && !why.is_empty() {
         describe_why(fd, moment, why);
@@ -301,90 +385,113 @@ pub fn left_alone(fd: c_int, plan: &Plan, moment: Moment, why: &'static str) {
 }
 
 /// After a `setsockopt` that succeeded in force mode: if it set an option the operator
-/// configured, on a TCP socket the library configured, the operator's value goes back.
+/// configured, on a socket the library configured and holds, the operator's value goes back.
 #[inline(always)]
 pub fn enforce(fd: c_int, level: c_int, name: c_int, plan: &Plan) {
     let Some(option) = plan.options().iter().find(|option| option.level == level && option.name == name) else {
         return;
     };
-    if !configured::marked(fd) {
-        return;
-    }
-    // The descriptor number may have been given to another socket since (by dup2(), socketpair()
-    // or a raw system call, which do not pass through here); SO_KEEPALIVE would succeed on it.
-    if !sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).is_ok_and(policy::is_tcp_protocol) {
-        return configured::mark(fd, false);
-    }
-    let restored = sys::setsockopt(fd, option.level, option.name, option.value);
-    if plan.debug {
-        describe_kept(fd, option, restored);
+    if held::holds(fd) {
+        let restored = sys::setsockopt(fd, option.level, option.name, option.value);
+        if plan.debug {
+            describe_kept(fd, option, restored);
+        }
     }
 }
 
-/// The address family of a `sockaddr` the kernel has already read, if it is long enough to have one.
-fn family_of(address: *const sockaddr, length: socklen_t) -> Option<c_int> {
-    if address.is_null() || (length as usize) < size_of::<libc::sa_family_t>() {
-        return None;
-    }
-    // SAFETY: the kernel read `length` bytes at `address` without a fault; fewer are read.
-    Some(c_int::from(unsafe { core::ptr::read_unaligned(address.cast::<libc::sa_family_t>()) }))
-}
-
-fn internet_family(address: *const sockaddr, length: socklen_t) -> bool {
-    matches!(family_of(address, length), Some(libc::AF_INET | libc::AF_INET6))
-}
-
-/// The peer in a `sockaddr` the kernel has already read, if it is IPv4 or IPv6 and long enough.
-fn peer_of(address: *const sockaddr, length: socklen_t) -> Option<Peer> {
-    let family = family_of(address, length)?;
+/// The peer in an address of `length` bytes, if it is IPv4 or IPv6 and long enough.
+fn peer_of(address: &libc::sockaddr_storage, length: socklen_t) -> Option<Peer> {
     let length = length as usize;
-    match family {
+    let start = (address as *const libc::sockaddr_storage).cast::<u8>();
+    match c_int::from(address.ss_family) {
         libc::AF_INET if length >= size_of::<libc::sockaddr_in>() => {
-            // SAFETY: the kernel read `length` bytes at `address`, enough for a sockaddr_in.
-            let four = unsafe { core::ptr::read_unaligned(address.cast::<libc::sockaddr_in>()) };
+            // SAFETY: a sockaddr_storage holds any address, and all its bytes are initialised.
+            let four = unsafe { core::ptr::read_unaligned(start.cast::<libc::sockaddr_in>()) };
             Some(Peer::v4(four.sin_addr.s_addr.to_ne_bytes(), u16::from_be(four.sin_port)))
         }
         libc::AF_INET6 if length >= size_of::<libc::sockaddr_in6>() => {
-            // SAFETY: the kernel read `length` bytes at `address`, enough for a sockaddr_in6.
-            let six = unsafe { core::ptr::read_unaligned(address.cast::<libc::sockaddr_in6>()) };
+            // SAFETY: as above.
+            let six = unsafe { core::ptr::read_unaligned(start.cast::<libc::sockaddr_in6>()) };
             Some(Peer::v6(six.sin6_addr.s6_addr, u16::from_be(six.sin6_port)))
         }
         _ => None,
     }
 }
 
-/// The sockets the library configured, by descriptor number, kept in force mode only: one bit
-/// each in a fixed table, no allocation, no lock. Descriptors past the table are not tracked. A
-/// bit is only written when it changes, so the common case costs a load.
-mod configured {
+/// The peer in the caller's address.
+///
+/// # Safety
+/// `length` bytes at `address` are readable.
+unsafe fn peer_at(address: *const sockaddr, length: socklen_t) -> Option<Peer> {
+    let mut copy = zeroed_address();
+    let bytes = as_bytes(&mut copy);
+    let length = length.min(bytes.len() as socklen_t);
+    if address.is_null() {
+        return None;
+    }
+    // SAFETY: `length` bytes are readable at `address` (the caller) and writable in `bytes`.
+    unsafe { core::ptr::copy_nonoverlapping(address.cast::<u8>(), bytes.as_mut_ptr(), length as usize) };
+    peer_of(&copy, length)
+}
+
+fn zeroed_address() -> libc::sockaddr_storage {
+    // SAFETY: plain data, for which all zeros is a valid value.
+    unsafe { core::mem::zeroed() }
+}
+
+fn as_bytes(address: &mut libc::sockaddr_storage) -> &mut [u8] {
+    // SAFETY: the bytes of plain data, borrowed as long as it is.
+    unsafe { core::slice::from_raw_parts_mut((address as *mut libc::sockaddr_storage).cast(), size_of_val(address)) }
+}
+
+/// The sockets the library configured in force mode, by descriptor number, each with the
+/// kernel's cookie for it: `close()` is not hooked, and a later socket can get the same number
+/// without passing through here (`recvmsg()`, `dup2()`, a raw system call), so the number alone
+/// would vouch for a socket the library never configured. No allocation, no lock; descriptors
+/// past the table are not held.
+mod held {
     use super::*;
 
     const TRACKED: usize = 65536;
-    static CONFIGURED: [AtomicU64; TRACKED / 64] = [const { AtomicU64::new(0) }; TRACKED / 64];
+    // 0: not held. Held on a kernel without SO_COOKIE (before 4.12): by number alone.
+    const NO_COOKIE: u64 = u64::MAX;
+    static COOKIES: [AtomicU64; TRACKED] = [const { AtomicU64::new(0) }; TRACKED];
 
     #[inline(always)]
-    fn slot(fd: c_int) -> Option<(&'static AtomicU64, u64)> {
+    fn slot(fd: c_int) -> Option<&'static AtomicU64> {
         // A negative descriptor becomes a huge index: one comparison rules out both.
-        let index = fd as u32 as usize;
-        let word = CONFIGURED.get(index / 64)?;
-        Some((word, 1 << (index % 64)))
+        COOKIES.get(fd as u32 as usize)
     }
 
-    #[inline(always)]
-    pub fn mark(fd: c_int, configured: bool) {
-        if let Some((word, bit)) = slot(fd) {
-            let set = word.load(Ordering::Relaxed) & bit != 0;
-            if configured && !set {
-                word.fetch_or(bit, Ordering::Relaxed);
-            } else if !configured && set {
-                word.fetch_and(!bit, Ordering::Relaxed);
-            }
+    #[cold]
+    #[inline(never)]
+    pub fn hold(fd: c_int) {
+        if let Some(slot) = slot(fd) {
+            slot.store(sys::cookie(fd).unwrap_or(NO_COOKIE), Ordering::Relaxed);
         }
     }
 
+    /// Forgets `fd`, at a cost of one load when it was not held.
     #[inline(always)]
-    pub fn marked(fd: c_int) -> bool {
-        slot(fd).is_some_and(|(word, bit)| word.load(Ordering::Relaxed) & bit != 0)
+    pub fn release(fd: c_int) {
+        if let Some(slot) = slot(fd).filter(|slot| slot.load(Ordering::Relaxed) != 0) {
+            slot.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether `fd` is still the socket the library configured and holds.
+    #[inline(never)]
+    pub fn holds(fd: c_int) -> bool {
+        let Some(slot) = slot(fd) else { return false };
+        let same = match slot.load(Ordering::Relaxed) {
+            0 => return false,
+            NO_COOKIE => sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).is_ok_and(policy::is_tcp_protocol),
+            cookie => sys::cookie(fd) == Ok(cookie),
+        };
+        if !same {
+            slot.store(0, Ordering::Relaxed);
+        }
+        same
     }
 }
 
@@ -428,7 +535,7 @@ fn describe_left_alone(fd: c_int, moment: Moment) {
 #[inline(never)]
 pub fn not_tcp(fd: c_int, plan: &Plan) {
     if plan.force {
-        configured::mark(fd, false);
+        held::release(fd);
     }
     if plan.debug {
         Line::debug(|line| {

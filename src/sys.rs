@@ -9,9 +9,21 @@ use libc::socklen_t;
 
 pub type Result<T> = core::result::Result<T, c_int>;
 
+/// A system call with up to six arguments.
+#[inline(always)]
+unsafe fn raw<const N: usize>(number: c_long, arguments: [usize; N]) -> c_long {
+    const { assert!(N <= 6, "system calls take at most six arguments") };
+    let mut all = [0; 6];
+    for (slot, argument) in all.iter_mut().zip(arguments) {
+        *slot = argument;
+    }
+    // SAFETY: the caller's arguments, padded with zeros the call does not read.
+    unsafe { raw6(number, all) }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn raw(number: c_long, arguments: [usize; 5]) -> c_long {
+unsafe fn raw6(number: c_long, arguments: [usize; 6]) -> c_long {
     let result: c_long;
     // SAFETY: the caller passes a valid system call number and arguments for it.
     unsafe {
@@ -23,6 +35,7 @@ unsafe fn raw(number: c_long, arguments: [usize; 5]) -> c_long {
             in("rdx") arguments[2],
             in("r10") arguments[3],
             in("r8") arguments[4],
+            in("r9") arguments[5],
             lateout("rcx") _,
             lateout("r11") _,
             options(nostack),
@@ -33,7 +46,7 @@ unsafe fn raw(number: c_long, arguments: [usize; 5]) -> c_long {
 
 #[cfg(target_arch = "aarch64")]
 #[inline(always)]
-unsafe fn raw(number: c_long, arguments: [usize; 5]) -> c_long {
+unsafe fn raw6(number: c_long, arguments: [usize; 6]) -> c_long {
     let result: c_long;
     // SAFETY: the caller passes a valid system call number and arguments for it.
     unsafe {
@@ -44,6 +57,7 @@ unsafe fn raw(number: c_long, arguments: [usize; 5]) -> c_long {
             in("x2") arguments[2],
             in("x3") arguments[3],
             in("x4") arguments[4],
+            in("x5") arguments[5],
             in("x8") number,
             options(nostack),
         );
@@ -52,11 +66,11 @@ unsafe fn raw(number: c_long, arguments: [usize; 5]) -> c_long {
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-unsafe fn raw(number: c_long, arguments: [usize; 5]) -> c_long {
+unsafe fn raw6(number: c_long, arguments: [usize; 6]) -> c_long {
     let saved = crate::errno::get();
-    let [a, b, c, d, e] = arguments;
+    let [a, b, c, d, e, f] = arguments;
     // SAFETY: the caller passes a valid system call number and arguments for it.
-    let result = unsafe { libc::syscall(number, a, b, c, d, e) };
+    let result = unsafe { libc::syscall(number, a, b, c, d, e, f) };
     let result = if result == -1 { -c_long::from(crate::errno::get()) } else { result };
     crate::errno::set(saved);
     result
@@ -79,13 +93,43 @@ pub fn setsockopt(fd: c_int, level: c_int, name: c_int, value: c_int) -> Result<
 
 #[inline(always)]
 pub fn getsockopt(fd: c_int, level: c_int, name: c_int) -> Result<c_int> {
-    let mut value: c_int = 0;
-    let mut length = size_of::<c_int>() as socklen_t;
+    getsockopt_as::<c_int>(fd, level, name)
+}
+
+/// An option of type `T`, plain data that any bytes the kernel writes leave valid. Options
+/// longer than `T`, such as `TCP_INFO`, are cut to its size by the kernel.
+#[inline(always)]
+fn getsockopt_as<T: Copy + Default>(fd: c_int, level: c_int, name: c_int) -> Result<T> {
+    let mut value = T::default();
+    let mut length = size_of::<T>() as socklen_t;
     let addresses = (&raw mut value as usize, &raw mut length as usize);
     // SAFETY: the pointers describe `value` and `length`, alive across the call.
     let result =
         unsafe { raw(libc::SYS_getsockopt, [fd as usize, level as usize, name as usize, addresses.0, addresses.1]) };
     check(result).map(|_| value)
+}
+
+/// The kernel's identity for a socket, unique for the system's lifetime (Linux 4.12 and later),
+/// unlike a descriptor number, which a closed socket leaves to the next one.
+pub fn cookie(fd: c_int) -> Result<u64> {
+    getsockopt_as::<u64>(fd, libc::SOL_SOCKET, libc::SO_COOKIE)
+}
+
+/// A TCP socket's state (`TCP_CLOSE`, `TCP_SYN_SENT`, ...): the first byte of `TCP_INFO`.
+pub fn tcp_state(fd: c_int) -> Result<u8> {
+    getsockopt_as::<u8>(fd, libc::IPPROTO_TCP, libc::TCP_INFO)
+}
+
+/// Copies `into.len()` bytes at `address` in this process's memory, or fails with `EFAULT` where
+/// reading them directly would crash: the kernel checks the range, as `connect()` itself does.
+pub fn read_own_memory(address: *const u8, into: &mut [u8]) -> Result<()> {
+    let local = libc::iovec { iov_base: into.as_mut_ptr().cast(), iov_len: into.len() };
+    let remote = libc::iovec { iov_base: address.cast_mut().cast(), iov_len: into.len() };
+    let arguments = [getpid() as usize, &raw const local as usize, 1, &raw const remote as usize, 1, 0];
+    // SAFETY: `local` describes `into`; the kernel checks `remote`, which is only read.
+    let copied = check(unsafe { raw(libc::SYS_process_vm_readv, arguments) })?;
+    // A range that runs into an unmapped page is copied only up to it.
+    if copied as usize == into.len() { Ok(()) } else { Err(libc::EFAULT) }
 }
 
 /// A TCP socket made only to read the options fresh sockets get; closed when dropped.

@@ -11,6 +11,9 @@
 //!   UNIX and UDP sockets, to learn that they are not TCP, and bad descriptors, which fail;
 //! - `getpeername` on a TCP socket `accept()` returned, when peer rules or a side are set: reading
 //!   the peer changes nothing;
+//! - `getpid` then `process_vm_readv` of the process's own memory, before a `connect()` with peer
+//!   rules set: the library reads the address through the kernel, which reports a bad pointer
+//!   instead of crashing on it; reading changes nothing;
 //! - the library's probe: once per process, the first time a socket without keepalive reaches
 //!   `connect()` or `accept()`, it makes a TCP socket of its own to read the timers fresh sockets
 //!   get (`socket`, `getsockopt`s, `close`; only `socket` when that fails, as it does with no
@@ -272,6 +275,7 @@ struct Figures {
     getsockopt: usize,
     setsockopt: usize,
     getpeername: usize,
+    address_reads: usize,
     probes: usize,
     loader: usize,
 }
@@ -302,6 +306,15 @@ fn probe_length(calls: &[String]) -> usize {
     if close { reads + 2 } else { 0 }
 }
 
+/// With peer rules, the library copies the address `connect()` is given through the kernel
+/// (`getpid`, then `process_vm_readv` of the process's own memory): the length of that pair at
+/// the start of `calls`, or 0.
+fn address_read_length(calls: &[String]) -> usize {
+    let pair = calls.first().is_some_and(|line| line.starts_with("getpid() = "))
+        && calls.get(1).is_some_and(|line| line.starts_with("process_vm_readv("));
+    if pair { 2 } else { 0 }
+}
+
 /// Compares the two runs process by process; returns the figures or the first difference.
 fn compare(without: &Trace, with: &Trace, figures: &mut Figures) -> Result<(), String> {
     let names = |trace: &Trace| trace.keys().cloned().collect::<Vec<_>>();
@@ -326,6 +339,11 @@ fn compare(without: &Trace, with: &Trace, figures: &mut Figures) -> Result<(), S
                 "setsockopt" if kind == "TCP" || kind == "TCPv6" => figures.setsockopt += 1,
                 "getsockopt" => figures.getsockopt += 1,
                 "getpeername" if kind == "TCP" || kind == "TCPv6" => figures.getpeername += 1,
+                "getpid" if address_read_length(&preloaded[j..]) > 0 => {
+                    figures.address_reads += 1;
+                    j += address_read_length(&preloaded[j..]);
+                    continue;
+                }
                 _ if probe_length(&preloaded[j..]) > 0 && probes == 0 => {
                     probes += 1;
                     figures.probes += 1;
@@ -364,8 +382,14 @@ fn same_calls(label: &str, program: &Path, arguments: &[&str], environment: &[(&
     }
     assert!(figures.loader > 0, "{label}: the library was not loaded");
     report(&format!(
-        "{label}: {} processes, {} calls identical; added: {} setsockopt on TCP sockets, {} getsockopt, {} probe, {} loader calls mapping the library",
-        figures.processes, figures.calls, figures.setsockopt, figures.getsockopt, figures.probes, figures.loader
+        "{label}: {} processes, {} calls identical; added: {} setsockopt on TCP sockets, {} getsockopt, {} address reads, {} probe, {} loader calls mapping the library",
+        figures.processes,
+        figures.calls,
+        figures.setsockopt,
+        figures.getsockopt,
+        figures.address_reads,
+        figures.probes,
+        figures.loader
     ));
     figures
 }
@@ -462,31 +486,33 @@ fn peer_rules_need_no_probe() {
     let environment = [("PYTHONHASHSEED", "0"), ("PYTHONDONTWRITEBYTECODE", "1"), ("KEEPALIVE_ONLY", "127.0.0.0/8")];
     let figures = same_calls("python3, KEEPALIVE_ONLY", &common::python3(), &["-c", PYTHON_PROGRAM], &environment);
     assert!(figures.setsockopt > 0 && figures.getpeername > 0, "the connections were not configured");
+    assert_eq!(figures.address_reads, 2, "one address read per connect()");
     assert_eq!(figures.probes, 0, "a probe socket in a process that made its own sockets");
 }
 
-/// Force mode costs the same system calls as the default while the program leaves keepalive
-/// alone: the options at `socket()` (SETTINGS configures four timers, and `SO_KEEPALIVE` follows),
-/// and one `getsockopt` per `connect()` and `accept()`, which find them held. The python3 program
-/// makes three TCP sockets, and connects and accepts twice.
+/// What force mode costs over the default while the program leaves keepalive alone: the kernel's
+/// cookie for each socket it configures (3 made by socket(), 2 accepted), and one for the socket
+/// or listener at each connect() and accept(), which proves it is still the one configured. The
+/// default mode reads SO_KEEPALIVE there instead. The options are the same (SETTINGS configures
+/// four timers, and SO_KEEPALIVE follows): the python3 program makes three TCP sockets, and
+/// connects and accepts twice.
 #[test]
-fn force_mode_adds_no_call_of_its_own() {
+fn force_mode_costs_a_cookie_per_socket() {
     let base = [("PYTHONHASHSEED", "0"), ("PYTHONDONTWRITEBYTECODE", "1")];
     let forced = [base[0], base[1], ("KEEPALIVE_FORCE", "1")];
     let default = same_calls("python3", &common::python3(), &["-c", PYTHON_PROGRAM], &base);
     let force = same_calls("python3, KEEPALIVE_FORCE", &common::python3(), &["-c", PYTHON_PROGRAM], &forced);
-    assert_eq!((default.setsockopt, default.getsockopt, default.probes), (3 * 5, 4, 0));
-    assert_eq!((force.setsockopt, force.getsockopt, force.probes), (3 * 5, 4, 0));
+    assert_eq!((default.setsockopt, default.getsockopt, default.probes), (3 * 5, 2 + 2, 0));
+    assert_eq!((force.setsockopt, force.getsockopt, force.probes), (3 * 5, (3 + 2) + (2 + 2), 0));
 }
 
-/// What the library asks of sockets it leaves alone: a UDP `connect()` costs two `getsockopt`
-/// (keepalive off, then not TCP), as does a UNIX `accept()`; a UNIX `connect()` none, its address
-/// says enough. The `untouched` scenario connects two UDP sockets, and connects and accepts one
-/// UNIX socket.
+/// What the library asks of sockets it leaves alone: a UDP or UNIX `connect()` or `accept()` costs
+/// two `getsockopt` (keepalive off, then not TCP). The `untouched` scenario connects two UDP
+/// sockets, and connects and accepts one UNIX socket.
 #[test]
 fn sockets_left_alone_cost_little() {
     for libc in LIBCS {
         let figures = same_calls(&format!("{libc} untouched"), &c_program(libc, "scenarios"), &["untouched"], &[]);
-        assert_eq!((figures.setsockopt, figures.getsockopt, figures.probes), (0, 2 * 2 + 2, 0), "{libc}");
+        assert_eq!((figures.setsockopt, figures.getsockopt, figures.probes), (0, 2 * 2 + 2 + 2, 0), "{libc}");
     }
 }

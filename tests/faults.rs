@@ -113,3 +113,18 @@ fn loaded_late_with_dlopen() {
         assert_eq!(text(&output.stderr), "", "{libc}");
     }
 }
+
+/// Peer rules read the address through `process_vm_readv()` before `connect()`, or, where a
+/// seccomp filter forbids that call, once the kernel has read it: either way the selected
+/// connections are configured and an invalid address gets the kernel's EFAULT.
+#[test]
+fn peer_rules_with_and_without_process_vm_readv() {
+    for libc in LIBCS {
+        for filter in ["allow", "deny"] {
+            let mut command = preloaded(c_program(libc, "faults"));
+            command.args(["peer_rules", filter]).env("KEEPALIVE_ONLY", "127.0.0.0/8");
+            let output = succeeds(command, &format!("{libc} {filter}"));
+            assert_eq!(text(&output.stderr), "", "{libc} {filter}");
+        }
+    }
+}

@@ -139,6 +139,52 @@ fn refused_calls_are_the_kernels_in_every_mode() {
     }
 }
 
+/// A socket that got a closed socket's descriptor number without passing through the library
+/// (dup2 here; recvmsg or a raw system call alike), with its own idle time, is not taken for the
+/// one the library configured: force mode puts the operator's value on it at connect() and on
+/// the sockets a listener on such a number accepts.
+#[test]
+fn force_tells_a_new_socket_on_an_old_number_apart() {
+    for libc in LIBCS {
+        for (force, expect) in [(None, "0"), (Some("1"), "1")] {
+            let mut command = preloaded(c_program(libc, "scenarios"));
+            command.arg("stale_numbers").envs([
+                ("KEEPALIVE_IDLE", "20"),
+                ("EXPECT_IDLE", "20"),
+                ("EXPECT_FORCED", expect),
+            ]);
+            if let Some(force) = force {
+                command.env("KEEPALIVE_FORCE", force);
+            }
+            let output = command.output().unwrap();
+            assert!(output.status.success(), "{libc} KEEPALIVE_FORCE={force:?}: {}", describe(&output));
+        }
+    }
+}
+
+/// The options go on before the SYN, in every mode, so that a user timeout bounds a blocking
+/// connect() to a peer that never answers; measured against a listener whose queue is full.
+#[test]
+fn user_timeout_bounds_the_handshake_in_every_mode() {
+    let modes: [&[(&str, &str)]; 5] = [
+        &[],
+        &[("RAW", "1")],
+        &[("KEEPALIVE_ONLY", "127.0.0.1")],
+        &[("KEEPALIVE_SIDE", "client"), ("RAW", "1")],
+        &[("KEEPALIVE_FORCE", "1")],
+    ];
+    for mode in modes {
+        let output = preloaded(c_program("glibc", "scenarios"))
+            .arg("syn_timeout")
+            .envs([("KEEPALIVE_USER_TIMEOUT", "1s"), ("EXPECT_USER_TIMEOUT", "1000")])
+            .envs(mode.iter().copied())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{mode:?}: {}", describe(&output));
+        report(&format!("{mode:?}: {}", text(&output.stdout).lines().next().unwrap_or_default()));
+    }
+}
+
 #[test]
 fn force_says_what_it_kept() {
     let output = preloaded(c_program("glibc", "scenarios"))
