@@ -237,7 +237,14 @@ static int peer_rules(int denied) {
     errno = 0;
     if (connect(invalid, (const struct sockaddr *)8, length) != -1 || errno != EFAULT)
         FAIL("connect() to an invalid pointer: %s, expected EFAULT", strerror(errno));
-    int fds[] = {invalid, nonblocking, blocking, listener};
+    /* The older IPv6 address without its scope id (RFC 2133), which the kernel still takes. */
+    struct sockaddr_storage six;
+    socklen_t six_length;
+    int six_listener = raw_listener(AF_INET6, &six, &six_length);
+    int short_six = SUCCEEDS(socket(AF_INET6, SOCK_STREAM, 0));
+    SUCCEEDS(connect(short_six, (struct sockaddr *)&six, 24));
+    check_configured(short_six, "after connect() with a 24-byte IPv6 address");
+    int fds[] = {short_six, six_listener, invalid, nonblocking, blocking, listener};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         close(fds[i]);
     return finish();

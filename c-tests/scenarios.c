@@ -3,6 +3,7 @@
 #include "check.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <time.h>
 #include <sys/resource.h>
@@ -399,6 +400,22 @@ static int onto_a_closed_number(int raw, int idle) {
     return number;
 }
 
+static void *syn_timeout_thread(void *unused) {
+    (void)unused;
+    exit(syn_timeout());
+}
+
+/* syn_timeout from a thread, after the main thread has exited: the process id then names a
+ * thread that is gone, so the library must read the address by its own thread id. */
+static int syn_timeout_after_main_exits(void) {
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, syn_timeout_thread, NULL) != 0) {
+        FAIL("pthread_create");
+        return finish();
+    }
+    pthread_exit(NULL);
+}
+
 /* Force mode: a socket on the descriptor number of a closed socket the library configured, with
  * the program's own idle time, is not mistaken for that socket, at connect() and as a listener at
  * accept(). EXPECT_FORCED=1: it gets EXPECT_IDLE; otherwise the program's choice stays. */
@@ -602,6 +619,7 @@ static const struct {
     {"force", force},
     {"refusals", refusals},
     {"syn_timeout", syn_timeout},
+    {"syn_timeout_after_main_exits", syn_timeout_after_main_exits},
     {"stale_numbers", stale_numbers},
     {"filters", filters},
 };

@@ -125,6 +125,9 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
         crate::log::remember_stderr();
     }
     plan.prepare();
+    if plan.force {
+        crate::sockopt::prepare_force();
+    }
     let switches = match plan.enabled {
         true => ENABLED | if plan.debug { DEBUG } else { 0 } | if plan.force { FORCING } else { 0 },
         false => 0,

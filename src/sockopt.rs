@@ -25,6 +25,8 @@ pub struct Plan {
     pub force: bool,
     /// Options go on at `socket()`; otherwise side or peer decide, at `connect()` or `accept()`.
     at_socket: bool,
+    /// `KEEPALIVE_ONLY` or `KEEPALIVE_SKIP` is set: the peer decides.
+    peer_rules: bool,
     pub settings: Settings,
     length: usize,
     options: [SocketOption; 5],
@@ -36,6 +38,7 @@ impl Plan {
         debug: false,
         force: false,
         at_socket: true,
+        peer_rules: false,
         settings: Settings::DEFAULT,
         length: 0,
         options: [SocketOption { level: 0, name: 0, value: 0 }; 5],
@@ -47,6 +50,7 @@ impl Plan {
         let settings = &self.settings;
         (self.enabled, self.debug, self.force) = (settings.enabled, settings.debug, settings.force);
         self.at_socket = !settings.selective();
+        self.peer_rules = settings.only.configured || settings.skip.configured;
         let timers = [
             (libc::TCP_KEEPIDLE, settings.idle),
             (libc::TCP_KEEPINTVL, settings.interval),
@@ -144,6 +148,10 @@ pub fn before_connect(fd: c_int, address: *const sockaddr, length: socklen_t, pl
         left_alone(fd, plan, Moment::Connect, "KEEPALIVE_SIDE=server");
         return false;
     }
+    if !plan.peer_rules {
+        configure_if_needed(fd, plan, Moment::Connect, NOT_HELD);
+        return false;
+    }
     select_before_connect(fd, address, length, plan)
 }
 
@@ -192,6 +200,9 @@ pub fn at_accept(listener: c_int, fd: c_int, plan: &Plan, moment: Moment) {
     }
     if plan.settings.side == Side::Client {
         return left_alone(fd, plan, moment, "KEEPALIVE_SIDE=client");
+    }
+    if !plan.peer_rules {
+        return configure_if_needed(fd, plan, moment, NOT_HELD);
     }
     if needs_options(fd, plan, moment, NOT_HELD, false) {
         let peer = sys::getpeername(fd).ok().and_then(|(address, length)| peer_of(&address, length));
@@ -399,6 +410,8 @@ pub fn enforce(fd: c_int, level: c_int, name: c_int, plan: &Plan) {
     }
 }
 
+const SIN6_LEN_RFC2133: usize = 24;
+
 /// The peer in an address of `length` bytes, if it is IPv4 or IPv6 and long enough.
 fn peer_of(address: &libc::sockaddr_storage, length: socklen_t) -> Option<Peer> {
     let length = length as usize;
@@ -409,7 +422,8 @@ fn peer_of(address: &libc::sockaddr_storage, length: socklen_t) -> Option<Peer> 
             let four = unsafe { core::ptr::read_unaligned(start.cast::<libc::sockaddr_in>()) };
             Some(Peer::v4(four.sin_addr.s_addr.to_ne_bytes(), u16::from_be(four.sin_port)))
         }
-        libc::AF_INET6 if length >= size_of::<libc::sockaddr_in6>() => {
+        // The kernel also takes the older IPv6 address without its scope id (RFC 2133), left zero here.
+        libc::AF_INET6 if length >= SIN6_LEN_RFC2133 => {
             // SAFETY: as above.
             let six = unsafe { core::ptr::read_unaligned(start.cast::<libc::sockaddr_in6>()) };
             Some(Peer::v6(six.sin6_addr.s6_addr, u16::from_be(six.sin6_port)))
@@ -444,6 +458,11 @@ fn as_bytes(address: &mut libc::sockaddr_storage) -> &mut [u8] {
     unsafe { core::slice::from_raw_parts_mut((address as *mut libc::sockaddr_storage).cast(), size_of_val(address)) }
 }
 
+/// Makes room to remember the sockets force mode holds; once, when the settings are published.
+pub fn prepare_force() {
+    held::prepare();
+}
+
 /// The sockets the library configured in force mode, by descriptor number, each with the
 /// kernel's cookie for it: `close()` is not hooked, and a later socket can get the same number
 /// without passing through here (`recvmsg()`, `dup2()`, a raw system call), so the number alone
@@ -451,16 +470,35 @@ fn as_bytes(address: &mut libc::sockaddr_storage) -> &mut [u8] {
 /// past the table are not held.
 mod held {
     use super::*;
+    use core::sync::atomic::AtomicPtr;
 
     const TRACKED: usize = 65536;
     // 0: not held. Held on a kernel without SO_COOKIE (before 4.12): by number alone.
     const NO_COOKIE: u64 = u64::MAX;
-    static COOKIES: [AtomicU64; TRACKED] = [const { AtomicU64::new(0) }; TRACKED];
+    // TRACKED cookies, mapped only in force mode: other processes carry none of its 512 KiB.
+    static COOKIES: AtomicPtr<AtomicU64> = AtomicPtr::new(core::ptr::null_mut());
+
+    /// Maps the table when the settings turn force mode on. Without it (the mapping failed, or a
+    /// hook ran while another thread was still reading the settings), nothing is held: force
+    /// mode then sets the options again at each connect() and accept(), and undoes nothing.
+    pub fn prepare() {
+        if COOKIES.load(Ordering::Acquire).is_null() {
+            if let Ok(table) = sys::map_zeroed(TRACKED * size_of::<AtomicU64>()) {
+                COOKIES.store(table.cast(), Ordering::Release);
+            }
+        }
+    }
 
     #[inline(always)]
     fn slot(fd: c_int) -> Option<&'static AtomicU64> {
+        let table = COOKIES.load(Ordering::Acquire);
         // A negative descriptor becomes a huge index: one comparison rules out both.
-        COOKIES.get(fd as u32 as usize)
+        let index = fd as u32 as usize;
+        if table.is_null() || index >= TRACKED {
+            return None;
+        }
+        // SAFETY: the table holds TRACKED zeroed AtomicU64 (zero is a valid one), never unmapped.
+        Some(unsafe { &*table.add(index) })
     }
 
     #[cold]

@@ -125,7 +125,8 @@ pub fn tcp_state(fd: c_int) -> Result<u8> {
 pub fn read_own_memory(address: *const u8, into: &mut [u8]) -> Result<()> {
     let local = libc::iovec { iov_base: into.as_mut_ptr().cast(), iov_len: into.len() };
     let remote = libc::iovec { iov_base: address.cast_mut().cast(), iov_len: into.len() };
-    let arguments = [getpid() as usize, &raw const local as usize, 1, &raw const remote as usize, 1, 0];
+    // By thread id: a process id names the main thread, which may have exited before the others.
+    let arguments = [gettid() as usize, &raw const local as usize, 1, &raw const remote as usize, 1, 0];
     // SAFETY: `local` describes `into`; the kernel checks `remote`, which is only read.
     let copied = check(unsafe { raw(libc::SYS_process_vm_readv, arguments) })?;
     // A range that runs into an unmapped page is copied only up to it.
@@ -169,6 +170,21 @@ pub fn write(fd: c_int, bytes: &[u8]) -> Result<usize> {
     // SAFETY: the pointer and length describe `bytes`.
     let result = unsafe { raw(libc::SYS_write, [fd as usize, bytes.as_ptr() as usize, bytes.len(), 0, 0]) };
     check(result).map(|written| written as usize)
+}
+
+/// `length` bytes of fresh zeroed memory, never given back: the kernel's, not an allocator's, so
+/// that a hook may ask for it.
+pub fn map_zeroed(length: usize) -> Result<*mut u8> {
+    let protection = (libc::PROT_READ | libc::PROT_WRITE) as usize;
+    let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE) as usize;
+    // SAFETY: a new anonymous mapping at an address the kernel chooses touches no existing memory.
+    let address = check(unsafe { raw(libc::SYS_mmap, [0, length, protection, flags, usize::MAX, 0]) })?;
+    Ok(address as *mut u8)
+}
+
+fn gettid() -> c_int {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { raw(libc::SYS_gettid, [0; 5]) as c_int }
 }
 
 pub fn getpid() -> c_int {

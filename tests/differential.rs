@@ -11,7 +11,7 @@
 //!   UNIX and UDP sockets, to learn that they are not TCP, and bad descriptors, which fail;
 //! - `getpeername` on a TCP socket `accept()` returned, when peer rules or a side are set: reading
 //!   the peer changes nothing;
-//! - `getpid` then `process_vm_readv` of the process's own memory, before a `connect()` with peer
+//! - `gettid` then `process_vm_readv` of the process's own memory, before a `connect()` with peer
 //!   rules set: the library reads the address through the kernel, which reports a bad pointer
 //!   instead of crashing on it; reading changes nothing;
 //! - the library's probe: once per process, the first time a socket without keepalive reaches
@@ -307,10 +307,10 @@ fn probe_length(calls: &[String]) -> usize {
 }
 
 /// With peer rules, the library copies the address `connect()` is given through the kernel
-/// (`getpid`, then `process_vm_readv` of the process's own memory): the length of that pair at
+/// (`gettid`, then `process_vm_readv` of the process's own memory): the length of that pair at
 /// the start of `calls`, or 0.
 fn address_read_length(calls: &[String]) -> usize {
-    let pair = calls.first().is_some_and(|line| line.starts_with("getpid() = "))
+    let pair = calls.first().is_some_and(|line| line.starts_with("gettid() = "))
         && calls.get(1).is_some_and(|line| line.starts_with("process_vm_readv("));
     if pair { 2 } else { 0 }
 }
@@ -339,7 +339,7 @@ fn compare(without: &Trace, with: &Trace, figures: &mut Figures) -> Result<(), S
                 "setsockopt" if kind == "TCP" || kind == "TCPv6" => figures.setsockopt += 1,
                 "getsockopt" => figures.getsockopt += 1,
                 "getpeername" if kind == "TCP" || kind == "TCPv6" => figures.getpeername += 1,
-                "getpid" if address_read_length(&preloaded[j..]) > 0 => {
+                "gettid" if address_read_length(&preloaded[j..]) > 0 => {
                     figures.address_reads += 1;
                     j += address_read_length(&preloaded[j..]);
                     continue;
@@ -515,4 +515,15 @@ fn sockets_left_alone_cost_little() {
         let figures = same_calls(&format!("{libc} untouched"), &c_program(libc, "scenarios"), &["untouched"], &[]);
         assert_eq!((figures.setsockopt, figures.getsockopt, figures.probes), (0, 2 * 2 + 2 + 2, 0), "{libc}");
     }
+}
+
+/// `KEEPALIVE_SIDE` alone selects every peer on its side: no address is read, not even through
+/// the kernel, so a seccomp filter that forbids `process_vm_readv()` never meets the library.
+#[test]
+fn a_side_alone_reads_no_address() {
+    let environment = [("PYTHONHASHSEED", "0"), ("PYTHONDONTWRITEBYTECODE", "1"), ("KEEPALIVE_SIDE", "client")];
+    let figures =
+        same_calls("python3, KEEPALIVE_SIDE=client", &common::python3(), &["-c", PYTHON_PROGRAM], &environment);
+    assert!(figures.setsockopt > 0, "the client connections were not configured");
+    assert_eq!((figures.address_reads, figures.getpeername), (0, 0));
 }

@@ -122,7 +122,7 @@ fn peer_rules_with_and_without_process_vm_readv() {
     for libc in LIBCS {
         for filter in ["allow", "deny"] {
             let mut command = preloaded(c_program(libc, "faults"));
-            command.args(["peer_rules", filter]).env("KEEPALIVE_ONLY", "127.0.0.0/8");
+            command.args(["peer_rules", filter]).env("KEEPALIVE_ONLY", "127.0.0.0/8,::1");
             let output = succeeds(command, &format!("{libc} {filter}"));
             assert_eq!(text(&output.stderr), "", "{libc} {filter}");
         }

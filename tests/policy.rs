@@ -185,6 +185,18 @@ fn user_timeout_bounds_the_handshake_in_every_mode() {
     }
 }
 
+/// The same with peer rules from a thread, after the main thread exited: the library reads the
+/// address by thread id, since the process id then names a thread that is gone.
+#[test]
+fn user_timeout_bounds_the_handshake_after_the_main_thread_exits() {
+    let output = preloaded(c_program("glibc", "scenarios"))
+        .arg("syn_timeout_after_main_exits")
+        .envs([("KEEPALIVE_USER_TIMEOUT", "1s"), ("EXPECT_USER_TIMEOUT", "1000"), ("KEEPALIVE_ONLY", "127.0.0.1")])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+}
+
 #[test]
 fn force_says_what_it_kept() {
     let output = preloaded(c_program("glibc", "scenarios"))
