@@ -65,15 +65,16 @@ impl Drop for Scratch {
 /// One traced process or thread: its place in the process tree and its normalised calls.
 type Trace = BTreeMap<String, Vec<String>>;
 
-/// Runs `program` under `strace -ff` and returns each process's normalised calls, keyed by its
-/// place in the tree ("0", "0.1" for its first child, ...), and the number of loader lines dropped.
-fn trace(
-    program: &Path,
-    arguments: &[&str],
-    environment: &[(&str, &str)],
-    preload: bool,
-    scratch: &Path,
-) -> (Trace, usize) {
+/// What `strace -ff` wrote for one run: each process's calls by process id, and the process ids
+/// and ports seen, which normalisation replaces.
+struct Raw {
+    calls: BTreeMap<u32, String>,
+    ids: HashSet<String>,
+    ports: HashSet<String>,
+}
+
+/// Runs `program` under `strace -ff`.
+fn trace(program: &Path, arguments: &[&str], environment: &[(&str, &str)], preload: bool, scratch: &Path) -> Raw {
     let prefix = scratch.join(if preload { "with" } else { "without" });
     let mut command = clean_command("strace");
     command.args(["-ff", "-qq", "-yy", "-s", "256", "-o"]).arg(&prefix);
@@ -106,13 +107,20 @@ fn trace(
         }
     }
     ports.remove("0");
-    let names = tree_names(&raw);
+    Raw { calls: raw, ids, ports }
+}
+
+/// Each process's normalised calls, keyed by its place in the tree ("0", "0.1" for its first
+/// child, ...), and the number of loader lines dropped. The ids and ports are those of both runs:
+/// a number one run used as a port may be a length in the other, and must read the same in both.
+fn normalised(run: &Raw, ids: &HashSet<String>, ports: &HashSet<String>) -> (Trace, usize) {
+    let names = tree_names(&run.calls);
     let mut dropped = 0;
     let mut traces = Trace::new();
-    for (pid, content) in &raw {
+    for (pid, content) in &run.calls {
         let (lines, loader) = without_our_loading(content);
         dropped += loader;
-        let calls = lines.iter().map(|line| normalise(line, &ids, &ports)).collect();
+        let calls = lines.iter().map(|line| normalise(line, ids, ports)).collect();
         traces.insert(names[pid].clone(), calls);
     }
     (traces, dropped)
@@ -373,8 +381,11 @@ fn compare(without: &Trace, with: &Trace, figures: &mut Figures) -> Result<(), S
 /// Traces `program` without and with the library and compares; prints the figures.
 fn same_calls(label: &str, program: &Path, arguments: &[&str], environment: &[(&str, &str)]) -> Figures {
     let scratch = Scratch::new(&label.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
-    let (without, none) = trace(program, arguments, environment, false, &scratch.0);
-    let (with, loader) = trace(program, arguments, environment, true, &scratch.0);
+    let runs = [false, true].map(|preload| trace(program, arguments, environment, preload, &scratch.0));
+    let ids: HashSet<String> = runs.iter().flat_map(|run| run.ids.iter().cloned()).collect();
+    let ports: HashSet<String> = runs.iter().flat_map(|run| run.ports.iter().cloned()).collect();
+    let (without, none) = normalised(&runs[0], &ids, &ports);
+    let (with, loader) = normalised(&runs[1], &ids, &ports);
     assert_eq!(none, 0);
     let mut figures = Figures { loader, ..Figures::default() };
     if let Err(difference) = compare(&without, &with, &mut figures) {
