@@ -361,6 +361,12 @@ fn warns_about_programs_for_another_class_or_architecture() {
     }
 }
 
+/// Gives `path` to nobody, with the set-user-ID bit: running it as root would switch users.
+fn make_set_user_id_of_nobody(path: &Path) {
+    assert!(Command::new("chown").arg("nobody").arg(path).status().unwrap().success());
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o4755)).unwrap();
+}
+
 #[test]
 fn warns_about_set_user_id_programs() {
     if !is_root() {
@@ -370,9 +376,7 @@ fn warns_about_set_user_id_programs() {
     let directory = scratch("setuid");
     let program = directory.join("setuid-true");
     copy_executable(Path::new("/bin/true"), &program);
-    let chown = Command::new("chown").arg("nobody").arg(&program).status().unwrap();
-    assert!(chown.success());
-    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    make_set_user_id_of_nobody(&program);
     let output = run(&[program.to_str().unwrap()]);
     assert!(output.status.success(), "{}", describe(&output));
     let expected =
@@ -382,8 +386,7 @@ fn warns_about_set_user_id_programs() {
     // Linux ignores the bit on a script; on its interpreter it counts.
     let setuid_script = |name: &str, interpreter: &Path| {
         let script = executable(&directory, name, format!("#!{}\nexit 0\n", interpreter.display()).as_bytes());
-        assert!(Command::new("chown").arg("nobody").arg(&script).status().unwrap().success());
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o4755)).unwrap();
+        make_set_user_id_of_nobody(&script);
         script
     };
     let script = setuid_script("setuid-script", Path::new("/bin/sh"));
