@@ -126,7 +126,7 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
     }
     plan.prepare();
     if plan.force {
-        crate::sockopt::prepare_force();
+        crate::sockopt::held::prepare();
     }
     let switches = match plan.enabled {
         true => ENABLED | if plan.debug { DEBUG } else { 0 } | if plan.force { FORCING } else { 0 },

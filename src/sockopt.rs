@@ -458,17 +458,12 @@ fn as_bytes(address: &mut libc::sockaddr_storage) -> &mut [u8] {
     unsafe { core::slice::from_raw_parts_mut((address as *mut libc::sockaddr_storage).cast(), size_of_val(address)) }
 }
 
-/// Makes room to remember the sockets force mode holds; once, when the settings are published.
-pub fn prepare_force() {
-    held::prepare();
-}
-
 /// The sockets the library configured in force mode, by descriptor number, each with the
 /// kernel's cookie for it: `close()` is not hooked, and a later socket can get the same number
 /// without passing through here (`recvmsg()`, `dup2()`, a raw system call), so the number alone
 /// would vouch for a socket the library never configured. No allocation, no lock; descriptors
 /// past the table are not held.
-mod held {
+pub mod held {
     use super::*;
     use core::sync::atomic::AtomicPtr;
 
@@ -478,9 +473,10 @@ mod held {
     // TRACKED cookies, mapped only in force mode: other processes carry none of its 512 KiB.
     static COOKIES: AtomicPtr<AtomicU64> = AtomicPtr::new(core::ptr::null_mut());
 
-    /// Maps the table when the settings turn force mode on. Without it (the mapping failed, or a
-    /// hook ran while another thread was still reading the settings), nothing is held: force
-    /// mode then sets the options again at each connect() and accept(), and undoes nothing.
+    /// Maps the table once, when the settings are published with force mode on. Without it (the
+    /// mapping failed, or a hook ran while another thread was still reading the settings),
+    /// nothing is held: force mode then sets the options again at each connect() and accept(),
+    /// and undoes nothing.
     pub fn prepare() {
         if COOKIES.load(Ordering::Acquire).is_null() {
             if let Ok(table) = sys::map_zeroed(TRACKED * size_of::<AtomicU64>()) {
