@@ -10,12 +10,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn command_path() -> PathBuf {
-    let path = root().join("target/release/keepalive");
-    assert!(path.exists(), "{} is missing: run the tests with `make test`", path.display());
-    path
-}
-
 /// The built command, with a clean environment, finding the built library beside itself.
 fn keepalive(arguments: &[&str]) -> Command {
     let mut command = clean_command(command_path());
@@ -267,15 +261,19 @@ fn options_reach_the_kernel() {
 
 #[test]
 fn peer_and_side_options_choose_connections() {
-    let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
-    let port2 = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
     let scenario = c_program("glibc", "scenarios");
-    let output = keepalive(&["--only", "127.0.0.2,[::1]", "--skip", "::1", "--side", "client"])
-        .arg(&scenario)
-        .arg("filters")
-        .envs([("PORT", port.to_string()), ("PORT2", port2.to_string())])
-        .output()
-        .unwrap();
+    let output = on_free_ports(|[port, port2]| {
+        let output = keepalive(&["--only", "127.0.0.2,[::1]", "--skip", "::1", "--side", "client"])
+            .arg(&scenario)
+            .arg("filters")
+            .envs([("PORT", port.to_string()), ("PORT2", port2.to_string())])
+            .output()
+            .unwrap();
+        match text(&output.stdout).contains("Address already in use") {
+            true => Err(PortTaken(describe(&output))),
+            false => Ok(output),
+        }
+    });
     assert!(output.status.success(), "{}", describe(&output));
     let stdout = text(&output.stdout);
     let on: Vec<&str> = stdout.split_whitespace().filter_map(|pair| pair.strip_suffix("=1")).collect();

@@ -76,3 +76,24 @@ fn loads_on_glibc_2_17_and_later() {
         assert!(parts <= vec![2, 17], "{name}@{version} is newer than glibc 2.17");
     }
 }
+
+/// The tests refuse a built file older than its sources, as plain `cargo test` after an edit
+/// would leave it, instead of testing it.
+#[test]
+fn a_build_older_than_its_sources_is_refused() {
+    let directory = std::env::temp_dir().join(format!("keepalive-stale-{}", std::process::id()));
+    std::fs::create_dir_all(directory.join("src/deeper")).unwrap();
+    let (built, source) = (directory.join("built.so"), directory.join("src/deeper/hooks.rs"));
+    let at = |path: &std::path::Path, seconds: u64| {
+        let file = std::fs::File::create(path).unwrap();
+        file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds)).unwrap();
+    };
+    let sources = [directory.join("src"), directory.join("not-there")];
+    assert_eq!(check_built(&built, &sources), Err(format!("{} is missing", built.display())));
+    at(&source, 2_000_000_000);
+    at(&built, 1_000_000_000);
+    assert_eq!(check_built(&built, &sources), Err(format!("{} is older than {}", built.display(), source.display())));
+    at(&built, 2_000_000_001);
+    assert_eq!(check_built(&built, &sources), Ok(()));
+    std::fs::remove_dir_all(&directory).unwrap();
+}

@@ -5,20 +5,10 @@ mod common;
 use common::*;
 use std::collections::BTreeMap;
 
-/// A port free on IPv4 and IPv6 alike (the scenario listens on 127.0.0.x and on ::1): a dual-stack
-/// bind takes it on both at once.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("[::]:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Runs c-tests `filters` with `environment`, `{PORT}`/`{PORT2}` replaced by free ports, and
 /// returns what it printed: `label.socket|client|server` -> keepalive on.
 fn filters(libc: &str, environment: &[(&str, &str)]) -> (BTreeMap<String, bool>, String) {
-    // A free port can be taken by another process before the scenario listens on it: then the
-    // scenario runs again on new ports, a few times at most.
-    let mut attempts = 0;
-    let output = loop {
-        let (port, port2) = (free_port(), free_port());
+    let output = on_free_ports(|[port, port2]| {
         let fill = |value: &str| value.replace("{PORT}", &port.to_string()).replace("{PORT2}", &port2.to_string());
         let mut command = preloaded(c_program(libc, "scenarios"));
         command.arg("filters").env("PORT", port.to_string()).env("PORT2", port2.to_string());
@@ -26,11 +16,11 @@ fn filters(libc: &str, environment: &[(&str, &str)]) -> (BTreeMap<String, bool>,
             command.env(name, fill(value));
         }
         let output = command.output().unwrap();
-        attempts += 1;
-        if attempts == 5 || !text(&output.stdout).contains("Address already in use") {
-            break output;
+        match text(&output.stdout).contains("Address already in use") {
+            true => Err(PortTaken(describe(&output))),
+            false => Ok(output),
         }
-    };
+    });
     assert!(output.status.success(), "{environment:?}: {}", describe(&output));
     let seen = text(&output.stdout)
         .split_whitespace()

@@ -127,21 +127,25 @@ fn command(program: &Program, port: u16, preload: bool) -> Command {
 /// Starts the program and returns it with the test's end of its connection, the program's port
 /// and the test's port.
 fn connection(program: &Program, preload: bool) -> (Running, TcpStream, u16, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     if program.side == Side::Client {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
         let running = spawn(command(program, port, preload));
         let (stream, client_port) = accept_client(&listener);
         return (running, stream, client_port, port);
     }
-    drop(listener);
-    let mut command = command(program, port, preload);
-    let running = Running(command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("program starts"));
-    let connect = || TcpStream::connect(("127.0.0.1", port)).ok();
-    let stream = wait_for(Duration::from_secs(10), connect);
-    let stream = stream.unwrap_or_else(|| panic!("{} never listened", program.name));
-    let test_port = stream.local_addr().unwrap().port();
-    (running, stream, port, test_port)
+    on_free_ports(|[port]| {
+        let mut command = command(program, port, preload);
+        let mut running = Running(command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("program starts"));
+        // The program exits when another process took the port first.
+        let listening = wait_for(Duration::from_secs(10), || match running.0.try_wait() {
+            Ok(Some(status)) => Some(Err(PortTaken(format!("{} exited with {status}", program.name)))),
+            _ => TcpStream::connect(("127.0.0.1", port)).ok().map(Ok),
+        });
+        let stream = listening.unwrap_or_else(|| panic!("{} never listened", program.name))?;
+        let test_port = stream.local_addr().unwrap().port();
+        Ok((running, stream, port, test_port))
+    })
 }
 
 fn check_programs(side: Side) {

@@ -16,9 +16,45 @@ pub fn root() -> &'static Path {
 
 /// The release library that `make` builds; `make test` builds it before running these tests.
 pub fn library() -> PathBuf {
-    let path = root().join("target/release/libkeepalive.so");
-    assert!(path.exists(), "{} is missing: run the tests with `make test`", path.display());
+    built("target/release/libkeepalive.so", &["src", "crates/keepalive-config/src", "crates/keepalive-policy/src"])
+}
+
+/// The release command that `make` builds.
+pub fn command_path() -> PathBuf {
+    built("target/release/keepalive", &["crates"])
+}
+
+/// A file `make` builds, checked to be newer than every source file under `sources` (relative to the
+/// checkout; one that does not exist is skipped). Plain `cargo test` builds neither the library nor
+/// the C programs, so without this check it would quietly test what an older `make` left behind.
+pub fn built(relative: &str, sources: &[&str]) -> PathBuf {
+    let path = root().join(relative);
+    let sources: Vec<PathBuf> = sources.iter().map(|source| root().join(source)).collect();
+    if let Err(problem) = check_built(&path, &sources) {
+        panic!("{problem}: run the tests with `make test`, which builds it first");
+    }
     path
+}
+
+/// Whether `path` exists and is newer than every file under `sources`; if not, says why.
+pub fn check_built(path: &Path, sources: &[PathBuf]) -> Result<(), String> {
+    let Ok(built) = path.metadata().and_then(|metadata| metadata.modified()) else {
+        return Err(format!("{} is missing", path.display()));
+    };
+    match sources.iter().filter_map(|source| newest_file(source)).find(|(_, time)| *time > built) {
+        Some((newer, _)) => Err(format!("{} is older than {}", path.display(), newer.display())),
+        None => Ok(()),
+    }
+}
+
+/// The most recently modified file under `path` (itself, if it is a file), with its time.
+fn newest_file(path: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
+    let metadata = path.metadata().ok()?;
+    if !metadata.is_dir() {
+        return Some((path.to_path_buf(), metadata.modified().ok()?));
+    }
+    let entries = std::fs::read_dir(path).ok()?;
+    entries.filter_map(|entry| newest_file(&entry.ok()?.path())).max_by_key(|(_, time)| *time)
 }
 
 /// Every timer configured, and the EXPECT_* values the C checks then require.
@@ -35,11 +71,10 @@ pub const EVERY_TIMER: [(&str, &str); 8] = [
 
 pub const LIBCS: [&str; 2] = ["glibc", "musl"];
 
-/// A C test program built by `make c-tests` against `libc`.
+/// A C test program built by `make c-tests` against `libc`, from `c-tests/NAME.c` and the headers.
 pub fn c_program(libc: &str, name: &str) -> PathBuf {
-    let path = root().join("target/c-tests").join(libc).join(name);
-    assert!(path.exists(), "{} is missing: run the tests with `make test`", path.display());
-    path
+    let source = format!("c-tests/{}.c", name.trim_end_matches(".so"));
+    built(&format!("target/c-tests/{libc}/{name}"), &[&source, "c-tests/check.h"])
 }
 
 /// A command with none of the caller's LD_PRELOAD, KEEPALIVE_* or EXPECT_* variables.
@@ -154,4 +189,26 @@ impl Drop for Running {
 /// Starts `command` with its output captured.
 pub fn spawn(mut command: Command) -> Running {
     Running(command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("program starts"))
+}
+
+/// A port free on IPv4 and IPv6 alike when asked (a dual-stack bind takes it on both at once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("[::]:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Why an attempt on free ports must be made again: another process took a port between
+/// `free_port` and the program's own bind. Holds what the attempt saw, for the last failure.
+pub struct PortTaken(pub String);
+
+/// Runs `attempt` on `N` ports that were free a moment ago, and again on fresh ones while it
+/// reports that one was taken meanwhile, five attempts at most.
+pub fn on_free_ports<const N: usize, T>(mut attempt: impl FnMut([u16; N]) -> Result<T, PortTaken>) -> T {
+    let mut last = String::new();
+    for _ in 0..5 {
+        match attempt(std::array::from_fn(|_| free_port())) {
+            Ok(value) => return value,
+            Err(PortTaken(seen)) => last = seen,
+        }
+    }
+    panic!("a port was taken by another process five times in a row; last attempt: {last}");
 }
