@@ -145,3 +145,11 @@ fn configure_accepted(listener: c_int, accepted: c_int, moment: Moment) {
         when_enabled(moment.name(), |plan| sockopt::at_accept(listener, accepted, plan, moment));
     }
 }
+
+// Each hook, the C library's function behind it and the fallback in `sys` have one C type: the
+// statics in `real` tie the fallbacks to it, these tie the hooks and the libc crate's prototypes.
+const _: [real::SocketFn; 2] = [socket, libc::socket];
+const _: [real::ConnectFn; 2] = [connect, libc::connect];
+const _: [real::AcceptFn; 2] = [accept, libc::accept];
+const _: [real::Accept4Fn; 2] = [accept4, libc::accept4];
+const _: [real::SetsockoptFn; 2] = [setsockopt, libc::setsockopt];
