@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What libkeepalive costs a program, side by side with no preload and with the simplest C
-# interposer (bench/c_interposer.c). Prints one Markdown table; exits 1 if a check fails.
+# What libkeepalive costs a program, side by side with no preload, the simplest C interposer
+# (bench/c_interposer.c) and Debian's libkeepalive0 (Fabio Busatto's libkeepalive 0.3, the one
+# peer Debian packages). Prints one Markdown table; exits 1 if a check fails.
 # Instruction counts come from callgrind and system calls from strace: both are exact and
 # repeatable, unlike wall time, which is shown for information only.
 set -euo pipefail
@@ -13,6 +14,9 @@ need() {
 need gcc gcc
 need valgrind valgrind
 need strace strace
+need strip binutils
+BUSATTO=/usr/lib/libkeepalive.so.0
+[[ -f $BUSATTO ]] || { echo "bench: $BUSATTO not found: apt-get install libkeepalive0" >&2; exit 1; }
 
 OURS=target/release/libkeepalive.so
 [[ -f $OURS ]] || { echo "bench: $OURS not found: run make bench" >&2; exit 1; }
@@ -28,9 +32,11 @@ trap 'rm -rf "$TMP"' EXIT
 # The same environment for every run; nothing else may reach the library.
 unset LD_PRELOAD KEEPALIVE KEEPALIVE_DEBUG KEEPALIVE_USER_TIMEOUT KEEPALIVE_INTERVAL KEEPALIVE_COUNT
 export KEEPALIVE_IDLE=20 KEEPALIVE_INTVL=5 KEEPALIVE_CNT=3
+# libkeepalive0's names for the same settings (ours reads them only when its own are unset).
+export KEEPIDLE=20 KEEPINTVL=5 KEEPCNT=3
 
-CONFIGS=(none c ours)
-declare -A PRELOAD=([none]="" [c]="$PWD/$BUILD/c_interposer.so" [ours]="$PWD/$OURS")
+CONFIGS=(none c busatto ours)
+declare -A PRELOAD=([none]="" [c]="$PWD/$BUILD/c_interposer.so" [busatto]="$BUSATTO" [ours]="$PWD/$OURS")
 N1=1000 N2=11000    # per-operation cost = (cost(N2) - cost(N1)) / (N2 - N1)
 WALL_N=100000 WALL_RUNS=5
 WORKLOAD=$BUILD/workload
@@ -68,6 +74,39 @@ per_op() {
     awk -v a="$1" -v b="$2" -v n=$((N2 - N1)) 'BEGIN { s = sprintf("%.1f", (b - a) / n); sub(/\.0$/, "", s); print s }'
 }
 
+# pss CONFIG: kB of proportional set size in the mappings of CONFIG's library, in a sleeping
+# /bin/sleep (0 without one). Only the library's own mappings count: the process's total moves by
+# more than that whenever another process starts or stops sharing the C library's pages.
+pss() {
+    local lib=${PRELOAD[$1]}
+    [[ -n $lib ]] || { echo 0; return; }
+    with "$1" exec sleep 5 &
+    local pid=$! kb=""
+    for _ in $(seq 50); do
+        # Once sleep has started: its mappings are in place by the time it is in nanosleep.
+        if grep -q '^State:.*S (sleeping)' "/proc/$pid/status" 2>/dev/null \
+            && [[ $(readlink "/proc/$pid/exe") == */sleep ]]; then
+            kb=$(awk -v lib="$(realpath "$lib")" '
+                /^[0-9a-f]+-[0-9a-f]+ / { mine = ($6 == lib) }
+                mine && /^Pss:/ { kb += $2 }
+                END { print kb + 0 }' "/proc/$pid/smaps")
+            break
+        fi
+        sleep 0.02
+    done
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    echo "${kb:?sleep never went to sleep}"
+}
+
+# stripped_size CONFIG: bytes of CONFIG's library with its symbol table stripped (0: none).
+stripped_size() {
+    local lib=${PRELOAD[$1]}
+    [[ -n $lib ]] || { echo 0; return; }
+    strip -o "$TMP/stripped.so" "$lib"
+    stat -c %s "$TMP/stripped.so"
+}
+
 declare -A R   # R[row,config] = value
 echo "bench: callgrind, strace and wall time for ${CONFIGS[*]}..." >&2
 for config in "${CONFIGS[@]}"; do
@@ -84,6 +123,8 @@ for config in "${CONFIGS[@]}"; do
         done
     done
     R[load,$config]=$(instructions "$config" /bin/true)
+    R[pss,$config]=$(pss "$config")
+    R[size,$config]=$(stripped_size "$config")
 done
 
 # Wall time in ms, the configurations taking turns so that a change in machine load hits all alike.
@@ -107,17 +148,17 @@ load_ratio=$(awk -v c="${R[load,c]}" -v o="${R[load,ours]}" 'BEGIN { printf "%.2
 
 # row LABEL KEY [LAST]: a table row; LAST defaults to ours minus the C interposer.
 row() {
-    local a=${R[$2,none]} b=${R[$2,c]} c=${R[$2,ours]}
+    local a=${R[$2,none]} b=${R[$2,c]} d=${R[$2,busatto]} c=${R[$2,ours]}
     local last=${3:-$(awk -v b="$b" -v c="$c" 'BEGIN { s = sprintf("%+.1f", c - b); sub(/\.0$/, "", s); print (s == "+0" || s == "-0" ? "0" : s) }')}
-    printf '| %s | %s | %s | %s | %s |\n' "$1" "$a" "$b" "$c" "$last"
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$a" "$b" "$d" "$c" "$last"
 }
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 glibc=$(ldd --version | awk 'NR == 1 { print $NF }')
 echo "$(date +%F), Linux $(uname -r), $cpu, glibc $glibc; KEEPALIVE_IDLE=20 KEEPALIVE_INTVL=5 KEEPALIVE_CNT=3"
 echo
-echo "| Per operation | no preload | C interposer | libkeepalive | libkeepalive − C |"
-echo "|---|---:|---:|---:|---:|"
+echo "| Per operation | no preload | C interposer | libkeepalive0 0.3 (Debian) | libkeepalive | libkeepalive − C |"
+echo "|---|---:|---:|---:|---:|---:|"
 row "a. instructions per TCP socket (socket + close)" ir_tcp
 row "b. instructions per UDP socket (socket + close)" ir_udp
 row "c. instructions per loopback connect/accept round" ir_connect
@@ -131,17 +172,21 @@ row "d. setsockopt per round" setsockopt_connect
 row "d. getsockopt per round" getsockopt_connect
 row "e. instructions to load the library (\`/bin/true\`)" load "×$load_ratio of C"
 row "f. wall ms for $WALL_N TCP sockets (median of $WALL_RUNS)" wall
+row "g. bytes of the stripped library" size
+row "h. kB of Pss in the library's mappings (a sleeping process)" pss
 echo
-echo "The C interposer hooks socket() only; libkeepalive also checks sockets at connect() and"
-echo "accept(), for those it did not create (inherited, or passed by systemd or inetd)."
+echo "The C interposer and libkeepalive0 hook socket() only; libkeepalive also checks sockets at"
+echo "connect() and accept(), for those it did not create (inherited, or passed by systemd or inetd)."
 echo
 cat <<EOF
-Commands (LIB: none, $BUILD/c_interposer.so, $OURS; MODE: tcp, udp, connect, setsockopt; N: $N1 and $N2):
+Commands (LIB: none, $BUILD/c_interposer.so, $BUSATTO, $OURS; MODE: tcp, udp, connect, setsockopt; N: $N1 and $N2):
 
     LD_PRELOAD=LIB valgrind --tool=callgrind -q --callgrind-out-file=OUT $WORKLOAD MODE N
     strace -f -c -o OUT -E LD_PRELOAD=LIB $WORKLOAD MODE N
     LD_PRELOAD=LIB valgrind --tool=callgrind -q --callgrind-out-file=OUT /bin/true
     LD_PRELOAD=LIB $WORKLOAD tcp $WALL_N    # timed $WALL_RUNS times with \$EPOCHREALTIME
+    strip -o OUT LIB; stat -c %s OUT
+    LD_PRELOAD=LIB sleep 5 &    # Pss: the Pss lines of LIB's mappings in /proc/\$!/smaps once it sleeps
 
 Per-operation rows are (count at N=$N2 - count at N=$N1) / $((N2 - N1)); instructions are callgrind's
 "summary:" total; the load row is /bin/true's total minus its total without LD_PRELOAD.
@@ -161,4 +206,7 @@ check "ours: 2 getsockopt per round (1 at connect, 1 at accept)" "${R[getsockopt
 check "ours: a setsockopt() without force costs at most 10 instructions more than none" "${R[ir_setsockopt,ours]} <= ${R[ir_setsockopt,none]} + 10"
 check "ours: user-space instructions per TCP socket no more than C's" "${R[ir_tcp,ours]} <= ${R[ir_tcp,c]}"
 check "ours: load cost within 1.3x of the C interposer's (×$load_ratio)" "$load_ratio <= 1.3"
+check "ours: a connect/accept round at most 140 instructions over no preload" "${R[ir_connect,ours]} <= ${R[ir_connect,none]} + 140"
+check "ours: stripped library at most 40 KiB" "${R[size,ours]} <= 40 * 1024"
+check "ours: at most 40 kB of Pss in its mappings" "${R[pss,ours]} <= 40"
 exit $failed
