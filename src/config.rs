@@ -34,10 +34,10 @@ static PLAN: Published = Published(UnsafeCell::new(Plan::OFF));
 /// Runs `work` with this process's plan if keepalive is enabled (`KEEPALIVE` is not off).
 /// `caller` names the hook, for the debug line if it is the first to need the settings.
 #[inline(always)]
-pub fn when_enabled(caller: &'static str, work: impl FnOnce(&Plan)) {
+pub fn when_enabled(caller: &'static str, mut work: impl FnMut(&Plan)) {
     let state = STATE.load(Ordering::Acquire);
     if state & PUBLISHED == 0 {
-        first_use(caller, work);
+        first_use(caller, &mut work);
     } else if state & ENABLED != 0 {
         // SAFETY: see `Published`.
         work(unsafe { &*PLAN.0.get() });
@@ -47,10 +47,10 @@ pub fn when_enabled(caller: &'static str, work: impl FnOnce(&Plan)) {
 /// Runs `work` for a socket the library leaves alone, only if force mode or debug lines need to
 /// know about it.
 #[inline(always)]
-pub fn when_noted(caller: &'static str, work: impl FnOnce(&Plan)) {
+pub fn when_noted(caller: &'static str, mut work: impl FnMut(&Plan)) {
     let state = STATE.load(Ordering::Acquire);
     if state & PUBLISHED == 0 {
-        first_use(caller, |plan| {
+        first_use(caller, &mut |plan: &Plan| {
             if plan.force || plan.debug {
                 work(plan)
             }
@@ -69,7 +69,7 @@ pub fn maybe_forcing() -> bool {
 
 /// Runs `work` with this process's plan in force mode only.
 #[inline(always)]
-pub fn when_forcing(caller: &'static str, work: impl FnOnce(&Plan)) {
+pub fn when_forcing(caller: &'static str, mut work: impl FnMut(&Plan)) {
     when_enabled(caller, |plan| {
         if plan.force {
             work(plan)
@@ -82,15 +82,18 @@ pub fn force() -> bool {
     STATE.load(Ordering::Acquire) & FORCING != 0
 }
 
+/// The first hook call of a process, before the settings are published: one function for every
+/// hook, which hands it its work as a trait object.
 #[cold]
 #[inline(never)]
-fn first_use(caller: &'static str, work: impl FnOnce(&Plan)) {
+fn first_use(caller: &'static str, work: &mut dyn FnMut(&Plan)) {
     let mut own = Plan::OFF;
     let plan = match read_and_publish(caller) {
         Some(published) => published,
         None => {
             // Another thread is publishing right now: use an identical copy of our own.
-            own.settings = keepalive_config::from_env(|name| Environment::read().get(name), |_| {});
+            let environment = Environment::read();
+            own.settings = keepalive_config::from_env(|name| environment.get(name), |_| {});
             own.prepare();
             &own
         }

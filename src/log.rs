@@ -13,9 +13,8 @@ const CAPACITY: usize = 480;
 /// Longest part of a configuration value quoted in a warning.
 const QUOTED_MAX: usize = 64;
 
-// Lines are built with volatile byte stores into an uninitialised buffer: a plain copy loop or a
-// zeroed buffer compiles to calls to the C library's memcpy and memset, each one more symbol for
-// the dynamic loader to look up in every process that loads us, for code that only prints.
+// Lines are built in an uninitialised buffer; the copies call the library's own hidden memcpy
+// (`mem`), never the C library's.
 pub struct Line<'a> {
     buffer: &'a mut MaybeUninit<[u8; CAPACITY]>,
     length: usize,
@@ -56,12 +55,14 @@ impl Line<'_> {
     fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
         // One byte stays free for the newline.
         let room = (CAPACITY - 1).saturating_sub(self.length);
-        let start = self.buffer.as_mut_ptr().cast::<u8>();
-        for &byte in bytes.iter().take(room) {
-            // SAFETY: `length < CAPACITY - 1` here, so the byte is inside the buffer.
-            unsafe { core::ptr::write_volatile(start.add(self.length), byte) };
-            self.length += 1;
+        let taken = bytes.len().min(room);
+        // SAFETY: `length + taken <= CAPACITY - 1`, so the bytes land inside the buffer, which
+        // `bytes` (a shared borrow) cannot overlap.
+        unsafe {
+            let start = self.buffer.as_mut_ptr().cast::<u8>().add(self.length);
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), start, taken);
         }
+        self.length += taken;
         self
     }
 
@@ -147,7 +148,7 @@ impl Line<'_> {
             return None;
         }
         // SAFETY: inside the buffer, checked above.
-        unsafe { core::ptr::write_volatile(self.buffer.as_mut_ptr().cast::<u8>().add(self.length), b'\n') };
+        unsafe { self.buffer.as_mut_ptr().cast::<u8>().add(self.length).write(b'\n') };
         Some(self.written(self.length + 1))
     }
 
