@@ -7,6 +7,7 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::{CStr, c_char};
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU8, Ordering};
 use keepalive_config::{MAX_RULES, NAMES, Problem, Settings};
 
@@ -34,10 +35,10 @@ static PLAN: Published = Published(UnsafeCell::new(Plan::OFF));
 /// Runs `work` with this process's plan if keepalive is enabled (`KEEPALIVE` is not off).
 /// `caller` names the hook, for the debug line if it is the first to need the settings.
 #[inline(always)]
-pub fn when_enabled(caller: &'static str, mut work: impl FnMut(&Plan)) {
+pub fn when_enabled(caller: &'static str, work: impl FnOnce(&Plan)) {
     let state = STATE.load(Ordering::Acquire);
     if state & PUBLISHED == 0 {
-        first_use(caller, &mut work);
+        first_use(caller, work);
     } else if state & ENABLED != 0 {
         // SAFETY: see `Published`.
         work(unsafe { &*PLAN.0.get() });
@@ -47,10 +48,10 @@ pub fn when_enabled(caller: &'static str, mut work: impl FnMut(&Plan)) {
 /// Runs `work` for a socket the library leaves alone, only if force mode or debug lines need to
 /// know about it.
 #[inline(always)]
-pub fn when_noted(caller: &'static str, mut work: impl FnMut(&Plan)) {
+pub fn when_noted(caller: &'static str, work: impl FnOnce(&Plan)) {
     let state = STATE.load(Ordering::Acquire);
     if state & PUBLISHED == 0 {
-        first_use(caller, &mut |plan: &Plan| {
+        first_use(caller, |plan| {
             if plan.force || plan.debug {
                 work(plan)
             }
@@ -69,7 +70,7 @@ pub fn maybe_forcing() -> bool {
 
 /// Runs `work` with this process's plan in force mode only.
 #[inline(always)]
-pub fn when_forcing(caller: &'static str, mut work: impl FnMut(&Plan)) {
+pub fn when_forcing(caller: &'static str, work: impl FnOnce(&Plan)) {
     when_enabled(caller, |plan| {
         if plan.force {
             work(plan)
@@ -82,25 +83,30 @@ pub fn force() -> bool {
     STATE.load(Ordering::Acquire) & FORCING != 0
 }
 
-/// The first hook call of a process, before the settings are published: one function for every
-/// hook, which hands it its work as a trait object.
+/// A hook's work before the settings are published. Kept apart from the hot path, and small:
+/// each hook has its own copy, around the one `first_plan` they share.
 #[cold]
 #[inline(never)]
-fn first_use(caller: &'static str, work: &mut dyn FnMut(&Plan)) {
-    let mut own = Plan::OFF;
-    let plan = match read_and_publish(caller) {
-        Some(published) => published,
-        None => {
-            // Another thread is publishing right now: use an identical copy of our own.
-            let environment = Environment::read();
-            own.settings = keepalive_config::from_env(|name| environment.get(name), |_| {});
-            own.prepare();
-            &own
-        }
-    };
+fn first_use(caller: &'static str, work: impl FnOnce(&Plan)) {
+    let mut own = MaybeUninit::uninit();
+    let plan = first_plan(caller, &mut own);
     if plan.enabled {
         work(plan);
     }
+}
+
+/// The plan for the first hook call of a process: read and published now, or, when another
+/// thread is publishing at this moment, an identical copy of our own built in `own`.
+#[inline(never)]
+fn first_plan<'a>(caller: &'static str, own: &'a mut MaybeUninit<Plan>) -> &'a Plan {
+    if let Some(published) = read_and_publish(caller) {
+        return published;
+    }
+    let own = own.write(Plan::OFF);
+    let environment = Environment::read();
+    own.settings = keepalive_config::from_env(|name| environment.get(name), |_| {});
+    own.prepare();
+    own
 }
 
 /// Reads the settings in the constructor, unless a hook already has.
