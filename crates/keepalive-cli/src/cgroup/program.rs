@@ -234,6 +234,12 @@ impl RuleTest {
         // into the port: the word is htonl(port).
         RuleTest { words, port: rule.port().map(|port| u32::from(port).to_be()) }
     }
+
+    /// Whether every peer passes (`::/0`): the test has no jump, and code after it would be
+    /// unreachable, which the verifier refuses.
+    fn always(&self) -> bool {
+        self.port.is_none() && self.words.iter().all(|&(mask, _)| mask == 0)
+    }
 }
 
 /// Jumps to `mismatch` unless the peer on the stack passes `test`.
@@ -292,6 +298,13 @@ fn emit_option_arguments(assembler: &mut Assembler, level: i32, name: i32) {
 /// each socket it configured.
 pub fn sock_ops(settings: &Settings, marks: Option<i32>) -> Vec<Instruction> {
     let mut assembler = Assembler::default();
+    let only: Vec<RuleTest> = settings.only.rules().iter().map(RuleTest::new).collect();
+    let skip: Vec<RuleTest> = settings.skip.rules().iter().map(RuleTest::new).collect();
+    if skip.iter().any(RuleTest::always) {
+        assembler.return_one();
+        return assembler.finish();
+    }
+    let only = (settings.only.configured && !only.iter().any(RuleTest::always)).then_some(only);
     let (done, chosen) = (assembler.label(), assembler.label());
     assembler.mov_register(R6, R1);
     assembler.load_word(R2, R6, OPS_OP);
@@ -304,23 +317,23 @@ pub fn sock_ops(settings: &Settings, marks: Option<i32>) -> Vec<Instruction> {
         Side::Server => assembler.jump_if(JMP, JNE, R2, PASSIVE_ESTABLISHED_CB, done),
     }
     assembler.bind(chosen);
-    if settings.only.configured || settings.skip.configured {
+    if only.is_some() || !skip.is_empty() {
         emit_peer(&mut assembler, done);
     }
-    if settings.only.configured {
+    if let Some(only) = &only {
         let selected = assembler.label();
-        for rule in settings.only.rules() {
+        for rule in only {
             let next = assembler.label();
-            emit_rule(&mut assembler, &RuleTest::new(rule), next);
+            emit_rule(&mut assembler, rule, next);
             assembler.jump(selected);
             assembler.bind(next);
         }
         assembler.jump(done);
         assembler.bind(selected);
     }
-    for rule in settings.skip.rules() {
+    for rule in &skip {
         let next = assembler.label();
-        emit_rule(&mut assembler, &RuleTest::new(rule), next);
+        emit_rule(&mut assembler, rule, next);
         assembler.jump(done);
         assembler.bind(next);
     }
@@ -502,6 +515,15 @@ mod tests {
             program.finish(),
             [instruction(0x61, 2, 10, PEER_PORT, 0), instruction(0x56, 2, 0, 0, u32::from(22u16).to_be() as i32)]
         );
+    }
+
+    #[test]
+    fn a_rule_every_peer_passes_has_no_test() {
+        let every = |text: &[u8]| parse_rules(text, |_| panic!());
+        let skip_all = sock_ops(&settings(|s| s.skip = every(b"::/0")), None);
+        assert_eq!(skip_all, [instruction(0xb7, 0, 0, 0, 1), instruction(0x95, 0, 0, 0, 0)]);
+        let only_all = sock_ops(&settings(|s| s.only = every(b"10.0.0.0/8,::/0")), None);
+        assert_eq!(only_all, sock_ops(&Settings::DEFAULT, None), "--only ::/0 selects every peer");
     }
 
     #[test]

@@ -1,0 +1,296 @@
+//! `keepalive --cgroup DIR`: the kernel configures every TCP connection made or accepted in a
+//! test cgroup, whatever the program (static C, Go); shown by reading the options back from the
+//! kernel, never from our own bookkeeping.
+
+mod common;
+use common::cgroup::{Options, TestCgroup, connections, go_program, options_of, pin_directory, static_c_program};
+use common::{Running, clean_command, describe, spawn, text};
+use std::net::TcpListener;
+use std::process::Command;
+
+const CONFIGURED: Options = Options::on(20, 5, 3, 30000);
+const EVERY_TIMER: [&str; 8] = ["--idle", "20", "--interval", "5", "--count", "3", "--user-timeout", "30"];
+
+fn listener() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+fn start(command: Command) -> Running {
+    spawn(command)
+}
+
+fn wire_client(program: &std::path::Path, port: u16) -> Command {
+    let mut command = clean_command(program);
+    command.args(["connect", "127.0.0.1", &port.to_string()]);
+    command
+}
+
+#[test]
+fn static_and_go_programs_inside_get_the_options_and_one_outside_does_not() {
+    let Some(cgroup) = TestCgroup::new("static_and_go") else { return };
+    let (wire, go) = (static_c_program("wire"), go_program());
+    let (_listener, port) = listener();
+    cgroup.attach(&EVERY_TIMER);
+    let static_inside = start(cgroup.inside(wire_client(&wire, port)));
+    let go_inside = start(cgroup.inside({
+        let mut command = clean_command(&go);
+        command.arg(format!("127.0.0.1:{port}"));
+        command
+    }));
+    let outside = start(wire_client(&wire, port));
+    assert_eq!(options_of(static_inside.0.id(), port), CONFIGURED, "static C program in the cgroup");
+    assert_eq!(options_of(go_inside.0.id(), port), CONFIGURED, "Go program in the cgroup");
+    assert!(!options_of(outside.0.id(), port).keepalive, "a program outside the cgroup is left alone");
+}
+
+#[test]
+fn accepted_connections_inside_get_the_options() {
+    let Some(cgroup) = TestCgroup::new("accepted") else { return };
+    let wire = static_c_program("wire");
+    let port = {
+        let (listener, port) = listener();
+        drop(listener);
+        port
+    };
+    cgroup.attach(&EVERY_TIMER);
+    let mut serve = clean_command(&wire);
+    serve.args(["serve", &port.to_string()]);
+    let server = start(cgroup.inside(serve));
+    let client =
+        common::wait_for(std::time::Duration::from_secs(5), || std::net::TcpStream::connect(("127.0.0.1", port)).ok())
+            .expect("the server in the cgroup listens");
+    let client_port = client.local_addr().unwrap().port();
+    assert_eq!(options_of(server.0.id(), client_port), CONFIGURED);
+}
+
+#[test]
+fn replace_and_detach() {
+    let Some(cgroup) = TestCgroup::new("replace_and_detach") else { return };
+    let wire = static_c_program("wire");
+    let (_listener, port) = listener();
+    cgroup.attach(&["--idle", "20"]);
+    let first = start(cgroup.inside(wire_client(&wire, port)));
+    assert_eq!(options_of(first.0.id(), port).idle, 20);
+
+    cgroup.attach(&["--idle", "30", "--count", "4"]);
+    let status = cgroup.status();
+    assert!(status.contains("KEEPALIVE_IDLE=30") && status.contains("KEEPALIVE_CNT=4"), "{status}");
+    assert!(!status.contains("KEEPALIVE_IDLE=20"), "{status}");
+    assert!(status.contains("other sock_ops programs: 0"), "never two of ours: {status}");
+    let second = start(cgroup.inside(wire_client(&wire, port)));
+    let replaced = options_of(second.0.id(), port);
+    assert_eq!((replaced.idle, replaced.count), (30, 4), "the new settings apply to new connections");
+    assert_eq!(options_of(first.0.id(), port).idle, 20, "a connection keeps what it was given");
+
+    let detached = cgroup.keepalive(&["--detach"]);
+    assert!(detached.status.success(), "{}", describe(&detached));
+    assert!(cgroup.status().contains("keepalive not attached"));
+    assert!(!pin_directory(&cgroup.path).exists(), "the pins are removed");
+    let third = start(cgroup.inside(wire_client(&wire, port)));
+    assert!(!options_of(third.0.id(), port).keepalive, "nothing applies after --detach");
+}
+
+#[test]
+fn status_shows_force_and_the_settings() {
+    let Some(cgroup) = TestCgroup::new("status") else { return };
+    assert!(cgroup.status().contains("keepalive not attached"));
+    cgroup.attach(&["--force", "--only", "10.0.0.0/8,:6379"]);
+    let status = cgroup.status();
+    for expected in ["keepalive attached", "force: on", "KEEPALIVE_FORCE=1", "KEEPALIVE_ONLY=10.0.0.0/8,:6379"] {
+        assert!(status.contains(expected), "{expected:?} in\n{status}");
+    }
+    cgroup.attach(&["--idle", "9"]);
+    let status = cgroup.status();
+    assert!(status.contains("force: off") && !status.contains("KEEPALIVE_ONLY"), "{status}");
+    assert!(!pin_directory(&cgroup.path).join("setsockopt").exists(), "the force program is detached");
+}
+
+#[test]
+fn errors_are_one_line_and_leave_nothing_attached() {
+    let Some(cgroup) = TestCgroup::new("errors") else { return };
+    let keepalive = common::cgroup::keepalive();
+    let refused = |command: &mut Command, expected: &str| {
+        let output = command.output().unwrap();
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.starts_with("keepalive: ") && stderr.contains(expected), "{expected:?} in {stderr}");
+    };
+    refused(
+        Command::new(&keepalive).args(["--cgroup", "/tmp"]),
+        "/tmp is not a cgroup v2 directory (cgroup v2 is mounted at",
+    );
+    refused(
+        Command::new(&keepalive).args(["--cgroup", "/nonexistent/cgroup"]),
+        "cannot open /nonexistent/cgroup: No such file",
+    );
+    let mut without_capabilities = Command::new("setpriv");
+    without_capabilities
+        .args(["--inh-caps=-all", "--bounding-set=-bpf,-net_admin,-sys_admin", "--"])
+        .arg(&keepalive)
+        .arg("--cgroup")
+        .arg(&cgroup.path);
+    refused(
+        &mut without_capabilities,
+        "--cgroup needs CAP_BPF and CAP_NET_ADMIN; this process lacks CAP_BPF and CAP_NET_ADMIN",
+    );
+    let mut as_nobody = Command::new("setpriv");
+    as_nobody
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&keepalive)
+        .arg("--cgroup")
+        .arg(&cgroup.path);
+    refused(&mut as_nobody, "this process lacks CAP_BPF and CAP_NET_ADMIN");
+    assert!(cgroup.status().contains("keepalive not attached"));
+    assert!(!pin_directory(&cgroup.path).exists());
+}
+
+/// Connects from a process in `cgroup` to each of `targets` and returns whether the kernel
+/// turned keepalive on for each, in order.
+fn keepalive_per_target(cgroup: &TestCgroup, targets: &[(&str, u16)]) -> Vec<bool> {
+    let script = "import socket, sys\n\
+        for target in sys.argv[1:]:\n\
+        \x20   host, port = target.rsplit(':', 1)\n\
+        \x20   family = socket.AF_INET6 if ':' in host else socket.AF_INET\n\
+        \x20   s = socket.socket(family, socket.SOCK_STREAM)\n\
+        \x20   s.connect((host, int(port)))\n\
+        \x20   print(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))\n\
+        \x20   s.close()\n";
+    let mut python = clean_command(common::python3());
+    python.arg("-c").arg(script).args(targets.iter().map(|(host, port)| format!("{host}:{port}")));
+    let output = cgroup.inside(python).output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    text(&output.stdout).lines().map(|line| line.trim() == "1").collect()
+}
+
+#[test]
+fn peer_rules_and_side_match_the_library() {
+    use keepalive_config::{Peer, Settings, Side, rules::parse_rules};
+    let Some(cgroup) = TestCgroup::new("peer_rules") else { return };
+    // One listener on 127.0.0.1 only, one on every address (IPv4 as mapped IPv6 too).
+    let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let any = TcpListener::bind("[::]:0").unwrap();
+    let [p1, pa] = [&v4, &any].map(|listener| listener.local_addr().unwrap().port());
+    let targets = [("127.0.0.1", p1), ("127.0.0.1", pa), ("127.0.0.2", pa), ("::1", pa), ("::ffff:127.0.0.2", pa)];
+    let peers = [
+        Peer::v4([127, 0, 0, 1], p1),
+        Peer::v4([127, 0, 0, 1], pa),
+        Peer::v4([127, 0, 0, 2], pa),
+        Peer::v6(std::net::Ipv6Addr::LOCALHOST.octets(), pa),
+        Peer::v6(std::net::Ipv4Addr::new(127, 0, 0, 2).to_ipv6_mapped().octets(), pa),
+    ];
+    let cases: Vec<(Option<String>, Option<String>, &str)> = vec![
+        (None, None, "both"),
+        (Some("127.0.0.2".into()), None, "both"),
+        (Some(format!(":{p1}")), None, "both"),
+        (Some(format!("127.0.0.1:{pa}")), None, "both"),
+        (None, Some("127.0.0.0/31".into()), "both"),
+        (Some("127.0.0.0/8".into()), Some(format!("127.0.0.1:{p1},[::1]")), "both"),
+        (Some("::1".into()), None, "both"),
+        (Some("::/0".into()), None, "both"),
+        (Some(format!("[::ffff:127.0.0.0/120]:{pa}")), None, "both"),
+        (Some("0.0.0.0/0".into()), Some(format!(":{pa}")), "both"),
+        (None, Some("::/0".into()), "both"),
+        (Some("127.0.0.2/32,::1".into()), None, "client"),
+        (None, None, "server"),
+        (None, None, "client"),
+    ];
+    for (only, skip, side) in cases {
+        let mut arguments = vec!["--side".to_owned(), side.to_owned()];
+        let mut settings = Settings::DEFAULT;
+        if let Some(only) = &only {
+            arguments.extend(["--only".to_owned(), only.clone()]);
+            settings.only = parse_rules(only.as_bytes(), |error| panic!("{error:?}"));
+        }
+        if let Some(skip) = &skip {
+            arguments.extend(["--skip".to_owned(), skip.clone()]);
+            settings.skip = parse_rules(skip.as_bytes(), |error| panic!("{error:?}"));
+        }
+        settings.side = Side::parse(side.as_bytes()).unwrap();
+        cgroup.attach(&arguments.iter().map(String::as_str).collect::<Vec<_>>());
+        let expected: Vec<bool> =
+            peers.iter().map(|peer| settings.side != Side::Server && settings.selects(peer)).collect();
+        assert_eq!(keepalive_per_target(&cgroup, &targets), expected, "only {only:?} skip {skip:?} side {side}");
+    }
+}
+
+/// Runs `script` in python3 inside `cgroup` with a connection `s` to `port` made after
+/// `before_connect`, and returns its output lines.
+fn python_in(cgroup: &TestCgroup, port: u16, before_connect: &str, script: &str) -> Vec<String> {
+    let program = format!(
+        "import socket, errno\nT=socket.IPPROTO_TCP\ns = socket.socket()\n{before_connect}\n\
+         s.connect(('127.0.0.1', {port}))\n\
+         def get(level, name): return s.getsockopt(level, name)\n\
+         def attempt(level, name, value):\n\
+         \x20   try:\n\
+         \x20       s.setsockopt(level, name, value); return 'ok'\n\
+         \x20   except OSError as error: return errno.errorcode[error.errno]\n\
+         {script}"
+    );
+    let mut python = clean_command(common::python3());
+    python.arg("-c").arg(program);
+    let output = cgroup.inside(python).output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    text(&output.stdout).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn without_force_the_program_s_own_choices_win() {
+    let Some(cgroup) = TestCgroup::new("own_choices") else { return };
+    let (_listener, port) = listener();
+    cgroup.attach(&["--idle", "20", "--count", "3"]);
+    let later = "print(attempt(T, socket.TCP_KEEPIDLE, 99), get(T, socket.TCP_KEEPIDLE))\n\
+                 print(attempt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0), get(socket.SOL_SOCKET, socket.SO_KEEPALIVE))";
+    assert_eq!(python_in(&cgroup, port, "", later), ["ok 99", "ok 0"]);
+    let before = "s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1); s.setsockopt(T, socket.TCP_KEEPIDLE, 50)";
+    let read = "print(get(T, socket.TCP_KEEPIDLE), get(T, socket.TCP_KEEPCNT))";
+    let probes = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_keepalive_probes").unwrap();
+    assert_eq!(
+        python_in(&cgroup, port, before, read),
+        [format!("50 {}", probes.trim())],
+        "keepalive on before connect(): left alone"
+    );
+}
+
+#[test]
+fn force_keeps_the_configured_options_and_invalid_values_get_the_kernel_s_error() {
+    let Some(cgroup) = TestCgroup::new("force") else { return };
+    let (_listener, port) = listener();
+    cgroup.attach(&["--force", "--idle", "20", "--count", "3", "--user-timeout", "30"]);
+    let script = "print(get(T, socket.TCP_KEEPIDLE))\n\
+                  print(attempt(T, socket.TCP_KEEPIDLE, 99), get(T, socket.TCP_KEEPIDLE))\n\
+                  print(attempt(T, socket.TCP_KEEPIDLE, 0), get(T, socket.TCP_KEEPIDLE))\n\
+                  print(attempt(T, socket.TCP_KEEPIDLE, 40000), get(T, socket.TCP_KEEPIDLE))\n\
+                  print(attempt(T, socket.TCP_KEEPCNT, 0), attempt(T, socket.TCP_KEEPCNT, 128), get(T, socket.TCP_KEEPCNT))\n\
+                  print(attempt(T, socket.TCP_USER_TIMEOUT, -1), attempt(T, socket.TCP_USER_TIMEOUT, 0), get(T, socket.TCP_USER_TIMEOUT))\n\
+                  print(attempt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0), get(socket.SOL_SOCKET, socket.SO_KEEPALIVE))\n\
+                  print(attempt(T, socket.TCP_KEEPINTVL, 7), get(T, socket.TCP_KEEPINTVL))";
+    let before = "s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1); s.setsockopt(T, socket.TCP_KEEPIDLE, 50)";
+    assert_eq!(
+        python_in(&cgroup, port, before, script),
+        ["20", "ok 20", "EINVAL 20", "EINVAL 20", "EINVAL EINVAL 3", "EINVAL ok 30000", "ok 1", "ok 7"],
+        "configured options stay, invalid values fail as without us, other options pass"
+    );
+    // A socket before connect() is not ours yet: the program's calls pass untouched.
+    let unconnected =
+        "u = socket.socket(); u.setsockopt(T, socket.TCP_KEEPIDLE, 99); print(u.getsockopt(T, socket.TCP_KEEPIDLE))";
+    assert_eq!(python_in(&cgroup, port, "", unconnected), ["99"]);
+
+    let go = go_program();
+    let mut dial = clean_command(&go);
+    dial.args([format!("127.0.0.1:{port}"), "go-keepalive".to_owned()]);
+    let go_default = start(cgroup.inside(dial));
+    let options = options_of(go_default.0.id(), port);
+    assert_eq!((options.keepalive, options.idle, options.count), (true, 20, 3), "Go's own 15 s does not win");
+    drop(go_default);
+    cgroup.attach(&["--idle", "20", "--count", "3"]);
+    let mut dial = clean_command(&go);
+    dial.args([format!("127.0.0.1:{port}"), "go-keepalive".to_owned()]);
+    let go_default = start(cgroup.inside(dial));
+    common::wait_for(std::time::Duration::from_secs(5), || {
+        connections(go_default.0.id()).iter().find(|(p, o)| *p == port && o.idle == 15).map(|_| ())
+    })
+    .expect("without --force, Go's own setsockopt after connect() wins: idle 15");
+}
