@@ -126,6 +126,14 @@ fn errors_are_one_line_and_leave_nothing_attached() {
         Command::new(&keepalive).args(["--cgroup", "/nonexistent/cgroup"]),
         "cannot open /nonexistent/cgroup: No such file",
     );
+    // Without cgroup v2: a mount namespace of its own where it is unmounted.
+    let mount = cgroup.path.parent().unwrap().display().to_string();
+    refused(
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(format!("umount -l '{mount}' && exec '{}' --cgroup /sys/fs/cgroup", keepalive.display())),
+        "no cgroup v2 is mounted on this system (mount -t cgroup2 none /sys/fs/cgroup)",
+    );
     let mut without_capabilities = Command::new("setpriv");
     without_capabilities
         .args(["--inh-caps=-all", "--bounding-set=-bpf,-net_admin,-sys_admin", "--"])

@@ -75,24 +75,25 @@ impl TestCgroup {
         text(&output.stdout)
     }
 
-    /// `command` made to start inside this cgroup: a shell moves itself in, then runs the program.
-    pub fn inside(&self, mut command: Command) -> Command {
+    /// Arguments for `sh` that move the shell into this cgroup, then run the program that follows
+    /// them: `sh ENTRY... PROGRAM ARGS...`.
+    pub fn shell_entry(&self) -> [String; 3] {
         let procs = self.path.join("cgroup.procs");
+        ["-c".to_owned(), format!("echo $$ > '{}' && exec \"$@\"", procs.display()), "sh".to_owned()]
+    }
+
+    /// `command` made to start inside this cgroup, with its input and output piped.
+    pub fn inside(&self, command: Command) -> Command {
         let mut wrapper = Command::new("sh");
-        wrapper.arg("-c").arg(format!("echo $$ > '{}' && exec \"$@\"", procs.display())).arg("sh");
-        wrapper.arg(command.get_program()).args(command.get_args());
+        wrapper.args(self.shell_entry()).arg(command.get_program()).args(command.get_args());
         for (key, value) in command.get_envs() {
             match value {
                 Some(value) => wrapper.env(key, value),
                 None => wrapper.env_remove(key),
             };
         }
-        if let Some(directory) = command.get_current_dir() {
-            wrapper.current_dir(directory);
-        }
-        command = wrapper;
-        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        command
+        wrapper.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        wrapper
     }
 
     fn processes(&self) -> Vec<i32> {

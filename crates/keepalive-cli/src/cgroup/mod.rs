@@ -274,3 +274,27 @@ fn program_settings(program_id: u32) -> io::Result<String> {
     }
     Ok(String::new())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_the_verifier_refuses_is_named_with_the_log_s_last_line() {
+        if !checks::missing_capabilities().is_empty() {
+            eprintln!("SKIPPED: this process lacks CAP_BPF or CAP_NET_ADMIN");
+            return;
+        }
+        // `exit` with R0 never set.
+        let unset_return = [program::Instruction { code: 0x95, registers: 0, offset: 0, immediate: 0 }];
+        let refusal = load(Hook::SockOps, "keepalive", &unset_return).map(drop).unwrap_err();
+        assert_eq!(refusal, "the kernel refused the keepalive program (Permission denied): R0 !read_ok");
+    }
+
+    #[test]
+    fn the_last_line_of_a_log_skips_the_statistics() {
+        let log = "0: (95) exit\nR0 !read_ok\nprocessed 1 insns (limit 1000000) max_states_per_insn 0\n\n";
+        assert_eq!(bpf::last_line(log).as_deref(), Some("R0 !read_ok"));
+        assert_eq!(bpf::last_line("\n"), None);
+    }
+}
