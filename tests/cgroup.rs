@@ -74,8 +74,11 @@ fn replace_and_detach() {
     let first = start(cgroup.inside(wire_client(&wire, port)));
     assert_eq!(options_of(first.0.id(), port).idle, 20);
 
+    let first_program = program_id(&cgroup.status());
     cgroup.attach(&["--idle", "30", "--count", "4"]);
     let status = cgroup.status();
+    assert_ne!(program_id(&status), first_program);
+    assert_freed(first_program);
     assert!(status.contains("KEEPALIVE_IDLE=30") && status.contains("KEEPALIVE_CNT=4"), "{status}");
     assert!(!status.contains("KEEPALIVE_IDLE=20"), "{status}");
     assert!(status.contains("other sock_ops programs: 0"), "never two of ours: {status}");
@@ -84,12 +87,30 @@ fn replace_and_detach() {
     assert_eq!((replaced.idle, replaced.count), (30, 4), "the new settings apply to new connections");
     assert_eq!(options_of(first.0.id(), port).idle, 20, "a connection keeps what it was given");
 
+    let second_program = program_id(&cgroup.status());
     let detached = cgroup.keepalive(&["--detach"]);
     assert!(detached.status.success(), "{}", describe(&detached));
     assert!(cgroup.status().contains("keepalive not attached"));
     assert!(!pin_directory(&cgroup.path).exists(), "the pins are removed");
+    assert_freed(second_program);
     let third = start(cgroup.inside(wire_client(&wire, port)));
     assert!(!options_of(third.0.id(), port).keepalive, "nothing applies after --detach");
+}
+
+/// The ID of our sock_ops program in `keepalive --status DIR`.
+fn program_id(status: &str) -> u32 {
+    let line = status.lines().find_map(|line| line.strip_prefix("sock_ops program: "));
+    line.and_then(|id| id.parse().ok()).unwrap_or_else(|| panic!("no program in {status}"))
+}
+
+/// The kernel freed the program (bpftool, a test aid only: the command does not need it).
+fn assert_freed(id: u32) {
+    let gone = common::wait_for(std::time::Duration::from_secs(5), || {
+        let output = Command::new("bpftool").args(["prog", "show", "id", &id.to_string()]).output();
+        let output = output.expect("bpftool is needed for these tests");
+        (!output.status.success()).then_some(())
+    });
+    assert!(gone.is_some(), "program {id} is still loaded");
 }
 
 #[test]
