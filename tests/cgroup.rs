@@ -323,3 +323,51 @@ fn force_keeps_the_configured_options_and_invalid_values_get_the_kernel_s_error(
     })
     .expect("without --force, Go's own setsockopt after connect() wins: idle 15");
 }
+
+#[test]
+fn sockets_keep_the_cgroup_they_were_made_in() {
+    let Some(cgroup) = TestCgroup::new("sockets_keep_their_cgroup") else { return };
+    let wire = static_c_program("wire");
+    let (_listener, port) = listener();
+    cgroup.attach(&EVERY_TIMER);
+    // Like socket activation: a launcher outside the cgroup makes the listener, and the service
+    // that accepts on it runs inside.
+    let free_port = listener().1;
+    let mut activate = clean_command(&wire);
+    activate.args(["activate", &free_port.to_string(), "sh"]).args(cgroup.shell_entry()).arg(&wire);
+    activate.args(["serve-fd", "3"]);
+    let service = start(activate);
+    let client = common::wait_for(std::time::Duration::from_secs(5), || {
+        std::net::TcpStream::connect(("127.0.0.1", free_port)).ok()
+    })
+    .expect("the service listens");
+    let client_port = client.local_addr().unwrap().port();
+    let in_cgroup = common::wait_for(std::time::Duration::from_secs(5), || {
+        let procs = std::fs::read_to_string(cgroup.path.join("cgroup.procs")).unwrap();
+        procs.split_whitespace().any(|pid| pid == service.0.id().to_string()).then_some(())
+    });
+    assert!(in_cgroup.is_some(), "the service runs in the cgroup");
+    assert!(!options_of(service.0.id(), client_port).keepalive, "accepted on a listener made outside: left alone");
+    // A process that moves in keeps its old connection as it was, and its new ones are configured.
+    let mut python = clean_command(common::python3());
+    python.arg("-c").arg(format!(
+        "import socket, sys\n\
+         old = socket.create_connection(('127.0.0.1', {port}))\n\
+         open(sys.argv[1], 'w').write('0')\n\
+         new = socket.create_connection(('127.0.0.1', {port}))\n\
+         print(old.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), new.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))"
+    ));
+    python.arg(cgroup.path.join("cgroup.procs"));
+    let output = python.output().unwrap();
+    assert_eq!(text(&output.stdout), "0 1\n", "{}", describe(&output));
+}
+
+#[test]
+fn the_largest_program_the_options_allow_is_accepted() {
+    let Some(cgroup) = TestCgroup::new("largest") else { return };
+    let rules: Vec<String> = (0..16).map(|rule| format!("[2001:db8::{rule:x}/100]:{}", 440 + rule)).collect();
+    let rules = rules.join(",");
+    cgroup.attach(&["--force", "--idle", "5", "--interval", "5", "--count", "5", "--user-timeout", "5"]);
+    cgroup.attach(&["--force", "--idle", "5", "--user-timeout", "5", "--only", &rules, "--skip", &rules]);
+    assert!(cgroup.status().contains("force: on"));
+}
