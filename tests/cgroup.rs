@@ -93,6 +93,8 @@ fn replace_and_detach() {
     assert!(cgroup.status().contains("keepalive not attached"));
     assert!(!pin_directory(&cgroup.path).exists(), "the pins are removed");
     assert_freed(second_program);
+    let again = cgroup.keepalive(&["--detach"]);
+    assert!(again.status.success() && text(&again.stdout).contains("was not attached"), "{}", describe(&again));
     let third = start(cgroup.inside(wire_client(&wire, port)));
     assert!(!options_of(third.0.id(), port).keepalive, "nothing applies after --detach");
 }
@@ -295,11 +297,12 @@ fn force_keeps_the_configured_options_and_invalid_values_get_the_kernel_s_error(
                   print(attempt(T, socket.TCP_KEEPCNT, 0), attempt(T, socket.TCP_KEEPCNT, 128), get(T, socket.TCP_KEEPCNT))\n\
                   print(attempt(T, socket.TCP_USER_TIMEOUT, -1), attempt(T, socket.TCP_USER_TIMEOUT, 0), get(T, socket.TCP_USER_TIMEOUT))\n\
                   print(attempt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0), get(socket.SOL_SOCKET, socket.SO_KEEPALIVE))\n\
-                  print(attempt(T, socket.TCP_KEEPINTVL, 7), get(T, socket.TCP_KEEPINTVL))";
+                  print(attempt(T, socket.TCP_KEEPINTVL, 7), get(T, socket.TCP_KEEPINTVL))\n\
+                  print(attempt(T, socket.TCP_KEEPIDLE, b'\\x05\\x00'), get(T, socket.TCP_KEEPIDLE))";
     let before = "s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1); s.setsockopt(T, socket.TCP_KEEPIDLE, 50)";
     assert_eq!(
         python_in(&cgroup, port, before, script),
-        ["20", "ok 20", "EINVAL 20", "EINVAL 20", "EINVAL EINVAL 3", "EINVAL ok 30000", "ok 1", "ok 7"],
+        ["20", "ok 20", "EINVAL 20", "EINVAL 20", "EINVAL EINVAL 3", "EINVAL ok 30000", "ok 1", "ok 7", "EINVAL 20"],
         "configured options stay, invalid values fail as without us, other options pass"
     );
     // A socket before connect() is not ours yet: the program's calls pass untouched.
@@ -319,9 +322,9 @@ fn force_keeps_the_configured_options_and_invalid_values_get_the_kernel_s_error(
     dial.args([format!("127.0.0.1:{port}"), "go-keepalive".to_owned()]);
     let go_default = start(cgroup.inside(dial));
     common::wait_for(std::time::Duration::from_secs(5), || {
-        connections(go_default.0.id()).iter().find(|(p, o)| *p == port && o.idle == 15).map(|_| ())
+        connections(go_default.0.id()).iter().find(|(p, o)| *p == port && (o.idle, o.interval) == (15, 15)).map(|_| ())
     })
-    .expect("without --force, Go's own setsockopt after connect() wins: idle 15");
+    .expect("without --force, Go's own setsockopt after connect() wins: idle and interval 15");
 }
 
 #[test]
@@ -370,4 +373,69 @@ fn the_largest_program_the_options_allow_is_accepted() {
     cgroup.attach(&["--force", "--idle", "5", "--interval", "5", "--count", "5", "--user-timeout", "5"]);
     cgroup.attach(&["--force", "--idle", "5", "--user-timeout", "5", "--only", &rules, "--skip", &rules]);
     assert!(cgroup.status().contains("force: on"));
+}
+
+#[test]
+fn a_program_attached_to_a_parent_runs_for_the_cgroups_below() {
+    let Some(parent) = TestCgroup::new("parent") else { return };
+    let child = parent.child("pods");
+    let wire = static_c_program("wire");
+    let (_listener, port) = listener();
+    parent.attach(&EVERY_TIMER);
+    let inside = start(child.inside(wire_client(&wire, port)));
+    assert_eq!(options_of(inside.0.id(), port), CONFIGURED);
+    assert!(child.status().contains("keepalive not attached"), "ours is on the parent, not on the child");
+}
+
+#[test]
+fn fast_open_connections_are_configured_too() {
+    let Some(cgroup) = TestCgroup::new("fast_open") else { return };
+    let (_listener, port) = listener();
+    cgroup.attach(&["--idle", "20"]);
+    let script = format!(
+        "import socket\n\
+         s = socket.socket()\n\
+         s.sendto(b'hello', socket.MSG_FASTOPEN, ('127.0.0.1', {port}))\n\
+         print(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE))"
+    );
+    let mut python = clean_command(common::python3());
+    python.arg("-c").arg(script);
+    let output = cgroup.inside(python).output().unwrap();
+    assert_eq!(text(&output.stdout), "1 20\n", "{}", describe(&output));
+}
+
+#[test]
+fn the_kubernetes_manifest_is_valid_yaml_with_options_the_command_takes() {
+    let manifest = common::root().join("docs/kubernetes-daemonset.yaml");
+    let script = "import json, sys, yaml\n\
+        documents = list(yaml.safe_load_all(open(sys.argv[1])))\n\
+        assert len(documents) == 1, documents\n\
+        daemonset = documents[0]\n\
+        assert daemonset['kind'] == 'DaemonSet' and daemonset['apiVersion'] == 'apps/v1'\n\
+        spec = daemonset['spec']['template']['spec']\n\
+        assert daemonset['spec']['selector']['matchLabels'].items() <= daemonset['spec']['template']['metadata']['labels'].items()\n\
+        volumes = {volume['name']: volume['hostPath']['path'] for volume in spec['volumes']}\n\
+        assert volumes == {'cgroup': '/sys/fs/cgroup', 'bpf': '/sys/fs/bpf'}, volumes\n\
+        attach = spec['initContainers'][0]\n\
+        assert attach['securityContext']['privileged'] is True\n\
+        assert {mount['name'] for mount in attach['volumeMounts']} == set(volumes)\n\
+        print(json.dumps(attach['command']))\n";
+    let output = Command::new("python3").arg("-c").arg(script).arg(&manifest).output().unwrap();
+    assert!(output.status.success(), "{} (python3-yaml is needed): {}", manifest.display(), describe(&output));
+    let command: Vec<String> = text(&output.stdout)
+        .trim()
+        .trim_matches(['[', ']'])
+        .split(", ")
+        .map(|word| word.trim_matches('"').to_owned())
+        .collect();
+    assert_eq!(command[0], "/keepalive");
+    let cgroup_at = command.iter().position(|word| word == "--cgroup").expect("the manifest names a cgroup");
+    assert!(command[cgroup_at + 1].starts_with("/host/sys/fs/cgroup/"), "{command:?}");
+    // The options, checked by the command itself: it refuses a bad one with status 2 before it
+    // looks at the cgroup, here /proc, which it refuses with status 1 (not a cgroup v2 directory).
+    let options = &command[1..cgroup_at];
+    let checked =
+        clean_command(common::cgroup::keepalive()).args(options).args(["--cgroup", "/proc"]).output().unwrap();
+    assert_eq!(checked.status.code(), Some(1), "{options:?}: {}", describe(&checked));
+    assert!(!text(&checked.stderr).contains("invalid"), "{}", describe(&checked));
 }

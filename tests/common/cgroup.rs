@@ -57,6 +57,13 @@ impl TestCgroup {
         Some(TestCgroup { path })
     }
 
+    /// A cgroup below this one, removed first when dropped before it.
+    pub fn child(&self, name: &str) -> TestCgroup {
+        let path = self.path.join(name);
+        std::fs::create_dir(&path).unwrap_or_else(|error| panic!("cannot create {}: {error}", path.display()));
+        TestCgroup { path }
+    }
+
     /// `keepalive ARGS --cgroup DIR`.
     pub fn keepalive(&self, arguments: &[&str]) -> Output {
         let output = Command::new(keepalive()).args(arguments).arg("--cgroup").arg(&self.path).output().unwrap();
