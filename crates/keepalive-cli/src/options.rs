@@ -85,15 +85,13 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
 
-    /// Show the TCP connections of a running process and whether keepalive runs on them; with a
-    /// cgroup directory, what --cgroup attached there
+    /// Show a process's TCP connections and whether keepalive runs on them, or what --cgroup attached to DIR
     #[arg(long, value_name = "PID|DIR", value_parser = StatusOf::parse, conflicts_with_all = [
         "command", "idle", "interval", "count", "user_timeout", "force", "only", "skip", "side", "verbose", "cgroup",
     ])]
     pub status: Option<StatusOf>,
 
-    /// Have the kernel apply the options to every TCP connection made or accepted in this cgroup v2
-    /// directory (an eBPF program, pinned under /sys/fs/bpf/keepalive; needs CAP_BPF and CAP_NET_ADMIN)
+    /// Have the kernel apply the options to every connection in this cgroup v2 (eBPF; CAP_BPF, CAP_NET_ADMIN)
     #[arg(long, value_name = "DIR", conflicts_with_all = ["command", "print_env", "verbose"])]
     pub cgroup: Option<PathBuf>,
 
