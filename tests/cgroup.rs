@@ -283,6 +283,16 @@ fn without_force_the_program_s_own_choices_win() {
         [format!("50 {}", probes.trim())],
         "keepalive on before connect(): left alone"
     );
+    // A listener with keepalive on: the connections it accepts inherit it, and are left alone.
+    let script = "import socket\n\
+        l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen()\n\
+        l.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1); l.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 50)\n\
+        c = socket.create_connection(l.getsockname()); a, _ = l.accept()\n\
+        print(a.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE), c.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE))";
+    let mut python = clean_command(common::python3());
+    python.arg("-c").arg(script);
+    let output = cgroup.inside(python).output().unwrap();
+    assert_eq!(text(&output.stdout), "50 20\n", "accepted: the listener's; connected: ours. {}", describe(&output));
 }
 
 #[test]
@@ -438,4 +448,22 @@ fn the_kubernetes_manifest_is_valid_yaml_with_options_the_command_takes() {
         clean_command(common::cgroup::keepalive()).args(options).args(["--cgroup", "/proc"]).output().unwrap();
     assert_eq!(checked.status.code(), Some(1), "{options:?}: {}", describe(&checked));
     assert!(!text(&checked.stderr).contains("invalid"), "{}", describe(&checked));
+}
+
+#[test]
+fn commands_run_at_once_for_one_cgroup_all_succeed_and_leave_one_of_ours() {
+    let Some(cgroup) = TestCgroup::new("at_once") else { return };
+    let runs: Vec<_> = (1..=4)
+        .map(|idle| {
+            let mut command = Command::new(common::cgroup::keepalive());
+            command.args(["--idle", &idle.to_string(), "--cgroup"]).arg(&cgroup.path);
+            command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for run in runs {
+        let output = run.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", describe(&output));
+    }
+    let status = cgroup.status();
+    assert!(status.contains("keepalive attached") && status.contains("other sock_ops programs: 0"), "{status}");
 }

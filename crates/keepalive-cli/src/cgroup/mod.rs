@@ -68,6 +68,21 @@ fn failure(what: &str, error: &io::Error) -> String {
     }
 }
 
+/// Held while ours are attached, replaced or detached, so that two commands run at once for the
+/// same cgroup cannot both attach.
+struct Lock(#[allow(dead_code)] std::fs::File);
+
+fn lock() -> Result<Lock, String> {
+    let cannot = |error: io::Error| format!("cannot lock {PIN_ROOT}: {}", without_error_number(&error));
+    std::fs::create_dir_all(PIN_ROOT).map_err(cannot)?;
+    let directory = std::fs::File::open(PIN_ROOT).map_err(cannot)?;
+    // SAFETY: flock on a descriptor we own; the lock goes with the descriptor.
+    if unsafe { libc::flock(directory.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(cannot(io::Error::last_os_error()));
+    }
+    Ok(Lock(directory))
+}
+
 /// Capabilities, a cgroup v2 directory, the BPF filesystem: each missing one is a line.
 fn prepare(directory: &Path) -> Result<Cgroup, String> {
     let missing = checks::missing_capabilities();
@@ -140,6 +155,7 @@ fn load_programs(options: &[Setting], pins: &Pins) -> Result<Loaded, String> {
 pub fn attach(directory: &Path, options: &[Setting]) -> Result<String, String> {
     let cgroup = prepare(directory)?;
     let pins = Pins::of(&cgroup);
+    let _lock = lock()?;
     let loaded = load_programs(options, &pins)?;
     std::fs::create_dir_all(&pins.directory)
         .map_err(|error| format!("cannot create {}: {}", pins.directory.display(), without_error_number(&error)))?;
@@ -209,6 +225,7 @@ fn cgroup_name(cgroup: &Cgroup) -> String {
 pub fn detach(directory: &Path) -> Result<String, String> {
     let cgroup = prepare(directory)?;
     let pins = Pins::of(&cgroup);
+    let _lock = lock()?;
     let mut found = false;
     for path in [pins.setsockopt(), pins.sock_ops()] {
         if let Some(link) = existing_link(&path, &cgroup)? {
