@@ -453,7 +453,7 @@ fn the_kubernetes_manifest_is_valid_yaml_with_options_the_command_takes() {
 #[test]
 fn commands_run_at_once_for_one_cgroup_all_succeed_and_leave_one_of_ours() {
     let Some(cgroup) = TestCgroup::new("at_once") else { return };
-    let runs: Vec<_> = (1..=4)
+    let runs: Vec<_> = (1..=16)
         .map(|idle| {
             let mut command = Command::new(common::cgroup::keepalive());
             command.args(["--idle", &idle.to_string(), "--cgroup"]).arg(&cgroup.path);
