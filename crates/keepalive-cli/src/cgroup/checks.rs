@@ -39,6 +39,7 @@ pub fn missing_capabilities() -> Vec<&'static str> {
 
 /// A cgroup v2 directory, open, and the kernel's ID for it.
 pub struct Cgroup {
+    pub path: PathBuf,
     pub directory: OwnedFd,
     pub id: u64,
 }
@@ -59,7 +60,7 @@ pub fn open_cgroup(path: &Path) -> Result<Cgroup, String> {
     }
     // On a 64-bit kernel, a cgroup's inode number is its ID, the one the kernel gives its links.
     let id = file.metadata().map_err(|error| format!("{}: {error}", path.display()))?.ino();
-    Ok(Cgroup { directory: file.into(), id })
+    Ok(Cgroup { path: path.to_owned(), directory: file.into(), id })
 }
 
 fn filesystem(file: &File) -> Option<i64> {
@@ -79,7 +80,7 @@ pub fn cgroup2_mount() -> Option<PathBuf> {
 }
 
 /// Makes sure the BPF filesystem is mounted where links are pinned, mounting it if it is not.
-pub fn bpf_filesystem() -> Result<(), String> {
+pub fn mount_bpf_filesystem_if_missing() -> Result<(), String> {
     let root = Path::new(BPF_FS);
     let mounted = File::open(root).ok().and_then(|file| filesystem(&file)) == Some(BPF_FS_MAGIC);
     if mounted {

@@ -90,7 +90,7 @@ fn prepare(directory: &Path) -> Result<Cgroup, String> {
         return Err(format!("--cgroup needs CAP_BPF and CAP_NET_ADMIN; this process lacks {}", missing.join(" and ")));
     }
     let cgroup = checks::open_cgroup(directory)?;
-    checks::bpf_filesystem()?;
+    checks::mount_bpf_filesystem_if_missing()?;
     Ok(cgroup)
 }
 
@@ -174,7 +174,7 @@ fn attach_loaded(cgroup: &Cgroup, pins: &Pins, loaded: Loaded) -> Result<String,
     // Links made here are detached when their descriptor closes, until pinned: an error before
     // the pins leaves nothing new attached.
     let mut new_links = Vec::new();
-    let attach_failed = |error: io::Error| failure(&format!("cannot attach to {}", cgroup_name(cgroup)), &error);
+    let attach_failed = |error: io::Error| failure(&format!("cannot attach to {}", cgroup.path.display()), &error);
     match (&loaded.force, &old_setsockopt) {
         (Some((program, _)), Some(link)) => bpf::update_link(link.as_fd(), program.as_fd()).map_err(attach_failed)?,
         (Some((program, _)), None) => new_links.push((
@@ -214,11 +214,7 @@ fn attach_loaded(cgroup: &Cgroup, pins: &Pins, loaded: Loaded) -> Result<String,
         (None, None) => {}
     }
     let verb = if replacing { "replaced on" } else { "attached to" };
-    Ok(format!("keepalive {verb} {} ({})\n", cgroup_name(cgroup), pins.directory.display()))
-}
-
-fn cgroup_name(cgroup: &Cgroup) -> String {
-    format!("cgroup {}", cgroup.id)
+    Ok(format!("keepalive {verb} {}, pinned at {}\n", cgroup.path.display(), pins.directory.display()))
 }
 
 /// Removes ours from `directory`; other programs there stay.
