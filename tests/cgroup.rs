@@ -467,3 +467,22 @@ fn commands_run_at_once_for_one_cgroup_all_succeed_and_leave_one_of_ours() {
     let status = cgroup.status();
     assert!(status.contains("keepalive attached") && status.contains("other sock_ops programs: 0"), "{status}");
 }
+
+#[test]
+fn misuse_is_refused_with_status_2_before_anything_is_attached() {
+    let keepalive = common::cgroup::keepalive();
+    for (arguments, expected) in [
+        (&["--detach"][..], "--cgroup"),
+        (&["--cgroup", "/sys/fs/cgroup", "--verbose"], "--verbose"),
+        (&["--cgroup", "/sys/fs/cgroup", "--detach", "--idle", "5"], "--idle"),
+        (&["--cgroup", "/sys/fs/cgroup", "--print-env"], "--print-env"),
+        (&["--cgroup", "/sys/fs/cgroup", "--", "true"], "PROGRAM"),
+        (&["--status", "cgroup-without-slash"], "expected a process ID, or a cgroup directory (with a /)"),
+        (&["--status", "/sys/fs/cgroup", "--cgroup", "/sys/fs/cgroup"], "--cgroup"),
+    ] {
+        let output = Command::new(&keepalive).args(arguments).output().unwrap();
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {}", describe(&output));
+        assert!(stderr.lines().count() == 1 && stderr.contains(expected), "{arguments:?}: {stderr}");
+    }
+}
