@@ -51,6 +51,7 @@ impl TestCgroup {
                 return None;
             }
         };
+        remove_abandoned_cgroups(&mount);
         let number = CGROUPS.fetch_add(1, Ordering::Relaxed);
         let path = mount.join(format!("keepalive-test-{}-{number}", std::process::id()));
         std::fs::create_dir(&path).unwrap_or_else(|error| panic!("cannot create {}: {error}", path.display()));
@@ -118,6 +119,22 @@ impl Drop for TestCgroup {
         }
         super::wait_for(Duration::from_secs(5), || self.processes().is_empty().then_some(()));
         super::wait_for(Duration::from_secs(5), || std::fs::remove_dir(&self.path).ok());
+    }
+}
+
+/// Removes the test cgroups of test processes that are gone (killed before they could clean up),
+/// with their children, ours detached first.
+fn remove_abandoned_cgroups(mount: &Path) {
+    let Ok(entries) = std::fs::read_dir(mount) else { return };
+    for name in entries.filter_map(|entry| entry.ok()?.file_name().into_string().ok()) {
+        let owner = name.strip_prefix("keepalive-test-").and_then(|rest| rest.split_once('-')).map(|(pid, _)| pid);
+        if owner.is_some_and(|pid| pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists()) {
+            let path = mount.join(&name);
+            let children = std::fs::read_dir(&path).into_iter().flatten().filter_map(Result::ok);
+            let children: Vec<PathBuf> = children.map(|entry| entry.path()).filter(|path| path.is_dir()).collect();
+            drop(children.into_iter().map(|path| TestCgroup { path }).collect::<Vec<_>>());
+            drop(TestCgroup { path });
+        }
     }
 }
 
