@@ -486,3 +486,22 @@ fn misuse_is_refused_with_status_2_before_anything_is_attached() {
         assert!(stderr.lines().count() == 1 && stderr.contains(expected), "{arguments:?}: {stderr}");
     }
 }
+
+#[test]
+fn another_program_on_the_cgroup_is_left_alone() {
+    let Some(cgroup) = TestCgroup::new("another_program") else { return };
+    let wire = static_c_program("wire");
+    let (_listener, port) = listener();
+    common::cgroup::attach_another_program(&cgroup.path);
+    assert!(cgroup.status().contains("other sock_ops programs: 1"));
+    cgroup.attach(&EVERY_TIMER);
+    cgroup.attach(&["--force", "--idle", "20", "--interval", "5", "--count", "3", "--user-timeout", "30"]);
+    let status = cgroup.status();
+    assert!(status.contains("keepalive attached") && status.contains("other sock_ops programs: 1"), "{status}");
+    let inside = start(cgroup.inside(wire_client(&wire, port)));
+    assert_eq!(options_of(inside.0.id(), port), CONFIGURED, "ours runs beside the other");
+    let detached = cgroup.keepalive(&["--detach"]);
+    assert!(detached.status.success(), "{}", describe(&detached));
+    let status = cgroup.status();
+    assert!(status.contains("keepalive not attached") && status.contains("other sock_ops programs: 1"), "{status}");
+}

@@ -268,3 +268,32 @@ pub fn pin_directory(path: &Path) -> PathBuf {
     let id = std::fs::metadata(path).unwrap().ino();
     PathBuf::from(format!("/sys/fs/bpf/keepalive/{id}"))
 }
+
+/// Loads a `sock_ops` program of someone else's (`return 1`, nothing more) and attaches it to
+/// the cgroup at `path` the older way (`BPF_PROG_ATTACH`, `BPF_F_ALLOW_MULTI`). It stays until
+/// the cgroup is removed.
+pub fn attach_another_program(path: &Path) {
+    const PROG_LOAD: i64 = 5;
+    const PROG_ATTACH: i64 = 8;
+    // mov r0, 1; exit
+    let instructions: [u64; 2] =
+        [u64::from_le_bytes([0xb7, 0, 0, 0, 1, 0, 0, 0]), u64::from_le_bytes([0x95, 0, 0, 0, 0, 0, 0, 0])];
+    let license = c"GPL";
+    let mut attr = [0u8; 144];
+    attr[0..4].copy_from_slice(&13u32.to_ne_bytes()); // BPF_PROG_TYPE_SOCK_OPS
+    attr[4..8].copy_from_slice(&2u32.to_ne_bytes());
+    attr[8..16].copy_from_slice(&(instructions.as_ptr() as u64).to_ne_bytes());
+    attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
+    attr[48..53].copy_from_slice(b"other");
+    let program = unsafe { libc::syscall(libc::SYS_bpf, PROG_LOAD, attr.as_mut_ptr(), attr.len()) };
+    assert!(program >= 0, "loading another program: {}", std::io::Error::last_os_error());
+    let program = unsafe { OwnedFd::from_raw_fd(program as i32) };
+    let directory = std::fs::File::open(path).unwrap();
+    let mut attr = [0u8; 144];
+    attr[0..4].copy_from_slice(&(directory.as_raw_fd() as u32).to_ne_bytes()); // target_fd
+    attr[4..8].copy_from_slice(&(program.as_raw_fd() as u32).to_ne_bytes()); // attach_bpf_fd
+    attr[8..12].copy_from_slice(&3u32.to_ne_bytes()); // BPF_CGROUP_SOCK_OPS
+    attr[12..16].copy_from_slice(&2u32.to_ne_bytes()); // BPF_F_ALLOW_MULTI
+    let attached = unsafe { libc::syscall(libc::SYS_bpf, PROG_ATTACH, attr.as_mut_ptr(), attr.len()) };
+    assert!(attached == 0, "attaching another program: {}", std::io::Error::last_os_error());
+}
