@@ -4,7 +4,7 @@
 
 mod common;
 use common::capture::{self, TCPDUMP_ARGS};
-use common::netns::{Host, Lab, Process};
+use common::netns::{Host, Lab, NAT_SERVER, Process, behind_forgetful_nat};
 use common::{c_program, library, report};
 use std::time::{Duration, Instant};
 
@@ -154,32 +154,6 @@ fn probes_on_the_wire_at_idle_then_intvl_answered() {
     for (gap, expected) in gaps.into_iter().zip([2.0, 1.0, 1.0, 2.0]) {
         assert!((gap - expected).abs() < 0.3, "probe gaps {gaps:.3?}, expected 2, 1, 1, 2 s");
     }
-}
-
-const NAT_SERVER: &str = "10.2.0.2";
-
-/// A router that masquerades the client and forgets a flow after `forget` seconds of silence.
-fn behind_forgetful_nat(test: &str, forget: u32) -> Option<(Lab, Host, Host)> {
-    let mut lab = Lab::new(test)?;
-    let client = lab.host("c");
-    let router = lab.host("r");
-    let server = lab.host("s");
-    lab.link(&client, "eth0", "10.1.0.2/24", &router, "lan", "10.1.0.1/24");
-    lab.link(&router, "wan", "10.2.0.1/24", &server, "eth0", &format!("{NAT_SERVER}/24"));
-    lab.ip(&client, "route add default via 10.1.0.1");
-    lab.sysctl(&router, "net.ipv4.ip_forward", "1");
-    lab.nft(
-        &router,
-        "table ip nat {
-            chain post { type nat hook postrouting priority srcnat; oifname \"wan\" masquerade; }
-        }
-        table inet filter {
-            chain forward { type filter hook forward priority 0; ct state invalid drop; }
-        }",
-    );
-    lab.sysctl(&router, "net.netfilter.nf_conntrack_tcp_timeout_established", &forget.to_string());
-    lab.sysctl(&router, "net.netfilter.nf_conntrack_tcp_loose", "0");
-    Some((lab, client, server))
 }
 
 #[test]

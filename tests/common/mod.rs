@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod capture;
+pub mod cgroup;
 pub mod netns;
 
 use std::ffi::OsStr;

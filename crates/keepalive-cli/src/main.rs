@@ -1,6 +1,7 @@
 //! `keepalive`: run a program with libkeepalive preloaded, print the environment that does the
 //! same elsewhere, or show whether a running process's TCP connections have keepalive.
 
+mod cgroup;
 mod exec;
 mod launch;
 mod library;
@@ -12,15 +13,22 @@ mod status;
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
-use options::Format;
+use options::{Format, StatusOf};
 
 /// Exit status for a mistake in how the command was called, or a missing library.
 const USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = options::parse();
-    if let Some(pid) = cli.status {
-        return match status::report(pid) {
+    let report = match (&cli.status, &cli.cgroup) {
+        (Some(StatusOf::Process(pid)), _) => Some(status::report(*pid)),
+        (Some(StatusOf::Cgroup(directory)), _) => Some(cgroup::status(directory)),
+        (None, Some(directory)) if cli.detach => Some(cgroup::detach(directory)),
+        (None, Some(directory)) => Some(cgroup::attach(directory, &cli.settings())),
+        (None, None) => None,
+    };
+    if let Some(report) = report {
+        return match report {
             Ok(report) => write_output(&report),
             Err(reason) => {
                 eprintln!("keepalive: {reason}");

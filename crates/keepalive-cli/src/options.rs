@@ -4,6 +4,7 @@
 //! command accepts exactly what the library accepts and nothing else.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, ValueEnum};
@@ -32,7 +33,10 @@ Variables already in the environment (KEEPALIVE_*) still apply; options override
     after_help = EXAMPLES,
     override_usage = "keepalive [OPTIONS] [--] PROGRAM [ARGS]...\n       \
                       keepalive [OPTIONS] --print-env [--format FORMAT]\n       \
-                      keepalive --status PID"
+                      keepalive --status PID\n       \
+                      keepalive [OPTIONS] --cgroup DIR\n       \
+                      keepalive --cgroup DIR --detach\n       \
+                      keepalive --status DIR"
 )]
 pub struct Cli {
     /// Silence before the first probe (20, 20s, 5m; 1s to 32767s) [KEEPALIVE_IDLE]
@@ -81,18 +85,28 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
 
-    /// Show the TCP connections of a running process and whether keepalive runs on them
-    #[arg(long, value_name = "PID", conflicts_with_all = [
-        "command", "idle", "interval", "count", "user_timeout", "force", "only", "skip", "side", "verbose",
+    /// Show a process's TCP connections and whether keepalive runs on them, or what --cgroup attached to DIR
+    #[arg(long, value_name = "PID|DIR", value_parser = StatusOf::parse, conflicts_with_all = [
+        "command", "idle", "interval", "count", "user_timeout", "force", "only", "skip", "side", "verbose", "cgroup",
     ])]
-    pub status: Option<u32>,
+    pub status: Option<StatusOf>,
+
+    /// Have the kernel apply the options to every connection in this cgroup v2 (eBPF; CAP_BPF, CAP_NET_ADMIN)
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["command", "print_env", "verbose"])]
+    pub cgroup: Option<PathBuf>,
+
+    /// With --cgroup: remove ours from the cgroup
+    #[arg(long, requires = "cgroup", conflicts_with_all = [
+        "idle", "interval", "count", "user_timeout", "force", "only", "skip", "side",
+    ])]
+    pub detach: bool,
 
     /// The program to run, and its arguments
     // Not required with --format alone either, so that `parse` says what --format needs.
     #[arg(
         value_name = "PROGRAM",
         trailing_var_arg = true,
-        required_unless_present_any = ["print_env", "status", "format"]
+        required_unless_present_any = ["print_env", "status", "format", "cgroup"]
     )]
     pub command: Vec<OsString>,
 }
@@ -105,6 +119,25 @@ pub enum Format {
     Dockerfile,
     /// a `[Service]` drop-in with `Environment=` lines
     Systemd,
+}
+
+/// What `--status` reports on: a process by PID, or a cgroup by its directory.
+#[derive(Clone, Debug)]
+pub enum StatusOf {
+    Process(u32),
+    Cgroup(PathBuf),
+}
+
+impl StatusOf {
+    fn parse(text: &str) -> Result<StatusOf, String> {
+        if text.bytes().all(|byte| byte.is_ascii_digit()) {
+            text.parse().map(StatusOf::Process).map_err(|_| "not a process ID".to_owned())
+        } else if text.contains('/') {
+            Ok(StatusOf::Cgroup(PathBuf::from(text)))
+        } else {
+            Err("expected a process ID, or a cgroup directory (with a /)".to_owned())
+        }
+    }
 }
 
 /// A validated value for one of the library's variables, kept as the user wrote it.
@@ -219,7 +252,8 @@ fn one_line(error: &clap::Error) -> String {
         return format!("invalid {option} {value:?}: {reason}");
     }
     if error.kind() == ErrorKind::MissingRequiredArgument {
-        return "nothing to do: give a PROGRAM to run, --print-env or --status PID (see keepalive --help)".to_owned();
+        return "nothing to do: give a PROGRAM to run, --print-env, --cgroup DIR or --status PID (see keepalive --help)"
+            .to_owned();
     }
     let rendered = error.render().to_string();
     let first = rendered.lines().next().unwrap_or_default();

@@ -42,6 +42,20 @@ fn mapped([a, b, c, d]: [u8; 4]) -> [u8; 16] {
 }
 
 impl Rule {
+    /// The address, IPv4 as `::ffff:a.b.c.d`.
+    pub fn address(&self) -> [u8; 16] {
+        self.address
+    }
+
+    /// How many leading bits of `address` must match.
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
     pub fn matches(&self, peer: &Peer) -> bool {
         self.port.is_none_or(|port| port == peer.port) && same_prefix(&self.address, &peer.address, self.prefix)
     }

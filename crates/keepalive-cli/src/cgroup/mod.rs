@@ -1,0 +1,313 @@
+//! `keepalive --cgroup DIR`: the kernel applies the options to every TCP connection made or
+//! accepted in a cgroup v2, through eBPF programs this module assembles (`program`), loads and
+//! attaches with bpf links (`bpf`), and pins under `/sys/fs/bpf/keepalive/ID/` so that they stay
+//! after the command exits and can be found again to replace, show or detach.
+
+mod bpf;
+mod checks;
+mod program;
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use keepalive_config::Settings;
+
+use crate::launch::without_error_number;
+use crate::options::Setting;
+use bpf::Hook;
+use checks::Cgroup;
+
+/// The BPF filesystem, and our directory in it.
+const BPF_FS: &str = "/sys/fs/bpf";
+const PIN_ROOT: &str = "/sys/fs/bpf/keepalive";
+
+/// Our pinned objects for one cgroup.
+struct Pins {
+    directory: PathBuf,
+}
+
+impl Pins {
+    fn of(cgroup: &Cgroup) -> Pins {
+        Pins { directory: Path::new(PIN_ROOT).join(cgroup.id.to_string()) }
+    }
+
+    /// The link of the `sock_ops` program.
+    fn sock_ops(&self) -> PathBuf {
+        self.directory.join("sock_ops")
+    }
+
+    /// The link of the `cgroup/setsockopt` program, under `--force`.
+    fn setsockopt(&self) -> PathBuf {
+        self.directory.join("setsockopt")
+    }
+
+    /// The sockets the `sock_ops` program configured, under `--force`.
+    fn marks(&self) -> PathBuf {
+        self.directory.join("marks")
+    }
+}
+
+/// The settings as the library would read them from the same variables.
+fn settings_of(options: &[Setting]) -> Settings {
+    let lookup = |name: &std::ffi::CStr| {
+        options.iter().find(|option| option.variable.name == name).map(|option| option.value.as_bytes())
+    };
+    keepalive_config::from_env(lookup, |_| {})
+}
+
+/// What `--status` shows of the settings: one `NAME=value` a line.
+fn settings_text(options: &[Setting]) -> String {
+    options.iter().map(|option| format!("{}={}\n", option.name(), option.value)).collect()
+}
+
+fn failure(what: &str, error: &io::Error) -> String {
+    match error.raw_os_error() {
+        Some(libc::EPERM) => format!("{what}: permission denied (needs CAP_BPF and CAP_NET_ADMIN)"),
+        _ => format!("{what}: {}", without_error_number(error)),
+    }
+}
+
+/// Held while ours are attached, replaced or detached, so that two commands run at once for the
+/// same cgroup cannot both attach.
+struct Lock(#[allow(dead_code)] std::fs::File);
+
+fn lock() -> Result<Lock, String> {
+    let cannot = |error: io::Error| format!("cannot lock {PIN_ROOT}: {}", without_error_number(&error));
+    std::fs::create_dir_all(PIN_ROOT).map_err(cannot)?;
+    let directory = std::fs::File::open(PIN_ROOT).map_err(cannot)?;
+    // SAFETY: flock on a descriptor we own; the lock goes with the descriptor.
+    if unsafe { libc::flock(directory.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(cannot(io::Error::last_os_error()));
+    }
+    Ok(Lock(directory))
+}
+
+/// Capabilities, a cgroup v2 directory, the BPF filesystem: each missing one is a line.
+fn prepare(directory: &Path) -> Result<Cgroup, String> {
+    let missing = checks::missing_capabilities();
+    if !missing.is_empty() {
+        return Err(format!("--cgroup needs CAP_BPF and CAP_NET_ADMIN; this process lacks {}", missing.join(" and ")));
+    }
+    let cgroup = checks::open_cgroup(directory)?;
+    checks::mount_bpf_filesystem_if_missing()?;
+    Ok(cgroup)
+}
+
+/// Our link pinned at `path` for this cgroup, if there is one. A pin whose link no longer holds
+/// the cgroup (the cgroup was removed, and another got its ID) is removed.
+fn existing_link(path: &Path, cgroup: &Cgroup) -> Result<Option<OwnedFd>, String> {
+    let link = match bpf::pinned(path) {
+        Ok(link) => link,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(failure(&format!("cannot open {}", path.display()), &error)),
+    };
+    match bpf::link_info(link.as_fd()) {
+        Ok(info) if info.cgroup_id == cgroup.id => Ok(Some(link)),
+        _ => {
+            let _ = std::fs::remove_file(path);
+            Ok(None)
+        }
+    }
+}
+
+fn load(hook: Hook, name: &str, instructions: &[program::Instruction]) -> Result<OwnedFd, String> {
+    bpf::load_program(hook, name, instructions).map_err(|refusal| match refusal.verifier {
+        Some(line) => {
+            format!("the kernel refused the {name} program ({}): {line}", without_error_number(&refusal.error))
+        }
+        None => failure(&format!("the kernel refused the {name} program"), &refusal.error),
+    })
+}
+
+/// The programs for `options`, loaded and checked by the verifier, not attached yet.
+struct Loaded {
+    sock_ops: OwnedFd,
+    /// Under `--force`: the `cgroup/setsockopt` program and the marks map both programs use.
+    force: Option<(OwnedFd, OwnedFd)>,
+}
+
+fn load_programs(options: &[Setting], pins: &Pins) -> Result<Loaded, String> {
+    let settings = settings_of(options);
+    let marks = if settings.force {
+        let marks = bpf::pinned(&pins.marks()).or_else(|_| bpf::marks_map());
+        Some(marks.map_err(|error| failure("cannot create the map of configured sockets", &error))?)
+    } else {
+        None
+    };
+    let marks_fd = marks.as_ref().map(AsRawFd::as_raw_fd);
+    let sock_ops = load(Hook::SockOps, "keepalive", &program::sock_ops(&settings, marks_fd))?;
+    let text =
+        bpf::settings_map(&settings_text(options)).map_err(|error| failure("cannot store the settings", &error))?;
+    bpf::bind_map(sock_ops.as_fd(), text.as_fd()).map_err(|error| failure("cannot store the settings", &error))?;
+    let force = match marks {
+        Some(marks) => {
+            let setsockopt =
+                load(Hook::SetSockOpt, "keepalive_force", &program::setsockopt(&settings, marks.as_raw_fd()))?;
+            Some((setsockopt, marks))
+        }
+        None => None,
+    };
+    Ok(Loaded { sock_ops, force })
+}
+
+/// Attaches ours to `directory`, or replaces what is there with the new settings.
+pub fn attach(directory: &Path, options: &[Setting]) -> Result<String, String> {
+    let cgroup = prepare(directory)?;
+    let pins = Pins::of(&cgroup);
+    let _lock = lock()?;
+    let loaded = load_programs(options, &pins)?;
+    std::fs::create_dir_all(&pins.directory)
+        .map_err(|error| format!("cannot create {}: {}", pins.directory.display(), without_error_number(&error)))?;
+    let result = attach_loaded(&cgroup, &pins, loaded);
+    if result.is_err() {
+        // Only removed when empty, that is when nothing of ours was attached before.
+        let _ = std::fs::remove_dir(&pins.directory);
+    }
+    result
+}
+
+fn attach_loaded(cgroup: &Cgroup, pins: &Pins, loaded: Loaded) -> Result<String, String> {
+    let old_sock_ops = existing_link(&pins.sock_ops(), cgroup)?;
+    let old_setsockopt = existing_link(&pins.setsockopt(), cgroup)?;
+    let replacing = old_sock_ops.is_some();
+    // Links made here are detached when their descriptor closes, until pinned: an error before
+    // the pins leaves nothing new attached.
+    let mut new_links = Vec::new();
+    let attach_failed = |error: io::Error| failure(&format!("cannot attach to {}", cgroup.path.display()), &error);
+    match (&loaded.force, &old_setsockopt) {
+        (Some((program, _)), Some(link)) => bpf::update_link(link.as_fd(), program.as_fd()).map_err(attach_failed)?,
+        (Some((program, _)), None) => new_links.push((
+            bpf::create_link(program.as_fd(), cgroup.directory.as_fd(), Hook::SetSockOpt).map_err(attach_failed)?,
+            pins.setsockopt(),
+        )),
+        (None, _) => {}
+    }
+    match &old_sock_ops {
+        Some(link) => bpf::update_link(link.as_fd(), loaded.sock_ops.as_fd()).map_err(attach_failed)?,
+        None => new_links.push((
+            bpf::create_link(loaded.sock_ops.as_fd(), cgroup.directory.as_fd(), Hook::SockOps)
+                .map_err(attach_failed)?,
+            pins.sock_ops(),
+        )),
+    }
+    let mut pinned = Vec::new();
+    for (link, path) in &new_links {
+        if let Err(error) = bpf::pin(link.as_fd(), path) {
+            for path in pinned {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(failure(&format!("cannot pin {}", path.display()), &error));
+        }
+        pinned.push(path.clone());
+    }
+    match (&loaded.force, old_setsockopt) {
+        (Some((_, marks)), _) => {
+            // Already pinned when force mode was on before; kept, so its sockets stay known.
+            let _ = bpf::pin(marks.as_fd(), &pins.marks());
+        }
+        (None, Some(link)) => {
+            let _ = bpf::detach_link(link.as_fd());
+            let _ = std::fs::remove_file(pins.setsockopt());
+            let _ = std::fs::remove_file(pins.marks());
+        }
+        (None, None) => {}
+    }
+    let verb = if replacing { "replaced on" } else { "attached to" };
+    Ok(format!("keepalive {verb} {}, pinned at {}\n", cgroup.path.display(), pins.directory.display()))
+}
+
+/// Removes ours from `directory`; other programs there stay.
+pub fn detach(directory: &Path) -> Result<String, String> {
+    let cgroup = prepare(directory)?;
+    let pins = Pins::of(&cgroup);
+    let _lock = lock()?;
+    let mut found = false;
+    for path in [pins.setsockopt(), pins.sock_ops()] {
+        if let Some(link) = existing_link(&path, &cgroup)? {
+            bpf::detach_link(link.as_fd()).map_err(|error| failure("cannot detach", &error))?;
+            found = true;
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    let _ = std::fs::remove_file(pins.marks());
+    let _ = std::fs::remove_dir(&pins.directory);
+    Ok(if found {
+        format!("keepalive detached from {}\n", directory.display())
+    } else {
+        format!("keepalive was not attached to {}\n", directory.display())
+    })
+}
+
+/// What is attached to `directory`: ours with its settings, and how many programs of others.
+pub fn status(directory: &Path) -> Result<String, String> {
+    let cgroup = checks::open_cgroup(directory)?;
+    let pins = Pins::of(&cgroup);
+    let attached = bpf::attached_programs(cgroup.directory.as_fd(), Hook::SockOps)
+        .map_err(|error| failure("cannot list the cgroup's programs", &error))?;
+    let mut out = format!("cgroup {} (ID {}): ", directory.display(), cgroup.id);
+    let ours = existing_link(&pins.sock_ops(), &cgroup)?;
+    let Some(link) = ours else {
+        out += "keepalive not attached\n";
+        out += &format!("other sock_ops programs: {}\n", attached.len());
+        return Ok(out);
+    };
+    let info = bpf::link_info(link.as_fd()).map_err(|error| failure("cannot read our link", &error))?;
+    out += &format!("keepalive attached, pinned at {}\n", pins.directory.display());
+    out += &format!("sock_ops program: {}\n", info.program_id);
+    match existing_link(&pins.setsockopt(), &cgroup)? {
+        Some(force) => {
+            let force = bpf::link_info(force.as_fd()).map_err(|error| failure("cannot read our link", &error))?;
+            out += &format!("force: on, cgroup/setsockopt program {}\n", force.program_id);
+        }
+        None => out += "force: off\n",
+    }
+    let settings = program_settings(info.program_id).map_err(|error| failure("cannot read the settings", &error))?;
+    if settings.is_empty() {
+        out += "settings: none (keepalive on, the system's timers)\n";
+    } else {
+        out += "settings:\n";
+        for line in settings.lines() {
+            out += &format!("  {line}\n");
+        }
+    }
+    let others = attached.iter().filter(|&&id| id != info.program_id).count();
+    out += &format!("other sock_ops programs: {others}\n");
+    Ok(out)
+}
+
+/// The settings text bound to the program with this ID.
+fn program_settings(program_id: u32) -> io::Result<String> {
+    let program = bpf::program_by_id(program_id)?;
+    for map_id in bpf::program_maps(program.as_fd())? {
+        let map = bpf::map_by_id(map_id)?;
+        if bpf::is_array(map.as_fd())? {
+            return bpf::read_settings(map.as_fd());
+        }
+    }
+    Ok(String::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_the_verifier_refuses_is_named_with_the_log_s_last_line() {
+        if !checks::missing_capabilities().is_empty() {
+            eprintln!("SKIPPED: this process lacks CAP_BPF or CAP_NET_ADMIN");
+            return;
+        }
+        // `exit` with R0 never set.
+        let unset_return = [program::Instruction { code: 0x95, registers: 0, offset: 0, immediate: 0 }];
+        let refusal = load(Hook::SockOps, "keepalive", &unset_return).map(drop).unwrap_err();
+        assert_eq!(refusal, "the kernel refused the keepalive program (Permission denied): R0 !read_ok");
+    }
+
+    #[test]
+    fn the_last_line_of_a_log_skips_the_statistics() {
+        let log = "0: (95) exit\nR0 !read_ok\nprocessed 1 insns (limit 1000000) max_states_per_insn 0\n\n";
+        assert_eq!(bpf::last_line(log).as_deref(), Some("R0 !read_ok"));
+        assert_eq!(bpf::last_line("\n"), None);
+    }
+}
