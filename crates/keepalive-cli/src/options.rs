@@ -4,6 +4,7 @@
 //! command accepts exactly what the library accepts and nothing else.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, ValueEnum};
@@ -25,7 +26,8 @@ Variables already in the environment (KEEPALIVE_*) still apply; options override
 #[derive(Parser, Debug)]
 #[command(
     name = "keepalive",
-    version,
+    // Our own --version, which also reports the library.
+    disable_version_flag = true,
     // So that `--user-timeout -1` reaches the validator and is refused with the reason.
     allow_negative_numbers = true,
     about = "Run a program with TCP keepalive on every connection it makes or accepts",
@@ -87,12 +89,20 @@ pub struct Cli {
     ])]
     pub status: Option<u32>,
 
+    /// Use this libkeepalive.so; with --print-env, the path as the target system has it
+    #[arg(long, value_name = "PATH", conflicts_with = "status")]
+    pub library: Option<PathBuf>,
+
+    /// Print the version, and the version and path of the library it would preload
+    #[arg(short = 'V', long)]
+    pub version: bool,
+
     /// The program to run, and its arguments
     // Not required with --format alone either, so that `parse` says what --format needs.
     #[arg(
         value_name = "PROGRAM",
         trailing_var_arg = true,
-        required_unless_present_any = ["print_env", "status", "format"]
+        required_unless_present_any = ["print_env", "status", "format", "version"]
     )]
     pub command: Vec<OsString>,
 }
@@ -192,7 +202,7 @@ impl Cli {
 /// Parses the command line; a mistake is one line on stderr and exit status 2.
 pub fn parse() -> Cli {
     let cli = Cli::try_parse().unwrap_or_else(|error| match error.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => error.exit(),
+        ErrorKind::DisplayHelp => error.exit(),
         _ => refuse(&one_line(&error)),
     });
     if cli.format.is_some() && !cli.print_env {
