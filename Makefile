@@ -58,7 +58,7 @@ test: prerequisites
 	$(MAKE) --no-print-directory all c-tests
 	$(CARGO) test --workspace --release
 
-# Cross-built, run under qemu-user; not part of `make test` (see README, DEVELOPMENT).
+# Cross-built, run under qemu-user; not part of `make test` (see docs/development.md).
 test-aarch64:
 	./scripts/test-aarch64.sh
 
@@ -67,7 +67,8 @@ FUZZ_CASES ?= 1000000
 fuzz:
 	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release -p keepalive-config --test properties --test rule_properties -- --nocapture
 
-demo: all c-tests
+# The demo needs one C program, built against glibc: no musl-gcc needed.
+demo: all $(C_BUILD)/glibc/peek
 	./scripts/demo.sh
 
 bench: all

@@ -179,7 +179,7 @@ fn check_rules(variable: &Variable, text: &str) -> Result<(), String> {
 }
 
 impl Cli {
-    /// The variables to set for the program, in the order the README lists them.
+    /// The variables to set for the program, in the order libkeepalive(7) lists them.
     pub fn settings(&self) -> Vec<Setting> {
         let switch = |on: bool, variable: &'static Variable| on.then(|| Setting { variable, value: "1".to_owned() });
         [

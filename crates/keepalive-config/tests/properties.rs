@@ -42,7 +42,7 @@ fn check_any_input(text: &[u8]) {
     }
 }
 
-/// Durations as the README defines them, written independently: whitespace-separated chunks,
+/// Durations as libkeepalive(7) defines them, written independently: whitespace-separated chunks,
 /// each one or more terms of digits and a unit; or a lone whole number of seconds.
 fn reference_duration_ms(text: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(text).ok()?.trim_matches(|c: char| c.is_ascii_whitespace());
