@@ -1110,3 +1110,28 @@ fn the_command_runs_alone_in_an_empty_root() {
         describe(&output)
     );
 }
+
+/// The `$ keepalive … --print-env` examples in README.md and docs/ show what the command prints.
+#[test]
+fn documented_print_env_examples_are_what_the_command_prints() {
+    let mut pages = vec![root().join("README.md")];
+    pages.extend(std::fs::read_dir(root().join("docs")).unwrap().flatten().map(|entry| entry.path()));
+    let mut checked = 0;
+    for page in pages {
+        let source = std::fs::read_to_string(&page).unwrap();
+        let mut lines = source.lines();
+        while let Some(line) = lines.next() {
+            let Some(command) = line.strip_prefix("$ keepalive ").filter(|command| command.contains("--print-env"))
+            else {
+                continue;
+            };
+            let shown: String =
+                lines.by_ref().take_while(|line| !line.starts_with("```")).map(|line| format!("{line}\n")).collect();
+            let output = run(&command.split_whitespace().collect::<Vec<_>>());
+            assert!(output.status.success(), "{}: {line}: {}", page.display(), describe(&output));
+            assert_eq!(text(&output.stdout), shown, "{}: {line}", page.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no example found");
+}
