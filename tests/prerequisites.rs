@@ -132,18 +132,55 @@ fn make_test_names_every_missing_command_with_its_package_before_building() {
     std::fs::remove_dir_all(path).unwrap();
 }
 
+/// Writes an executable shell script `name` in `directory`, from another process: a file this one
+/// had open for writing could be inherited by a child another test forks at that moment, and
+/// then fail to run with ETXTBSY.
+fn fake_program(directory: &Path, name: &str, body: &str) {
+    let script = "printf '#!/bin/sh\\n%s\\n' \"$1\" > \"$0\" && chmod 755 \"$0\"";
+    let status = Command::new("sh").args(["-c", script]).arg(directory.join(name)).arg(body).status().unwrap();
+    assert!(status.success());
+}
+
 #[test]
 fn an_old_cargo_is_named_with_its_version() {
     let path = bare_path("old-cargo");
-    // Written by another process: a file this one had open for writing could be inherited by a
-    // child another test forks at that moment, and then fail to run with ETXTBSY.
-    let script = "printf '#!/bin/sh\\necho cargo 1.63.0\\n' > \"$0\" && chmod 755 \"$0\"";
-    let status = Command::new("sh").args(["-c", script]).arg(path.join("cargo")).status().unwrap();
-    assert!(status.success());
+    fake_program(&path, "cargo", "echo cargo 1.63.0");
     let output =
         Command::new(root().join("scripts/prerequisites.sh")).arg("--check").env("PATH", &path).output().unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     let stderr = text(&output.stderr);
     assert!(stderr.contains("cargo 1.85 or later (this is 1.63)"), "{stderr}");
+    std::fs::remove_dir_all(path).unwrap();
+}
+
+#[test]
+fn as_root_the_missing_packages_are_installed_with_apt_get() {
+    if text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() != "0" {
+        report("skipped: installing is for root");
+        return;
+    }
+    // An apt-get that only records how it was called; what it should have installed stays missing.
+    let path = bare_path("apt-get");
+    let calls = path.join("calls");
+    fake_program(&path, "apt-get", &format!("echo \"$*\" >> {}", calls.display()));
+    let output = Command::new(root().join("scripts/prerequisites.sh")).env("PATH", &path).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let calls = std::fs::read_to_string(calls).unwrap();
+    let lines: Vec<&str> = calls.lines().collect();
+    assert_eq!(lines.len(), 2, "{calls}");
+    assert_eq!(lines[0], "update -qq");
+    assert!(lines[1].starts_with("install -y -qq --no-install-recommends gcc musl-tools "), "{calls}");
+    let packages: Vec<&str> = lines[1].split_whitespace().collect();
+    assert!(packages.contains(&"tcpdump") && packages.contains(&"redis-server"), "{calls}");
+    assert!(!lines[1].contains("rustup"), "{calls}");
+    let stderr = text(&output.stderr);
+    assert!(stderr.starts_with("make test: installing gcc musl-tools "), "{stderr}");
+    assert!(stderr.contains("make test needs these, missing here"), "what is still missing is named: {stderr}");
+
+    // --check never installs.
+    let output =
+        Command::new(root().join("scripts/prerequisites.sh")).arg("--check").env("PATH", &path).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(path.join("calls")).unwrap().lines().count(), 2, "--check ran apt-get");
     std::fs::remove_dir_all(path).unwrap();
 }
