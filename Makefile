@@ -26,7 +26,7 @@ C_HEADERS = $(wildcard c-tests/*.h)
 # command's flag goes to its own `cargo rustc`, which passes it to the final link alone.
 all:
 	$(CARGO) build --release -p libkeepalive
-	$(CARGO) rustc --release -p keepalive-cli --bin keepalive -- -C target-feature=+crt-static
+	$(CARGO) rustc --release -p keepalive-cli --bin keepalive -- -C target-feature=+crt-static -C strip=symbols
 
 # Installing and packaging use what `make` built, and build only when nothing is: so that
 # `make && sudo make install` works where sudo's PATH has no cargo.

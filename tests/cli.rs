@@ -1086,7 +1086,7 @@ fn the_command_runs_alone_in_an_empty_root() {
 
     let version = env!("CARGO_PKG_VERSION");
     let output = in_root(&["--version"]);
-    assert!(output.status.success(), "{}", describe(&output));
+    assert!(output.status.success(), "is it the static command `make` builds? {}", describe(&output));
     assert!(
         text(&output.stdout).starts_with(&format!("keepalive {version}\nlibkeepalive not found: ")),
         "{}",
