@@ -34,7 +34,8 @@ Variables already in the environment (KEEPALIVE_*) still apply; options override
     after_help = EXAMPLES,
     override_usage = "keepalive [OPTIONS] [--] PROGRAM [ARGS]...\n       \
                       keepalive [OPTIONS] --print-env [--format FORMAT]\n       \
-                      keepalive --status PID"
+                      keepalive --status PID\n       \
+                      keepalive --version [--library PATH]"
 )]
 pub struct Cli {
     /// Silence before the first probe (20, 20s, 5m; 1s to 32767s) [KEEPALIVE_IDLE]
