@@ -18,14 +18,20 @@ C_PROGRAMS = $(basename $(notdir $(filter-out c-tests/lib%.c,$(wildcard c-tests/
 C_LIBRARIES = $(basename $(notdir $(wildcard c-tests/lib*.c)))
 C_HEADERS = $(wildcard c-tests/*.h)
 
-.PHONY: all c-tests test test-aarch64 fuzz demo bench install uninstall deb clean
+.PHONY: all c-tests prerequisites test test-aarch64 fuzz demo bench install uninstall deb clean
 
-all: $(LIBRARY) $(COMMAND)
+# `make` always asks cargo, which rebuilds only what changed. The library is a dynamic preload
+# module; the command is linked statically (glibc's crt-static: one file that runs in any Linux
+# root filesystem, Alpine and distroless included). Rust has no per-crate rustflags, so the
+# command's flag goes to its own `cargo rustc`, which passes it to the final link alone.
+all:
+	$(CARGO) build --release -p libkeepalive
+	$(CARGO) rustc --release -p keepalive-cli --bin keepalive -- -C target-feature=+crt-static -C strip=symbols
 
-# One cargo run builds both; the command's crates never turn on a feature the library avoids.
-$(LIBRARY) $(COMMAND) &: FORCE
-	$(CARGO) build --release -p libkeepalive -p keepalive-cli
-FORCE:
+# Installing and packaging use what `make` built, and build only when nothing is: so that
+# `make && sudo make install` works where sudo's PATH has no cargo.
+$(LIBRARY) $(COMMAND) &:
+	$(MAKE) --no-print-directory all
 
 # Every C test program is built twice, against glibc and against musl, to run under the same .so.
 # Only `early` links libearly.so, whose constructor uses our hooks before ours has run.
@@ -43,10 +49,16 @@ $(C_BUILD)/%: c-tests/$$(notdir $$*).c $(C_HEADERS) $$(if $$(filter early,$$(not
 	@mkdir -p $(@D)
 	$(compiler) $(CFLAGS) $(C_WARNINGS) -o $@ $< $(early_link)
 
-test: all c-tests
+# Every command the tests need (scripts/prerequisites.txt) is checked before anything is built;
+# as root with apt-get the missing packages are installed, otherwise one message names them all.
+prerequisites:
+	./scripts/prerequisites.sh
+
+test: prerequisites
+	$(MAKE) --no-print-directory all c-tests
 	$(CARGO) test --workspace --release
 
-# Cross-built, run under qemu-user; not part of `make test` (see README, DEVELOPMENT).
+# Cross-built, run under qemu-user; not part of `make test` (see docs/development.md).
 test-aarch64:
 	./scripts/test-aarch64.sh
 
@@ -55,14 +67,15 @@ FUZZ_CASES ?= 1000000
 fuzz:
 	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release -p keepalive-config --test properties --test rule_properties -- --nocapture
 
-demo: all c-tests
+# The demo needs one C program, built against glibc: no musl-gcc needed.
+demo: all $(C_BUILD)/glibc/peek
 	./scripts/demo.sh
 
 bench: all
 	./bench/run.sh
 
 # The installed command finds the library at ../lib/ (or ../lib/<multiarch>/) from its own directory.
-install: all
+install: $(LIBRARY) $(COMMAND)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -m 0755 $(COMMAND) $(DESTDIR)$(BINDIR)/keepalive
 	install -m 0644 $(LIBRARY) $(DESTDIR)$(LIBDIR)/libkeepalive.so
@@ -74,7 +87,7 @@ uninstall:
 	      $(DESTDIR)$(MANDIR)/man1/keepalive.1 $(DESTDIR)$(MANDIR)/man7/libkeepalive.7
 
 # A Debian package of the same install tree: target/libkeepalive_VERSION_ARCH.deb.
-deb: all
+deb: $(LIBRARY) $(COMMAND)
 	./scripts/deb.sh
 
 clean:

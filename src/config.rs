@@ -196,8 +196,9 @@ impl Environment {
     }
 }
 
-/// Splits `NAME=value` if NAME may be ours (`KEEPALIVE…`, or libkeepalive's `KEEP…` and
-/// libdontdie's `DD_…`), in one pass over the string.
+/// Splits `NAME=value` if NAME may be ours (`KEEPALIVE…`, or libkeepalive's `KEEP…`,
+/// libdontdie's `DD_…` and msantos/libkeepalive's `TCP_…` and `LIBKEEPALIVE_…`), in one pass
+/// over the string.
 ///
 /// # Safety
 /// `text` is a NUL-terminated string that outlives the program's use of it.
@@ -206,7 +207,12 @@ unsafe fn our_variable(text: *const c_char) -> Option<(&'static [u8], &'static [
         // SAFETY: only reached for indices up to and including the terminating NUL.
         unsafe { *text.add(index) as u8 }
     };
-    let prefix: &[u8] = if byte(0) == b'D' { b"DD_" } else { b"KEEP" };
+    let prefix: &[u8] = match byte(0) {
+        b'D' => b"DD_",
+        b'T' => b"TCP_",
+        b'L' => b"LIBKEEPALIVE_",
+        _ => b"KEEP",
+    };
     if (0..prefix.len()).any(|index| prefix.get(index) != Some(&byte(index))) {
         return None;
     }
@@ -252,12 +258,18 @@ fn describe_loaded(settings: &Settings, caller: &'static str) {
     Line::debug(|line| describe_settings(line, settings, caller));
 }
 
+/// The library's version, in the load line. The `keepalive` command finds it in the file, so the
+/// text must be there whole: `black_box` keeps the compiler from building it out of immediates.
+/// The comma ends the version for that reader.
+const VERSION: &str = concat!("libkeepalive version ", env!("CARGO_PKG_VERSION"), ", ");
+
 fn describe_settings(line: &mut Line, settings: &Settings, caller: &'static str) {
     if caller.is_empty() {
         line.text("loaded: ");
     } else {
         line.text("settings read in ").text(caller).text(", before our constructor ran: ");
     }
+    line.text(core::hint::black_box(VERSION));
     if !settings.enabled {
         line.text("keepalive off (KEEPALIVE), every call forwarded untouched");
     } else {

@@ -123,9 +123,11 @@ fn hooks_before_our_constructor_read_the_settings_themselves() {
     let stderr = text(&output.stderr);
     let first = stderr.lines().next().unwrap_or_default();
     assert!(
-        first.ends_with(
-            "settings read in socket(), before our constructor ran: keepalive on, idle 33s, intvl system, cnt system, user timeout untouched"
-        ),
+        first.ends_with(concat!(
+            "settings read in socket(), before our constructor ran: libkeepalive version ",
+            env!("CARGO_PKG_VERSION"),
+            ", keepalive on, idle 33s, intvl system, cnt system, user timeout untouched"
+        )),
         "{stderr}"
     );
     assert!(!stderr.contains("loaded:"), "the constructor must not read the settings again:\n{stderr}");

@@ -430,7 +430,8 @@ fn the_kubernetes_manifest_is_valid_yaml_with_options_the_command_takes() {
         assert attach['securityContext']['privileged'] is True\n\
         assert {mount['name'] for mount in attach['volumeMounts']} == set(volumes)\n\
         print(json.dumps(attach['command']))\n";
-    let output = Command::new("python3").arg("-c").arg(script).arg(&manifest).output().unwrap();
+    // Debian's python3, for which python3-yaml provides the module (another python3 may be first on PATH).
+    let output = Command::new("/usr/bin/python3").arg("-c").arg(script).arg(&manifest).output().unwrap();
     assert!(output.status.success(), "{} (python3-yaml is needed): {}", manifest.display(), describe(&output));
     let command: Vec<String> = text(&output.stdout)
         .trim()

@@ -32,6 +32,18 @@ fn is_root() -> bool {
     text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() == "0"
 }
 
+/// Copies of the command and the library in a new directory anyone may enter, for tests that run
+/// the command as nobody: the checkout may be under a directory only its owner can enter (a
+/// clone in /root). Returns the command's path; the library is beside it.
+fn copies_for_nobody(command: &Path, library: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let directory = scratch(&format!("for-nobody-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+    std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy_executable(command, &directory.join("keepalive"));
+    copy_executable(library, &directory.join("libkeepalive.so"));
+    directory.join("keepalive")
+}
+
 #[test]
 fn an_invalid_option_stops_everything_with_one_line() {
     let directory = scratch("invalid");
@@ -182,7 +194,7 @@ fn path_search_skips_files_this_user_may_not_execute() {
     }
     let output = clean_command("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(command_path())
+        .arg(copies_for_nobody(&command_path(), &library()))
         .arg("program")
         .env("PATH", format!("{}:{}:/usr/bin:/bin", root_only.display(), everyone.display()))
         .output()
@@ -427,7 +439,7 @@ fn warns_about_file_capabilities_only_where_the_loader_heeds_them() {
 
     let output = clean_command("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(command_path())
+        .arg(copies_for_nobody(&command_path(), &library()))
         .arg(&program)
         .output()
         .unwrap();
@@ -446,7 +458,8 @@ fn print_env_gives_the_same_configuration_elsewhere() {
     let shell = run(&options);
     assert!(shell.status.success(), "{}", describe(&shell));
     // The names run mode removes for --idle and --count, which would compete with ours.
-    let rivals = "KEEPIDLE DD_TCP_KEEPALIVE_TIME KEEPALIVE_COUNT KEEPCNT DD_TCP_KEEPALIVE_PROBES";
+    let rivals =
+        "KEEPIDLE DD_TCP_KEEPALIVE_TIME TCP_KEEPIDLE KEEPALIVE_COUNT KEEPCNT DD_TCP_KEEPALIVE_PROBES TCP_KEEPCNT";
     assert_eq!(
         text(&shell.stdout),
         format!(
@@ -506,7 +519,7 @@ fn print_env_escapes_what_docker_and_systemd_expand() {
     assert_eq!(
         print("systemd"),
         format!(
-            "[Service]\nEnvironment=\"LD_PRELOAD={}\"\nUnsetEnvironment=KEEPIDLE DD_TCP_KEEPALIVE_TIME\n\
+            "[Service]\nEnvironment=\"LD_PRELOAD={}\"\nUnsetEnvironment=KEEPIDLE DD_TCP_KEEPALIVE_TIME TCP_KEEPIDLE\n\
              Environment=KEEPALIVE_IDLE=20\n",
             escaped("%", "%%")
         )
@@ -665,7 +678,7 @@ fn status_errors_are_clear() {
     }
     let output = Command::new("setpriv")
         .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
-        .arg(command_path())
+        .arg(copies_for_nobody(&command_path(), &library()))
         .args(["--status", "1"])
         .output()
         .unwrap();
@@ -774,7 +787,7 @@ fn make_install_and_uninstall() {
 #[test]
 fn man_pages_render_and_carry_the_version() {
     let version = text(&run(&["--version"]).stdout);
-    let version = version.trim().strip_prefix("keepalive ").unwrap().to_owned();
+    let version = version.lines().next().unwrap().strip_prefix("keepalive ").unwrap().to_owned();
     assert_eq!(version, env!("CARGO_PKG_VERSION"));
     for page in ["man/keepalive.1", "man/libkeepalive.7"] {
         let source = std::fs::read_to_string(root().join(page)).unwrap();
@@ -803,14 +816,25 @@ fn debian_package_installs_and_removes_cleanly() {
     let listing = text(&contents.stdout);
     for path in [
         "./usr/bin/keepalive".to_owned(),
-        format!("./usr/lib/{multiarch}/libkeepalive.so"),
+        format!("./usr/lib/{multiarch}/libkeepalive/libkeepalive.so"),
         "./usr/share/man/man1/keepalive.1.gz".to_owned(),
         "./usr/share/man/man7/libkeepalive.7.gz".to_owned(),
         "./usr/share/doc/libkeepalive/copyright".to_owned(),
+        "./usr/share/doc/libkeepalive/changelog.gz".to_owned(),
     ] {
         assert!(listing.lines().any(|line| line.ends_with(&path)), "{path} not in\n{listing}");
     }
     assert!(listing.lines().all(|line| line.contains(" root/root ")), "owned by root:\n{listing}");
+    // Debian's libkeepalive0, another project's library, owns /usr/lib/libkeepalive.so.
+    assert!(!listing.lines().any(|line| line.ends_with("./usr/lib/libkeepalive.so")), "{listing}");
+
+    let lintian = Command::new("lintian").arg("--no-tag-display-limit").arg(&package).output();
+    let lintian = lintian.expect("lintian is needed for this test: apt-get install lintian");
+    let tags = text(&lintian.stdout);
+    report(&format!("lintian: {}", if tags.is_empty() { "no tags" } else { tags.trim() }));
+    let errors: Vec<&str> = tags.lines().filter(|line| line.starts_with("E:")).collect();
+    assert_eq!(errors, Vec::<&str>::new(), "lintian errors: {}", describe(&lintian));
+    assert!(lintian.status.success(), "{}", describe(&lintian));
 
     // Into a scratch root with its own empty dpkg database, so the machine's stays untouched.
     let target = scratch("dpkg-root");
@@ -823,6 +847,10 @@ fn debian_package_installs_and_removes_cleanly() {
         assert!(output.status.success(), "dpkg {arguments:?}: {}", describe(&output));
     };
     dpkg(&["--force-depends", "--force-not-root", "--install", package.to_str().unwrap()]);
+    // As libkeepalive0 would have it: the command must pass over this one to its own.
+    std::fs::create_dir_all(target.join("usr/lib")).unwrap();
+    let foreign = target.join("usr/lib/libkeepalive.so");
+    copy_executable(&c_program("glibc", "libearly.so"), &foreign);
     let installed = target.join("usr/bin/keepalive");
     let output = clean_command(&installed)
         .args(["--count", "5", c_program("glibc", "scenarios").to_str().unwrap(), "ipv4"])
@@ -830,7 +858,278 @@ fn debian_package_installs_and_removes_cleanly() {
         .output()
         .unwrap();
     assert!(output.status.success(), "the packaged command and library: {}", describe(&output));
+    let version = env!("CARGO_PKG_VERSION");
+    let output = clean_command(&installed).arg("--version").output().unwrap();
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "keepalive {version}\nlibkeepalive {version} ({})\n",
+            target.join(format!("usr/lib/{multiarch}/libkeepalive/libkeepalive.so")).display()
+        )
+    );
     dpkg(&["--remove", "libkeepalive"]);
+    std::fs::remove_file(&foreign).unwrap();
     let left: Vec<String> = files_under(&target).into_iter().filter(|path| !path.starts_with("var/lib/dpkg")).collect();
     assert_eq!(left, Vec::<String>::new(), "files left after removal");
+}
+
+/// Runs `arguments` as nobody.
+fn as_nobody(command: &Path, arguments: &[&str]) -> Output {
+    clean_command("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(command)
+        .args(arguments)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_checkout_closed_to_other_users_still_serves_nobody() {
+    if !is_root() {
+        report("skipped: running the command as nobody needs root");
+        return;
+    }
+    // The checkout, as a clone under /root would be: only its owner may enter.
+    let checkout = scratch("closed-checkout");
+    copy_executable(&command_path(), &checkout.join("keepalive"));
+    copy_executable(&library(), &checkout.join("libkeepalive.so"));
+    std::fs::set_permissions(&checkout, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // setpriv starts it, but as nobody it cannot look into its own directory for the library.
+    let output = as_nobody(&checkout.join("keepalive"), &["true"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    assert!(stderr.starts_with("keepalive: cannot find libkeepalive.so: permission denied for "), "{stderr}");
+    assert!(stderr.contains(&format!("{}/libkeepalive.so", checkout.display())), "{stderr}");
+
+    let command = copies_for_nobody(&checkout.join("keepalive"), &checkout.join("libkeepalive.so"));
+    let output = as_nobody(&command, &["--idle", "20", "sh", "-c", "printf %s \"$LD_PRELOAD\""]);
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(text(&output.stdout), command.with_file_name("libkeepalive.so").display().to_string());
+}
+
+#[test]
+fn a_library_this_user_cannot_read_is_permission_denied() {
+    if !is_root() {
+        report("skipped: a directory closed to nobody, and running as nobody, need root");
+        return;
+    }
+    // bin/keepalive anyone may run, lib/libkeepalive.so inside a directory only root may enter.
+    let tree = scratch("denied");
+    for (directory, mode) in [("bin", 0o755), ("lib", 0o700)] {
+        std::fs::create_dir(tree.join(directory)).unwrap();
+        std::fs::set_permissions(tree.join(directory), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    std::fs::set_permissions(&tree, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let command = tree.join("bin/keepalive");
+    copy_executable(&command_path(), &command);
+    let closed = tree.join("lib/libkeepalive.so");
+    copy_executable(&library(), &closed);
+
+    let output = as_nobody(&command, &["true"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    let expected = format!(
+        "keepalive: cannot find libkeepalive.so: permission denied for {}",
+        tree.join("lib/libkeepalive.so").display()
+    );
+    assert!(stderr.starts_with(&expected), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            " (this user cannot read the file or enter a directory above it); \
+             set KEEPALIVE_LIBRARY to a copy it can read\n"
+        ),
+        "{stderr}"
+    );
+
+    let output = clean_command("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&command)
+        .arg("true")
+        .env("KEEPALIVE_LIBRARY", &closed)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(
+        text(&output.stderr)
+            .starts_with(&format!("keepalive: KEEPALIVE_LIBRARY={}: permission denied", closed.display()))
+    );
+
+    let path = closed.display().to_string();
+    let output = as_nobody(&command, &["--library", &path, "true"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(text(&output.stderr).starts_with(&format!("keepalive: --library {path}: permission denied")));
+}
+
+#[test]
+fn library_option_for_print_env_and_running() {
+    // For another system: used as given, whether or not it exists here.
+    let image = "/opt/image/lib/libkeepalive.so";
+    let print = |format: &str| {
+        let output = run(&["--library", image, "--idle", "20", "--print-env", "--format", format]);
+        assert!(output.status.success(), "{}", describe(&output));
+        text(&output.stdout)
+    };
+    assert_eq!(
+        print("shell"),
+        format!(
+            "export LD_PRELOAD={image}\"${{LD_PRELOAD:+:$LD_PRELOAD}}\"\nunset KEEPIDLE DD_TCP_KEEPALIVE_TIME TCP_KEEPIDLE\nexport KEEPALIVE_IDLE=20\n"
+        )
+    );
+    assert_eq!(
+        print("dockerfile"),
+        format!("ENV LD_PRELOAD=\"{image}${{LD_PRELOAD:+:$LD_PRELOAD}}\" \\\n    KEEPALIVE_IDLE=20\n")
+    );
+    assert!(print("systemd").starts_with(&format!("[Service]\nEnvironment=LD_PRELOAD={image}\n")));
+    let output = run(&["--library", "/opt/a b/libkeepalive.so", "--print-env"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert_eq!(
+        text(&output.stderr),
+        "keepalive: /opt/a b/libkeepalive.so: LD_PRELOAD cannot name a path with a colon or a space; move the library\n"
+    );
+
+    // To run a program: a file that is here, made absolute, ahead of KEEPALIVE_LIBRARY.
+    let directory = scratch("library-option");
+    copy_executable(&library(), &directory.join("copy.so"));
+    let output = keepalive(&["--library", "copy.so", "--idle", "25"])
+        .current_dir(&directory)
+        .env("KEEPALIVE_LIBRARY", "/nonexistent/libkeepalive.so")
+        .args([c_program("glibc", "scenarios").to_str().unwrap(), "ipv4"])
+        .env("EXPECT_IDLE", "25")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let output = keepalive(&["--library", "copy.so", "sh", "-c", "printf %s \"$LD_PRELOAD\""])
+        .current_dir(&directory)
+        .output()
+        .unwrap();
+    assert_eq!(text(&output.stdout), directory.join("copy.so").display().to_string(), "{}", describe(&output));
+    let output = run(&["--library", "/nonexistent/libkeepalive.so", "true"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(text(&output.stderr), "keepalive: --library /nonexistent/libkeepalive.so: no such file\n");
+    let output = run(&["--library", image, "--status", "1"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+}
+
+#[test]
+fn version_names_the_library_it_would_preload() {
+    let version = env!("CARGO_PKG_VERSION");
+    let library = library().canonicalize().unwrap();
+    let output = run(&["--version"]);
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(text(&output.stdout), format!("keepalive {version}\nlibkeepalive {version} ({})\n", library.display()));
+    assert_eq!(run(&["-V"]).stdout, output.stdout);
+
+    // Another project's libkeepalive.so (Debian's libkeepalive0) beside the command is not taken.
+    let directory = scratch("foreign");
+    copy_executable(&command_path(), &directory.join("keepalive"));
+    copy_executable(Path::new("/bin/true"), &directory.join("libkeepalive.so"));
+    let output = clean_command(directory.join("keepalive")).arg("--version").output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let report = text(&output.stdout);
+    assert!(
+        report.starts_with(&format!("keepalive {version}\nlibkeepalive not found: cannot find libkeepalive.so")),
+        "{report}"
+    );
+    assert!(report.contains("libkeepalive.so (another project's library)"), "{report}");
+    let output = clean_command(directory.join("keepalive")).arg("true").output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+
+    // Given explicitly, it is used as given, and said to be of unknown version.
+    let foreign = directory.join("libkeepalive.so");
+    let output = run(&["--version", "--library", foreign.to_str().unwrap()]);
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "keepalive {version}\nlibkeepalive of unknown version ({}): not built from this project\n",
+            foreign.display()
+        )
+    );
+}
+
+#[test]
+fn make_install_needs_no_cargo_once_built() {
+    let (command, library) = (command_path(), library());
+    // PATH without cargo, as sudo's secure_path has it; CARGO, which cargo sets for tests, unset.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let without_cargo: Vec<PathBuf> =
+        std::env::split_paths(&path).filter(|directory| !directory.join("cargo").exists()).collect();
+    let destination = scratch("sudo-install");
+    let output = Command::new("make")
+        .current_dir(root())
+        .args(["--no-print-directory", "install"])
+        .arg(format!("DESTDIR={}", destination.display()))
+        .env("PATH", std::env::join_paths(without_cargo).unwrap())
+        .env_remove("CARGO")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(!text(&output.stdout).contains("cargo"), "{}", describe(&output));
+    let installed = destination.join("usr/local");
+    assert_eq!(std::fs::read(installed.join("bin/keepalive")).unwrap(), std::fs::read(command).unwrap());
+    assert_eq!(std::fs::read(installed.join("lib/libkeepalive.so")).unwrap(), std::fs::read(library).unwrap());
+}
+
+#[test]
+fn the_command_runs_alone_in_an_empty_root() {
+    if !is_root() {
+        report("skipped: chroot needs root");
+        return;
+    }
+    let empty = scratch("empty-root");
+    copy_executable(&command_path(), &empty.join("keepalive"));
+    let size = std::fs::metadata(empty.join("keepalive")).unwrap().len();
+    report(&format!("the static command: {size} bytes"));
+    let in_root =
+        |arguments: &[&str]| clean_command("chroot").arg(&empty).arg("/keepalive").args(arguments).output().unwrap();
+
+    let version = env!("CARGO_PKG_VERSION");
+    let output = in_root(&["--version"]);
+    assert!(output.status.success(), "is it the static command `make` builds? {}", describe(&output));
+    assert!(
+        text(&output.stdout).starts_with(&format!("keepalive {version}\nlibkeepalive not found: ")),
+        "{}",
+        describe(&output)
+    );
+    let output = in_root(&["--help"]);
+    assert!(output.status.success() && text(&output.stdout).contains("--print-env"), "{}", describe(&output));
+    let output = in_root(&["--library", "/usr/lib/libkeepalive.so", "--idle", "20", "--print-env"]);
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(text(&output.stdout).starts_with("export LD_PRELOAD=/usr/lib/libkeepalive.so\""), "{}", describe(&output));
+
+    // Given the library (without /proc it cannot look beside itself), it runs a program: a
+    // static one, which it warns about.
+    copy_executable(&library(), &empty.join("libkeepalive.so"));
+    copy_executable(&static_program(&scratch("empty-root-program")), &empty.join("static-program"));
+    let output = in_root(&["--library", "/libkeepalive.so", "--idle", "20", "/static-program"]);
+    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
+    assert!(
+        text(&output.stderr).starts_with("keepalive: warning: /static-program is statically linked"),
+        "{}",
+        describe(&output)
+    );
+}
+
+/// The `$ keepalive … --print-env` examples in README.md and docs/ show what the command prints.
+#[test]
+fn documented_print_env_examples_are_what_the_command_prints() {
+    let mut pages = vec![root().join("README.md")];
+    pages.extend(std::fs::read_dir(root().join("docs")).unwrap().flatten().map(|entry| entry.path()));
+    let mut checked = 0;
+    for page in pages {
+        let source = std::fs::read_to_string(&page).unwrap();
+        let mut lines = source.lines();
+        while let Some(line) = lines.next() {
+            let Some(command) = line.strip_prefix("$ keepalive ").filter(|command| command.contains("--print-env"))
+            else {
+                continue;
+            };
+            let shown: String =
+                lines.by_ref().take_while(|line| !line.starts_with("```")).map(|line| format!("{line}\n")).collect();
+            let output = run(&command.split_whitespace().collect::<Vec<_>>());
+            assert!(output.status.success(), "{}: {line}: {}", page.display(), describe(&output));
+            assert_eq!(text(&output.stdout), shown, "{}: {line}", page.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no example found");
 }

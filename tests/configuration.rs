@@ -152,7 +152,14 @@ fn debug_lines_show_load_and_each_decision() {
     let prefix = format!("libkeepalive[{}]: ", pid_in(lines[0]));
     assert!(lines.iter().all(|line| line.starts_with(&prefix)), "{stderr}");
     let bodies: Vec<&str> = lines.iter().map(|line| &line[prefix.len()..]).collect();
-    assert_eq!(bodies[0], "loaded: keepalive on, idle 20s, intvl 5s, cnt 3, user timeout untouched");
+    assert_eq!(
+        bodies[0],
+        concat!(
+            "loaded: libkeepalive version ",
+            env!("CARGO_PKG_VERSION"),
+            ", keepalive on, idle 20s, intvl 5s, cnt 3, user timeout untouched"
+        )
+    );
     assert!(bodies.contains(&"fd 4 tcp socket(): keepalive on, idle 20s, intvl 5s, cnt 3"), "{stderr}");
     assert!(bodies.contains(&"fd 4 tcp connect(): keepalive already on, left as it is"), "{stderr}");
     assert!(bodies.iter().all(|body| !body.contains("failed")), "{stderr}");
@@ -172,7 +179,8 @@ fn debug_names_sockets_left_alone_and_keepalive_off() {
     assert!(output.status.success(), "{}", describe(&output));
     let stderr = text(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "only the load line: {stderr}");
-    assert!(stderr.ends_with("]: loaded: keepalive off (KEEPALIVE), every call forwarded untouched\n"), "{stderr}");
+    assert!(stderr.ends_with(", keepalive off (KEEPALIVE), every call forwarded untouched\n"), "{stderr}");
+    assert!(stderr.contains("]: loaded: libkeepalive version "), "{stderr}");
 }
 
 #[test]

@@ -217,7 +217,7 @@ fn without_force_the_program_turning_keepalive_off_keeps_its_timers() {
 /// The old libraries' names, read with the same rules as ours, when ours are unset.
 #[test]
 fn legacy_variables() {
-    let cases: [(&[(&str, &str)], &[(&str, &str)]); 6] = [
+    let cases: [(&[(&str, &str)], &[(&str, &str)]); 9] = [
         (
             &[("KEEPIDLE", "30"), ("KEEPINTVL", "6"), ("KEEPCNT", "4")],
             &[("EXPECT_IDLE", "30"), ("EXPECT_INTVL", "6"), ("EXPECT_CNT", "4")],
@@ -239,6 +239,21 @@ fn legacy_variables() {
             &[("EXPECT_IDLE", "20"), ("EXPECT_CNT", "5")],
         ),
         (&[("KEEPIDLE", "30"), ("DD_TCP_KEEPALIVE_TIME", "60")], &[("EXPECT_IDLE", "30")]),
+        // msantos/libkeepalive's names; its TCP_USER_TIMEOUT counts milliseconds.
+        (
+            &[("TCP_KEEPIDLE", "15"), ("TCP_KEEPINTVL", "7"), ("TCP_KEEPCNT", "9"), ("TCP_USER_TIMEOUT", "150000")],
+            &[("EXPECT_IDLE", "15"), ("EXPECT_INTVL", "7"), ("EXPECT_CNT", "9"), ("EXPECT_USER_TIMEOUT", "150000")],
+        ),
+        (
+            &[
+                ("KEEPALIVE_USER_TIMEOUT", "2"),
+                ("TCP_USER_TIMEOUT", "5000"),
+                ("KEEPIDLE", "40"),
+                ("TCP_KEEPIDLE", "15"),
+            ],
+            &[("EXPECT_USER_TIMEOUT", "2000"), ("EXPECT_IDLE", "40")],
+        ),
+        (&[("KEEPALIVE", "off"), ("TCP_KEEPIDLE", "15")], &[("EXPECT_KEEPALIVE", "0")]),
     ];
     for libc in LIBCS {
         for (environment, expect) in cases {
@@ -255,10 +270,28 @@ fn legacy_variables() {
 }
 
 #[test]
-fn libdontdie_debug_name_turns_debug_lines_on() {
-    let output = preloaded(c_program("glibc", "scenarios")).arg("ipv4").env("DD_DEBUG", "1").output().unwrap();
+fn legacy_debug_names_turn_debug_lines_on() {
+    for name in ["DD_DEBUG", "LIBKEEPALIVE_DEBUG"] {
+        let output = preloaded(c_program("glibc", "scenarios")).arg("ipv4").env(name, "1").output().unwrap();
+        assert!(output.status.success(), "{name}: {}", describe(&output));
+        assert!(text(&output.stderr).contains("]: loaded: libkeepalive version "), "{name}: {}", describe(&output));
+    }
+}
+
+/// msantos/libkeepalive's -1 ("derive the user timeout") is not ours: named, ignored, the rest applies.
+#[test]
+fn a_bad_msantos_user_timeout_is_named_in_milliseconds() {
+    let output = preloaded(c_program("glibc", "scenarios"))
+        .arg("ipv4")
+        .envs([("TCP_USER_TIMEOUT", "-1"), ("TCP_KEEPIDLE", "15"), ("EXPECT_IDLE", "15")])
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", describe(&output));
-    assert!(text(&output.stderr).contains("]: loaded: keepalive on"), "{}", describe(&output));
+    assert_eq!(
+        text(&output.stderr),
+        "libkeepalive: ignoring TCP_USER_TIMEOUT=\"-1\": \
+         expected milliseconds (30000) or a duration (30s, 2m) up to 2147483647ms\n"
+    );
 }
 
 #[test]

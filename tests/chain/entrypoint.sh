@@ -1,5 +1,5 @@
 #!/bin/sh
-# A container entrypoint, as in the README: it preloads the library for everything it starts,
+# A container entrypoint, as in docs/deployment.md: it preloads the library for everything it starts,
 # and everything those start. `entrypoint.sh PORT PYTHON` connects five clients to PORT:
 #   python3 and curl, its children;
 #   python3 and curl, children of a shell it starts (its grandchildren);

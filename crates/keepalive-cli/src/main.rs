@@ -11,6 +11,7 @@ mod sockets;
 mod status;
 
 use std::io::{ErrorKind, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use options::{Format, StatusOf};
@@ -20,6 +21,9 @@ const USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = options::parse();
+    if cli.version {
+        return write_output(&version_report(cli.library.as_deref()));
+    }
     let report = match (&cli.status, &cli.cgroup) {
         (Some(StatusOf::Process(pid)), _) => Some(status::report(*pid)),
         (Some(StatusOf::Cgroup(directory)), _) => Some(cgroup::status(directory)),
@@ -36,7 +40,11 @@ fn main() -> ExitCode {
             }
         };
     }
-    let library = match library::locate() {
+    let chosen = match &cli.library {
+        Some(path) => library::given(path, !cli.print_env),
+        None => library::locate(),
+    };
+    let library = match chosen {
         Ok(library) => library,
         Err(reason) => {
             eprintln!("keepalive: {reason}");
@@ -48,6 +56,23 @@ fn main() -> ExitCode {
         return write_output(&launch::environment(&library, &settings, cli.format.unwrap_or(Format::Shell)));
     }
     ExitCode::from(launch::run(&library, &settings, &cli.command))
+}
+
+/// This command's version, and the version and path of the library it would preload.
+fn version_report(given: Option<&Path>) -> String {
+    let command = format!("keepalive {}\n", env!("CARGO_PKG_VERSION"));
+    let found = match given {
+        Some(path) => library::given(path, true),
+        None => library::locate(),
+    };
+    let library = match found {
+        Ok(path) => match library::version(&path) {
+            Some(version) => format!("libkeepalive {version} ({})", path.display()),
+            None => format!("libkeepalive of unknown version ({}): not built from this project", path.display()),
+        },
+        Err(reason) => format!("libkeepalive not found: {reason}"),
+    };
+    command + &library + "\n"
 }
 
 /// Writes `text` on standard output. A reader that stopped reading, as `| head -1` does, is not

@@ -26,7 +26,8 @@ Variables already in the environment (KEEPALIVE_*) still apply; options override
 #[derive(Parser, Debug)]
 #[command(
     name = "keepalive",
-    version,
+    // Our own --version, which also reports the library.
+    disable_version_flag = true,
     // So that `--user-timeout -1` reaches the validator and is refused with the reason.
     allow_negative_numbers = true,
     about = "Run a program with TCP keepalive on every connection it makes or accepts",
@@ -36,7 +37,8 @@ Variables already in the environment (KEEPALIVE_*) still apply; options override
                       keepalive --status PID\n       \
                       keepalive [OPTIONS] --cgroup DIR\n       \
                       keepalive --cgroup DIR --detach\n       \
-                      keepalive --status DIR"
+                      keepalive --status DIR\n       \
+                      keepalive --version [--library PATH]"
 )]
 pub struct Cli {
     /// Silence before the first probe (20, 20s, 5m; 1s to 32767s) [KEEPALIVE_IDLE]
@@ -101,12 +103,20 @@ pub struct Cli {
     ])]
     pub detach: bool,
 
+    /// Use this libkeepalive.so; with --print-env, the path as the target system has it
+    #[arg(long, value_name = "PATH", conflicts_with = "status")]
+    pub library: Option<PathBuf>,
+
+    /// Print the version, and the version and path of the library it would preload
+    #[arg(short = 'V', long)]
+    pub version: bool,
+
     /// The program to run, and its arguments
     // Not required with --format alone either, so that `parse` says what --format needs.
     #[arg(
         value_name = "PROGRAM",
         trailing_var_arg = true,
-        required_unless_present_any = ["print_env", "status", "format", "cgroup"]
+        required_unless_present_any = ["print_env", "status", "format", "cgroup", "version"]
     )]
     pub command: Vec<OsString>,
 }
@@ -202,7 +212,7 @@ fn check_rules(variable: &Variable, text: &str) -> Result<(), String> {
 }
 
 impl Cli {
-    /// The variables to set for the program, in the order the README lists them.
+    /// The variables to set for the program, in the order libkeepalive(7) lists them.
     pub fn settings(&self) -> Vec<Setting> {
         let switch = |on: bool, variable: &'static Variable| on.then(|| Setting { variable, value: "1".to_owned() });
         [
@@ -225,7 +235,7 @@ impl Cli {
 /// Parses the command line; a mistake is one line on stderr and exit status 2.
 pub fn parse() -> Cli {
     let cli = Cli::try_parse().unwrap_or_else(|error| match error.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => error.exit(),
+        ErrorKind::DisplayHelp => error.exit(),
         _ => refuse(&one_line(&error)),
     });
     if cli.format.is_some() && !cli.print_env {

@@ -36,7 +36,8 @@ pub struct Variable {
     pub name: &'static CStr,
     /// A second spelling of ours: if both are set and differ, `name` wins with a warning.
     pub alias: Option<&'static CStr>,
-    /// Names from libkeepalive and libdontdie, read only when none of ours is set.
+    /// Names from libkeepalive, libdontdie and msantos/libkeepalive, read only when none of
+    /// ours is set; the first one set counts.
     pub legacy: &'static [&'static CStr],
     pub kind: Kind,
     /// The end of a warning line: what would have been accepted.
@@ -66,8 +67,32 @@ impl Variable {
             Kind::Millis { min, max } => (value::parse_duration_ms(text)?, min, max),
             Kind::Count { min, max } => (value::parse_count(text)?, min, max),
         };
-        (u64::from(min)..=u64::from(max)).contains(&value).then(|| value as u32)
+        within(value, min, max)
     }
+
+    /// A legacy name's value: as `parse`, except that a bare number given to a millisecond
+    /// variable counts milliseconds, as msantos/libkeepalive's `TCP_USER_TIMEOUT` does.
+    pub fn parse_legacy(&self, text: &[u8]) -> Option<u32> {
+        match self.kind {
+            Kind::Millis { min, max } if text.trim_ascii().iter().all(u8::is_ascii_digit) => {
+                within(value::parse_count(text)?, min, max)
+            }
+            _ => self.parse(text),
+        }
+    }
+
+    /// What a legacy name accepts, for its warning line.
+    pub fn legacy_expected(&self) -> &'static str {
+        match self.kind {
+            Kind::Millis { .. } => "expected milliseconds (30000) or a duration (30s, 2m) up to 2147483647ms",
+            _ => self.expected,
+        }
+    }
+}
+
+/// `value` if it lies in `min..=max`.
+fn within(value: u64, min: u32, max: u32) -> Option<u32> {
+    (u64::from(min)..=u64::from(max)).contains(&value).then_some(value as u32)
 }
 
 const SWITCH_EXPECTED: &str = "expected on or off (also 1/0, yes/no, true/false)";
@@ -82,35 +107,35 @@ pub const ENABLED: Variable = Variable {
 pub const IDLE: Variable = Variable {
     name: c"KEEPALIVE_IDLE",
     alias: None,
-    legacy: &[c"KEEPIDLE", c"DD_TCP_KEEPALIVE_TIME"],
+    legacy: &[c"KEEPIDLE", c"DD_TCP_KEEPALIVE_TIME", c"TCP_KEEPIDLE"],
     kind: Kind::Seconds { min: 1, max: 32767 },
     expected: "expected seconds (20) or a duration (20s, 5m, 1h) from 1s to 32767s",
 };
 pub const INTERVAL: Variable = Variable {
     name: c"KEEPALIVE_INTVL",
     alias: Some(c"KEEPALIVE_INTERVAL"),
-    legacy: &[c"KEEPINTVL", c"DD_TCP_KEEPALIVE_INTVL"],
+    legacy: &[c"KEEPINTVL", c"DD_TCP_KEEPALIVE_INTVL", c"TCP_KEEPINTVL"],
     kind: Kind::Seconds { min: 1, max: 32767 },
     expected: "expected seconds (5) or a duration (5s, 1m) from 1s to 32767s",
 };
 pub const COUNT: Variable = Variable {
     name: c"KEEPALIVE_CNT",
     alias: Some(c"KEEPALIVE_COUNT"),
-    legacy: &[c"KEEPCNT", c"DD_TCP_KEEPALIVE_PROBES"],
+    legacy: &[c"KEEPCNT", c"DD_TCP_KEEPALIVE_PROBES", c"TCP_KEEPCNT"],
     kind: Kind::Count { min: 1, max: 127 },
     expected: "expected a whole number of probes from 1 to 127",
 };
 pub const USER_TIMEOUT: Variable = Variable {
     name: c"KEEPALIVE_USER_TIMEOUT",
     alias: None,
-    legacy: &[],
+    legacy: &[c"TCP_USER_TIMEOUT"],
     kind: Kind::Millis { min: 0, max: i32::MAX as u32 },
     expected: "expected seconds (30) or a duration (30s, 1500ms, 2m) from 0 to 2147483647ms",
 };
 pub const DEBUG: Variable = Variable {
     name: c"KEEPALIVE_DEBUG",
     alias: None,
-    legacy: &[c"DD_DEBUG"],
+    legacy: &[c"DD_DEBUG", c"LIBKEEPALIVE_DEBUG"],
     kind: Kind::Switch,
     expected: SWITCH_EXPECTED,
 };
@@ -136,8 +161,8 @@ pub const VARIABLES: [&Variable; 10] =
 
 /// Every name the environment is searched for: each variable's own, its alias, its legacy
 /// names. Computed at compile time from `VARIABLES`.
-pub const NAMES: [&CStr; 20] = {
-    let mut names = [c""; 20];
+pub const NAMES: [&CStr; 25] = {
+    let mut names = [c""; 25];
     let (mut next, mut index) = (0, 0);
     while index < VARIABLES.len() {
         let variable = VARIABLES[index];
@@ -253,22 +278,26 @@ pub enum Problem<'a> {
 
 /// Reads every variable through `lookup`, calls `report` once for each problem, and returns
 /// the settings that hold: every valid variable applies, every invalid one keeps its default.
-/// Legacy names (libkeepalive's, libdontdie's) count only when none of ours is set.
+/// Legacy names (libkeepalive's, libdontdie's, msantos/libkeepalive's) count only when none of
+/// ours is set.
 pub fn from_env<'a>(
     mut lookup: impl FnMut(&'static CStr) -> Option<&'a [u8]>,
     mut report: impl FnMut(Problem<'a>),
 ) -> Settings {
     let mut read = |variable: &Variable| -> Option<u32> {
-        let mut parse = |name: &'static CStr| {
+        let mut parse = |name: &'static CStr, legacy: bool| {
             let text = lookup(name)?;
-            let parsed = variable.parse(text);
+            let (parsed, expected) = match legacy {
+                false => (variable.parse(text), variable.expected),
+                true => (variable.parse_legacy(text), variable.legacy_expected()),
+            };
             if parsed.is_none() {
-                report(Problem::Invalid { name, value: text, expected: variable.expected });
+                report(Problem::Invalid { name, value: text, expected });
             }
             Some((name, text, parsed))
         };
-        let main = parse(variable.name);
-        let alias = variable.alias.and_then(&mut parse);
+        let main = parse(variable.name, false);
+        let alias = variable.alias.and_then(|alias| parse(alias, false));
         match (main, alias) {
             (Some((used, used_text, Some(used_value))), Some((ignored, ignored_text, Some(other))))
                 if other != used_value =>
@@ -276,7 +305,7 @@ pub fn from_env<'a>(
                 report(Problem::Conflict { used, used_value: used_text, ignored, ignored_value: ignored_text });
                 Some(used_value)
             }
-            (None, None) => variable.legacy.iter().find_map(|&name| parse(name)).and_then(|(_, _, value)| value),
+            (None, None) => variable.legacy.iter().find_map(|&name| parse(name, true)).and_then(|(_, _, value)| value),
             (main, alias) => main.and_then(|m| m.2).or_else(|| alias.and_then(|a| a.2)),
         }
     };

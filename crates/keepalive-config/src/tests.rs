@@ -191,10 +191,10 @@ fn invalid_long_spelling_is_reported_too() {
 #[test]
 fn every_variable_is_listed_once_with_a_message() {
     let mut all: Vec<&CStr> = NAMES.to_vec();
-    assert_eq!(all.len(), 20);
+    assert_eq!(all.len(), 25);
     all.sort();
     all.dedup();
-    assert_eq!(all.len(), 20, "no name is read for two settings");
+    assert_eq!(all.len(), 25, "no name is read for two settings");
     for variable in VARIABLES {
         assert!(variable.expected.starts_with("expected "), "{:?}", variable.name);
     }
@@ -288,4 +288,61 @@ fn variable_parse_covers_every_kind() {
     assert_eq!(ONLY.parse(b"10.0.0.0/8,:22"), Some(2));
     assert_eq!(ONLY.parse(b"10.0.0.0/8,x"), None);
     assert_eq!(FORCE.parse(b"yes"), Some(1));
+}
+
+#[test]
+fn msantos_libkeepalive_names_apply_when_ours_are_unset() {
+    let (settings, problems) = settings_and_problems(&[
+        ("TCP_KEEPIDLE", b"15"),
+        ("TCP_KEEPINTVL", b"7"),
+        ("TCP_KEEPCNT", b"9"),
+        ("TCP_USER_TIMEOUT", b"150000"),
+        ("LIBKEEPALIVE_DEBUG", b"1"),
+    ]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        (settings.idle, settings.interval, settings.count, settings.user_timeout_ms, settings.debug),
+        (Some(15), Some(7), Some(9), Some(150_000), true)
+    );
+    // A bare TCP_USER_TIMEOUT is milliseconds there; with a unit it means what it says.
+    for (text, ms) in [(&b"1500"[..], 1500), (b" 0 ", 0), (b"30s", 30_000), (b"1m 500ms", 60_500)] {
+        let (settings, problems) = settings_and_problems(&[("TCP_USER_TIMEOUT", text)]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(settings.user_timeout_ms, Some(ms), "{text:?}");
+    }
+    // Ours win, and the older libraries' names come first.
+    let (settings, problems) = settings_and_problems(&[
+        ("KEEPALIVE_USER_TIMEOUT", b"2"),
+        ("TCP_USER_TIMEOUT", b"5000"),
+        ("KEEPIDLE", b"40"),
+        ("TCP_KEEPIDLE", b"15"),
+    ]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!((settings.user_timeout_ms, settings.idle), (Some(2000), Some(40)));
+}
+
+#[test]
+fn msantos_libkeepalive_values_get_our_validation() {
+    // Its 0 ("the system's default") and -1 ("derived") are outside our ranges: named, ignored.
+    let expected_ms = USER_TIMEOUT.legacy_expected();
+    assert!(expected_ms.starts_with("expected milliseconds"), "{expected_ms}");
+    for (name, value, variable, expected) in [
+        (c"TCP_KEEPIDLE", &b"0"[..], &IDLE, IDLE.expected),
+        (c"TCP_KEEPCNT", b"128", &COUNT, COUNT.expected),
+        (c"TCP_USER_TIMEOUT", b"-1", &USER_TIMEOUT, expected_ms),
+        (c"TCP_USER_TIMEOUT", b"2147483648", &USER_TIMEOUT, expected_ms),
+        (c"LIBKEEPALIVE_DEBUG", b"sure", &DEBUG, DEBUG.expected),
+    ] {
+        let key = name.to_str().unwrap();
+        let (settings, problems) = settings_and_problems(&[(key, value)]);
+        assert_eq!(problems, [Problem::Invalid { name, value, expected }], "{key}");
+        let untouched = Settings::DEFAULT;
+        let read = |settings: &Settings| match variable.name.to_bytes() {
+            b"KEEPALIVE_IDLE" => settings.idle,
+            b"KEEPALIVE_CNT" => settings.count,
+            b"KEEPALIVE_USER_TIMEOUT" => settings.user_timeout_ms,
+            _ => Some(u32::from(settings.debug)),
+        };
+        assert_eq!(read(&settings), read(&untouched), "{key} keeps the default");
+    }
 }

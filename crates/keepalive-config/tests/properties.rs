@@ -42,7 +42,7 @@ fn check_any_input(text: &[u8]) {
     }
 }
 
-/// Durations as the README defines them, written independently: whitespace-separated chunks,
+/// Durations as libkeepalive(7) defines them, written independently: whitespace-separated chunks,
 /// each one or more terms of digits and a unit; or a lone whole number of seconds.
 fn reference_duration_ms(text: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(text).ok()?.trim_matches(|c: char| c.is_ascii_whitespace());
@@ -188,19 +188,37 @@ fn arbitrary_environments() {
 fn expected_settings<'a>(lookup: &impl Fn(&CStr) -> Option<&'a [u8]>) -> (Settings, Vec<Problem<'a>>) {
     let mut problems = Vec::new();
     let mut value = |variable: &Variable| {
-        let mut read = |name: &'static CStr| {
+        let mut read = |name: &'static CStr, legacy: bool| {
             let text = lookup(name)?;
-            let parsed = variable.parse(text);
+            let (parsed, expected) = match (legacy, variable.kind) {
+                // msantos/libkeepalive's TCP_USER_TIMEOUT: a bare number counts milliseconds.
+                (true, keepalive_config::Kind::Millis { min, max }) => {
+                    let digits = std::str::from_utf8(text)
+                        .ok()
+                        .map(|text| text.trim_matches(|c: char| c.is_ascii_whitespace()))
+                        .filter(|digits| digits.bytes().all(|byte| byte.is_ascii_digit()));
+                    let parsed = match digits {
+                        Some(digits) => digits
+                            .parse::<u64>()
+                            .ok()
+                            .filter(|ms| (u64::from(min)..=u64::from(max)).contains(ms))
+                            .map(|ms| ms as u32),
+                        None => variable.parse(text),
+                    };
+                    (parsed, variable.legacy_expected())
+                }
+                _ => (variable.parse(text), variable.expected),
+            };
             if parsed.is_none() {
-                problems.push(Problem::Invalid { name, value: text, expected: variable.expected });
+                problems.push(Problem::Invalid { name, value: text, expected });
             }
             Some((name, text, parsed))
         };
-        let main = read(variable.name);
-        let alias = variable.alias.and_then(&mut read);
+        let main = read(variable.name, false);
+        let alias = variable.alias.and_then(|alias| read(alias, false));
         match (main, alias) {
             (None, None) => {
-                variable.legacy.iter().find(|&&name| lookup(name).is_some()).and_then(|&name| read(name)?.2)
+                variable.legacy.iter().find(|&&name| lookup(name).is_some()).and_then(|&name| read(name, true)?.2)
             }
             (Some((used, used_value, Some(kept))), Some((ignored, ignored_value, Some(other)))) => {
                 if kept != other {

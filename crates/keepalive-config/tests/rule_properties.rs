@@ -39,7 +39,7 @@ fn parse_entry(entry: &[u8]) -> Option<Fields> {
     }
 }
 
-/// Rules as the README describes them, built on std's address parsers.
+/// Rules as libkeepalive(7) and docs/configuration.md describe them, built on std's address parsers.
 fn reference_entry(entry: &str) -> Option<Fields> {
     if let Some(port) = entry.strip_prefix(':').filter(|port| !port.contains(':')) {
         return Some(([0; 16], 0, Some(port_number(port)?)));
@@ -156,7 +156,7 @@ fn accepted_rules_read_back_the_same() {
     });
 }
 
-/// A network and port written every way the README allows: all forms give the same rule, which
+/// A network and port written every way libkeepalive(7) allows: all forms give the same rule, which
 /// matches exactly the peers it should.
 #[test]
 fn rules_written_every_way() {
