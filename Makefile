@@ -29,7 +29,13 @@ FORCE:
 
 # Every C test program is built twice, against glibc and against musl, to run under the same .so.
 # Only `early` links libearly.so, whose constructor uses our hooks before ours has run.
-c-tests: $(foreach libc,glibc musl,$(addprefix $(C_BUILD)/$(libc)/,$(C_PROGRAMS) $(addsuffix .so,$(C_LIBRARIES))))
+c-tests: $(foreach libc,glibc musl,$(addprefix $(C_BUILD)/$(libc)/,$(C_PROGRAMS) $(addsuffix .so,$(C_LIBRARIES)))) \
+         $(C_BUILD)/static/holder
+
+# A program no preloaded library reaches, for `keepalive --attach`.
+$(C_BUILD)/static/holder: c-tests/holder.c
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(CFLAGS) $(C_WARNINGS) -static -o $@ $<
 
 compiler = $(if $(filter $(C_BUILD)/musl/%,$@),$(MUSL_CC),$(CC))
 comma := ,
