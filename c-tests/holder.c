@@ -6,8 +6,8 @@
  *                      read() until the connection ends and print "read: RESULT after S s"
  *   holder listen      listen on a free loopback port, print "listening fd N port P", then accept
  *                      forever, printing "accepted fd N" for each connection, which it keeps
- *   holder many COUNT  COUNT TCP sockets: a listener and connections to it, both ends held;
- *                      print "ready fds A-B" and sleep until killed
+ *   holder many COUNT  a listener and COUNT connections to it, both ends held (1 + 2 x COUNT
+ *                      TCP sockets); print "ready fds A to B" and sleep until killed
  *
  * Every line is flushed. Built statically too (target/c-tests/static/holder), as a program
  * that no preloaded library reaches. */
@@ -105,16 +105,16 @@ __attribute__((noreturn)) static void serve(void)
 
 __attribute__((noreturn)) static void many(int count)
 {
-    struct rlimit limit = {.rlim_cur = count + 64, .rlim_max = count + 64};
+    struct rlimit limit = {.rlim_cur = 2 * count + 64, .rlim_max = 2 * count + 64};
     if (setrlimit(RLIMIT_NOFILE, &limit) < 0)
         die("setrlimit");
     int listening = listener(), first = listening, last = listening;
     int port = port_of(listening);
-    for (int held = 1; held + 2 <= count; held += 2) {
+    for (int made = 0; made < count; made++) {
         if (connected("127.0.0.1", port) < 0 || (last = accept(listening, NULL, NULL)) < 0)
             die("accept");
     }
-    printf("ready fds %d-%d\n", first, last);
+    printf("ready fds %d to %d\n", first, last);
     fflush(stdout);
     for (;;)
         pause();

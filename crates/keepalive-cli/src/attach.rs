@@ -18,6 +18,9 @@ use crate::status;
 /// Attaches to `ids` (processes, or threads standing for theirs), prints one line per TCP
 /// socket and a summary, and returns the exit status: 1 when a process could not be attached to.
 pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
+    if follow.is_some() {
+        stop_on_signals();
+    }
     let mut refused = false;
     let mut watched = Vec::new();
     for &id in ids {
@@ -64,9 +67,8 @@ extern "C" fn stop(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
-/// Rescans every `interval`, or at once when a process exits, until none is left or SIGINT or
-/// SIGTERM arrives. Prints only what changed.
-fn follow_until_exit(watched: &mut Vec<Process>, settings: &Settings, interval: Duration, total: &mut Counts) {
+/// From now on SIGINT and SIGTERM end `--follow` after its current pass, with the summary.
+fn stop_on_signals() {
     for signal in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: a zeroed sigaction with a handler that only stores to an atomic; no SA_RESTART,
         // so that poll() returns at once.
@@ -76,6 +78,11 @@ fn follow_until_exit(watched: &mut Vec<Process>, settings: &Settings, interval: 
             libc::sigaction(signal, &action, std::ptr::null_mut());
         }
     }
+}
+
+/// Rescans every `interval`, or at once when a process exits, until none is left or SIGINT or
+/// SIGTERM arrives. Prints only what changed.
+fn follow_until_exit(watched: &mut Vec<Process>, settings: &Settings, interval: Duration, total: &mut Counts) {
     let timeout = libc::c_int::try_from(interval.as_millis()).unwrap_or(libc::c_int::MAX);
     while !watched.is_empty() && !STOP.load(Ordering::Relaxed) {
         let mut polled: Vec<libc::pollfd> = watched
