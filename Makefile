@@ -64,8 +64,9 @@ fuzz:
 demo: all c-tests
 	./scripts/demo.sh
 
-bench: all
+bench: all c-tests
 	./bench/run.sh
+	./bench/attach.sh
 
 # The installed command finds the library at ../lib/ (or ../lib/<multiarch>/) from its own directory.
 install: all

@@ -178,6 +178,14 @@ impl Process {
     /// Looks at every socket not seen yet; prints every line on the first pass, and on later
     /// ones only the sockets changed. Returns false once the process has exited.
     fn pass(&mut self, settings: &Settings, first: bool) -> bool {
+        let mut lines = String::new();
+        let alive = self.look(settings, first, &mut lines);
+        print!("{lines}");
+        alive
+    }
+
+    /// `pass`, with the lines added to `lines`: one write for a pass, not one per socket.
+    fn look(&mut self, settings: &Settings, first: bool, lines: &mut String) -> bool {
         let pid = self.target.pid();
         let Ok(descriptors) = status::socket_descriptors(pid) else {
             return false;
@@ -219,7 +227,8 @@ impl Process {
                 self.counts.failed += 1;
             }
             if first || outcome.changed() || !outcome.failed.is_empty() {
-                println!("{}", line(pid, &outcome));
+                *lines += &line(pid, &outcome);
+                lines.push('\n');
             }
         }
         true
