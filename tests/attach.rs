@@ -349,3 +349,39 @@ fn namespace_pids(host: &Host) -> Vec<u32> {
     let output = Command::new("ip").args(["netns", "pids", &host.0]).output().unwrap();
     text(&output.stdout).split_whitespace().map(|pid| pid.parse().unwrap()).collect()
 }
+
+#[test]
+fn a_process_that_is_not_dumpable_is_refused_with_the_reason() {
+    if unsafe { libc::geteuid() } != 0 {
+        report("SKIPPED a_process_that_is_not_dumpable: running a process as nobody needs root");
+        return;
+    }
+    let (_server, _, port) = listener();
+    let script = format!(
+        "import ctypes, socket, sys\n\
+         ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0\n\
+         held = socket.create_connection(('127.0.0.1', {port}))\n\
+         print('connected', held.fileno(), flush=True)\n\
+         sys.stdin.read()\n"
+    );
+    let mut command = nobody();
+    command.arg(common::python3()).args(["-c", &script]).stdin(Stdio::piped());
+    let mut python = Holder::start(command);
+    let fd = python.numbers("connected")[0];
+    let mut command = nobody();
+    command.arg(root().join("target/release/keepalive")).args(["--attach", &python.pid().to_string()]);
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let pid = python.pid();
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "keepalive: process {pid}: permission denied: process {pid} is not dumpable (set-user-ID, or \
+             PR_SET_DUMPABLE 0): run as root\n"
+        )
+    );
+    assert_eq!(keepalive_and_idle(pid, fd).0, 0);
+    // Root may.
+    succeeded(&attach(&[], &[pid]));
+    assert_eq!(keepalive_and_idle(pid, fd).0, 1);
+}
