@@ -49,6 +49,9 @@ pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
     watched.retain_mut(|process| {
         let alive = process.pass(settings, true);
         println!("{}", process.summary());
+        if !alive {
+            println!("process {} ({}) exited during the pass", process.target.pid(), process.name);
+        }
         total.add(&process.counts);
         alive
     });
