@@ -35,7 +35,13 @@ $(LIBRARY) $(COMMAND) &:
 
 # Every C test program is built twice, against glibc and against musl, to run under the same .so.
 # Only `early` links libearly.so, whose constructor uses our hooks before ours has run.
-c-tests: $(foreach libc,glibc musl,$(addprefix $(C_BUILD)/$(libc)/,$(C_PROGRAMS) $(addsuffix .so,$(C_LIBRARIES))))
+c-tests: $(foreach libc,glibc musl,$(addprefix $(C_BUILD)/$(libc)/,$(C_PROGRAMS) $(addsuffix .so,$(C_LIBRARIES)))) \
+         $(C_BUILD)/static/holder
+
+# A program no preloaded library reaches, for `keepalive --attach`.
+$(C_BUILD)/static/holder: c-tests/holder.c
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(CFLAGS) $(C_WARNINGS) -static -o $@ $<
 
 compiler = $(if $(filter $(C_BUILD)/musl/%,$@),$(MUSL_CC),$(CC))
 comma := ,
@@ -71,8 +77,9 @@ fuzz:
 demo: all $(C_BUILD)/glibc/peek
 	./scripts/demo.sh
 
-bench: all
+bench: all c-tests
 	./bench/run.sh
+	./bench/attach.sh
 
 # The installed command finds the library at ../lib/ (or ../lib/<multiarch>/) from its own directory.
 install: $(LIBRARY) $(COMMAND)

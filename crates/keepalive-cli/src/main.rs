@@ -1,11 +1,14 @@
 //! `keepalive`: run a program with libkeepalive preloaded, print the environment that does the
 //! same elsewhere, or show whether a running process's TCP connections have keepalive.
 
+mod attach;
 mod cgroup;
 mod exec;
+mod foreign;
 mod launch;
 mod library;
 mod options;
+mod overview;
 mod program;
 mod sockets;
 mod status;
@@ -24,9 +27,17 @@ fn main() -> ExitCode {
     if cli.version {
         return write_output(&version_report(cli.library.as_deref()));
     }
+    if let Some(pids) = &cli.attach {
+        let (settings, problems) = options::effective_settings(&cli.settings());
+        for problem in problems {
+            eprintln!("keepalive: {problem}");
+        }
+        return ExitCode::from(attach::run(pids, &settings, cli.follow));
+    }
     let report = match (&cli.status, &cli.cgroup) {
-        (Some(StatusOf::Process(pid)), _) => Some(status::report(*pid)),
-        (Some(StatusOf::Cgroup(directory)), _) => Some(cgroup::status(directory)),
+        (Some(Some(StatusOf::Process(pid))), _) => Some(status::report(*pid)),
+        (Some(Some(StatusOf::Cgroup(directory))), _) => Some(cgroup::status(directory)),
+        (Some(None), _) => Some(overview::report_all()),
         (None, Some(directory)) if cli.detach => Some(cgroup::detach(directory)),
         (None, Some(directory)) => Some(cgroup::attach(directory, &cli.settings())),
         (None, None) => None,
