@@ -1,0 +1,313 @@
+//! `--via seccomp`: the program runs under a seccomp filter that sends its `connect`, `listen`,
+//! `accept` and `accept4` calls to a supervisor process, which sets the options on the socket
+//! before the kernel carries the call out. It reaches what `LD_PRELOAD` cannot: statically
+//! linked programs, Go, and code loaded with `RTLD_DEEPBIND`.
+//!
+//! The program keeps this command's process ID: this process installs the filter and then
+//! replaces itself with the program, as the preload does, so that exit status, signals, stop and
+//! continue, the terminal and PID 1 are the program's own with nothing in between. The
+//! supervisor is a separate process started first (so that it is not under the filter itself),
+//! in its own session so that no signal for the program's job reaches it; it serves until no
+//! process under the filter is left. See docs/supervisor.md.
+
+mod filter;
+mod serve;
+mod trapped;
+
+use std::ffi::{CStr, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::Path;
+
+use keepalive_config::{Problem, Settings};
+
+use crate::options::Setting;
+
+use crate::exec;
+use crate::launch;
+
+/// Exit status when the supervisor cannot be set up: the program did not run.
+pub const NOT_SUPERVISED: u8 = 125;
+
+/// Runs `path` under the supervisor; returns only on failure, with the exit status to give.
+pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings, verbose: bool) -> u8 {
+    let program = filter::program(settings.force);
+    let (ours, theirs) = match socket_pair() {
+        Ok(pair) => pair,
+        Err(error) => {
+            eprintln!("keepalive: cannot start the supervisor: {}", launch::without_error_number(&error));
+            return NOT_SUPERVISED;
+        }
+    };
+    if let Err(error) = start_supervisor(theirs, settings, verbose) {
+        eprintln!("keepalive: cannot start the supervisor: {}", launch::without_error_number(&error));
+        return NOT_SUPERVISED;
+    }
+    if let Err(problem) = install_filter(&program).and_then(|listener| hand_over(&ours, listener)) {
+        eprintln!("keepalive: {problem}");
+        return NOT_SUPERVISED;
+    }
+    drop(ours);
+    let environment: Vec<OsString> = std::env::vars_os()
+        .map(|(name, value)| {
+            let mut entry = name;
+            entry.push("=");
+            entry.push(value);
+            entry
+        })
+        .collect();
+    launch::exec_failure(path, exec::replace_process(path, name, arguments, &environment))
+}
+
+fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: socketpair writes two descriptors into `fds`.
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors are new and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Starts the supervisor as a grandchild in a session of its own, and waits for its parent to
+/// end, so that it is nobody's child that the program could wait for.
+fn start_supervisor(channel: OwnedFd, settings: Settings, verbose: bool) -> io::Result<()> {
+    // SAFETY: this process has one thread; the child only calls async-signal-safe functions
+    // before it forks again, and the grandchild runs ordinary code in a process of its own.
+    let middle = unsafe { libc::fork() };
+    if middle < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if middle == 0 {
+        // SAFETY: as above.
+        unsafe {
+            libc::setsid();
+            if libc::fork() != 0 {
+                libc::_exit(0);
+            }
+        }
+        supervise(channel, settings, verbose);
+    }
+    drop(channel);
+    let mut status = 0;
+    // SAFETY: waits for the child just made.
+    unsafe { libc::waitpid(middle, &raw mut status, 0) };
+    Ok(())
+}
+
+/// The supervisor process: takes the listener, says it has it, and serves. Never returns.
+fn supervise(channel: OwnedFd, settings: Settings, verbose: bool) -> ! {
+    detach(verbose);
+    let listener = receive_listener(&channel);
+    if let Some(listener) = listener {
+        // The program may start once the listener is safe here.
+        // SAFETY: one byte from a valid buffer.
+        unsafe { libc::send(channel.as_raw_fd(), [1u8].as_ptr().cast(), 1, libc::MSG_NOSIGNAL) };
+        drop(channel);
+        serve::serve(listener, trapped::Plan::new(settings), verbose);
+    }
+    // SAFETY: ends this process without running the command's exit code.
+    unsafe { libc::_exit(0) }
+}
+
+/// Lets go of what the supervisor must not hold: the program's standard input and output (a
+/// reader of a pipe would wait for this process too), its error output unless `--verbose`
+/// writes there, and its working directory. No signal can end it, short of SIGKILL.
+fn detach(verbose: bool) {
+    // SAFETY: plain system calls on this process's own state.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        if null >= 0 {
+            libc::dup2(null, 0);
+            libc::dup2(null, 1);
+            if !verbose {
+                libc::dup2(null, 2);
+            }
+            libc::close(null);
+        }
+        libc::chdir(c"/".as_ptr());
+        libc::prctl(libc::PR_SET_NAME, c"keepalive-sup".as_ptr());
+        for signal in 1..libc::SIGRTMAX() {
+            if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                libc::signal(signal, libc::SIG_IGN);
+            }
+        }
+    }
+}
+
+/// Sets `no_new_privs` and installs the filter on this process; returns the listener.
+fn install_filter(program: &[libc::sock_filter]) -> Result<OwnedFd, String> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(format!("cannot set no_new_privs: {}", io::Error::last_os_error()));
+    }
+    let fprog = filter::as_fprog(program);
+    // SAFETY: fprog points at `program`, which outlives the call.
+    let listener = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            &raw const fprog,
+        )
+    };
+    if listener < 0 {
+        let error = io::Error::last_os_error();
+        return Err(match error.raw_os_error() {
+            Some(libc::EBUSY) => "this process is already under a seccomp supervisor (a filter with a listener); \
+                                  the kernel allows one: use --via preload"
+                .to_owned(),
+            Some(libc::ENOSYS | libc::EINVAL | libc::EACCES | libc::EPERM) => format!(
+                "seccomp user notification is not available here ({}); it needs Linux 5.9 or later and \
+                 no sandbox that forbids seccomp(): use --via preload, or set keepalive in the program",
+                launch::without_error_number(&error)
+            ),
+            _ => format!("cannot install the seccomp filter: {}", launch::without_error_number(&error)),
+        });
+    }
+    // SAFETY: the kernel just returned this descriptor, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(listener as RawFd) })
+}
+
+/// Sends the listener to the supervisor and waits until it has it; our copy is closed.
+fn hand_over(channel: &OwnedFd, listener: OwnedFd) -> Result<(), String> {
+    let sent = send_descriptor(channel.as_raw_fd(), listener.as_raw_fd());
+    drop(listener);
+    sent.map_err(|error| format!("cannot hand the listener to the supervisor: {error}"))?;
+    let mut ack = [0u8; 1];
+    // SAFETY: reads one byte into a valid buffer.
+    let got = unsafe { libc::recv(channel.as_raw_fd(), ack.as_mut_ptr().cast(), 1, 0) };
+    if got != 1 {
+        return Err("the supervisor did not start".to_owned());
+    }
+    Ok(())
+}
+
+fn send_descriptor(channel: RawFd, fd: RawFd) -> io::Result<()> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    // SAFETY: CMSG_SPACE is a pure computation.
+    let space = unsafe { libc::CMSG_SPACE(size_of::<RawFd>() as u32) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    // SAFETY: all-zero is a valid msghdr; the fields set below point at live buffers.
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = &raw mut iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.as_mut_ptr().cast();
+    message.msg_controllen = space as _;
+    // SAFETY: the control buffer has room for one header and one descriptor.
+    unsafe {
+        let header = libc::CMSG_FIRSTHDR(&raw const message);
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<RawFd>(), fd);
+    }
+    // SAFETY: the message describes valid buffers.
+    if unsafe { libc::sendmsg(channel, &raw const message, libc::MSG_NOSIGNAL) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The listener sent by `send_descriptor`, or `None` when the other end closed first.
+fn receive_listener(channel: &OwnedFd) -> Option<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    // SAFETY: CMSG_SPACE is a pure computation.
+    let space = unsafe { libc::CMSG_SPACE(size_of::<RawFd>() as u32) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    // SAFETY: all-zero is a valid msghdr; the fields set below point at live buffers.
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = &raw mut iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.as_mut_ptr().cast();
+    message.msg_controllen = space as _;
+    // SAFETY: the message describes valid buffers.
+    if unsafe { libc::recvmsg(channel.as_raw_fd(), &raw mut message, libc::MSG_CMSG_CLOEXEC) } <= 0 {
+        return None;
+    }
+    // SAFETY: the kernel filled the control buffer; a header, if any, is within it.
+    unsafe {
+        let header = libc::CMSG_FIRSTHDR(&raw const message);
+        if header.is_null() || (*header).cmsg_type != libc::SCM_RIGHTS {
+            return None;
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<RawFd>());
+        Some(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Why a program cannot run under the supervisor, found before anything starts.
+pub fn refusal(path: &Path, allow_privilege_drop: bool) -> Option<String> {
+    use crate::program::{self, Kind};
+    match program::kind(path) {
+        Kind::Foreign(description) => {
+            return Some(format!(
+                "{} is {description}: the supervisor's filter sees only this machine's 64-bit system calls",
+                path.display()
+            ));
+        }
+        _ => {}
+    }
+    if allow_privilege_drop {
+        return None;
+    }
+    program::secure_execution(path).map(|reason| {
+        format!(
+            "{} is {reason}: under the supervisor (no_new_privs) it would run without those privileges; \
+             add --allow-privilege-drop to run it so anyway, or use --via preload",
+            path.display()
+        )
+    })
+}
+
+/// The settings the supervisor applies: the command's options, over the `KEEPALIVE_*` variables
+/// of the environment, read by the parser the library uses. A bad variable gets the line the
+/// library would give, and is otherwise ignored.
+pub fn settings(options: &[Setting]) -> Settings {
+    let rivals: Vec<&str> = options.iter().flat_map(|setting| launch::rivals(setting.variable)).collect();
+    let environment: Vec<(OsString, Vec<u8>)> = std::env::vars_os()
+        .filter(|(name, _)| !rivals.iter().any(|rival| name == *rival))
+        .map(|(name, value)| (name, value.into_vec()))
+        .collect();
+    let lookup = |name: &'static CStr| -> Option<&[u8]> {
+        let name = name.to_str().ok()?;
+        match options.iter().find(|setting| setting.name() == name) {
+            Some(setting) => Some(setting.value.as_bytes()),
+            None => environment.iter().find(|(variable, _)| variable == name).map(|(_, value)| value.as_slice()),
+        }
+    };
+    keepalive_config::from_env(lookup, |problem| eprintln!("keepalive: {}", describe_problem(&problem)))
+}
+
+fn describe_problem(problem: &Problem) -> String {
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let name = |name: &CStr| name.to_string_lossy().into_owned();
+    match *problem {
+        Problem::Invalid { name: variable, value, expected } => {
+            format!("ignoring {}={:?}: {expected}", name(variable), text(value))
+        }
+        Problem::InvalidEntry { name: variable, entry, expected } => {
+            format!("ignoring {:?} in {}: {expected}", text(entry), name(variable))
+        }
+        Problem::TooManyEntries { name: variable, first_ignored } => {
+            format!(
+                "{} has more than {} entries; ignoring {:?} and the rest",
+                name(variable),
+                keepalive_config::MAX_RULES,
+                text(first_ignored)
+            )
+        }
+        Problem::Conflict { used, used_value, ignored, ignored_value } => format!(
+            "{}={:?} and {}={:?} differ; using {}={:?}",
+            name(used),
+            text(used_value),
+            name(ignored),
+            text(ignored_value),
+            name(used),
+            text(used_value)
+        ),
+    }
+}
