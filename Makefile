@@ -29,7 +29,16 @@ FORCE:
 
 # Every C test program is built twice, against glibc and against musl, to run under the same .so.
 # Only `early` links libearly.so, whose constructor uses our hooks before ours has run.
-c-tests: $(foreach libc,glibc musl,$(addprefix $(C_BUILD)/$(libc)/,$(C_PROGRAMS) $(addsuffix .so,$(C_LIBRARIES))))
+c-tests: $(foreach libc,glibc musl,$(addprefix $(C_BUILD)/$(libc)/,$(C_PROGRAMS) $(addsuffix .so,$(C_LIBRARIES)))) \
+         $(C_BUILD)/static-glibc/wire $(C_BUILD)/static-musl/wire
+
+# `wire` linked statically, which LD_PRELOAD never reaches: the supervisor's tests (--via seccomp).
+$(C_BUILD)/static-glibc/wire: c-tests/wire.c $(C_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(C_WARNINGS) -static -o $@ $<
+$(C_BUILD)/static-musl/wire: c-tests/wire.c $(C_HEADERS)
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(CFLAGS) $(C_WARNINGS) -static -o $@ $<
 
 compiler = $(if $(filter $(C_BUILD)/musl/%,$@),$(MUSL_CC),$(CC))
 comma := ,

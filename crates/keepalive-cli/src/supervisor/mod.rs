@@ -27,6 +27,13 @@ use crate::options::Setting;
 use crate::exec;
 use crate::launch;
 
+/// Names the supervisor's process ID in the program's environment, for `keepalive --status`.
+pub const SUPERVISOR_VARIABLE: &str = "KEEPALIVE_SUPERVISOR";
+
+/// The supervisor's process name, as `ps` and `/proc/PID/comm` show it.
+const SUPERVISOR_NAME: &str = "keepalive-sup";
+const SUPERVISOR_NAME_C: &CStr = c"keepalive-sup";
+
 /// Exit status when the supervisor cannot be set up: the program did not run.
 pub const NOT_SUPERVISED: u8 = 125;
 
@@ -44,12 +51,18 @@ pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings
         eprintln!("keepalive: cannot start the supervisor: {}", launch::without_error_number(&error));
         return NOT_SUPERVISED;
     }
-    if let Err(problem) = install_filter(&program).and_then(|listener| hand_over(&ours, listener)) {
-        eprintln!("keepalive: {problem}");
-        return NOT_SUPERVISED;
-    }
+    let supervisor = match install_filter(&program).and_then(|listener| hand_over(&ours, listener)) {
+        Ok(supervisor) => supervisor,
+        Err(problem) => {
+            eprintln!("keepalive: {problem}");
+            return NOT_SUPERVISED;
+        }
+    };
     drop(ours);
+    let marker = (OsString::from(SUPERVISOR_VARIABLE), OsString::from(supervisor.to_string()));
     let environment: Vec<OsString> = std::env::vars_os()
+        .filter(|(name, _)| name != SUPERVISOR_VARIABLE)
+        .chain([marker])
         .map(|(name, value)| {
             let mut entry = name;
             entry.push("=");
@@ -101,9 +114,10 @@ fn supervise(channel: OwnedFd, settings: Settings, verbose: bool) -> ! {
     detach(verbose);
     let listener = receive_listener(&channel);
     if let Some(listener) = listener {
-        // The program may start once the listener is safe here.
-        // SAFETY: one byte from a valid buffer.
-        unsafe { libc::send(channel.as_raw_fd(), [1u8].as_ptr().cast(), 1, libc::MSG_NOSIGNAL) };
+        // The program may start once the listener is safe here; it learns the supervisor's PID.
+        // SAFETY: getpid cannot fail; send reads 4 bytes from a valid buffer.
+        let pid = unsafe { libc::getpid() }.to_ne_bytes();
+        unsafe { libc::send(channel.as_raw_fd(), pid.as_ptr().cast(), pid.len(), libc::MSG_NOSIGNAL) };
         drop(channel);
         serve::serve(listener, trapped::Plan::new(settings), verbose);
     }
@@ -127,7 +141,7 @@ fn detach(verbose: bool) {
             libc::close(null);
         }
         libc::chdir(c"/".as_ptr());
-        libc::prctl(libc::PR_SET_NAME, c"keepalive-sup".as_ptr());
+        libc::prctl(libc::PR_SET_NAME, SUPERVISOR_NAME_C.as_ptr());
         for signal in 1..libc::SIGRTMAX() {
             if signal != libc::SIGKILL && signal != libc::SIGSTOP {
                 libc::signal(signal, libc::SIG_IGN);
@@ -170,18 +184,41 @@ fn install_filter(program: &[libc::sock_filter]) -> Result<OwnedFd, String> {
     Ok(unsafe { OwnedFd::from_raw_fd(listener as RawFd) })
 }
 
-/// Sends the listener to the supervisor and waits until it has it; our copy is closed.
-fn hand_over(channel: &OwnedFd, listener: OwnedFd) -> Result<(), String> {
+/// Sends the listener to the supervisor and waits until it has it; our copy is closed. Returns
+/// the supervisor's process ID.
+fn hand_over(channel: &OwnedFd, listener: OwnedFd) -> Result<libc::pid_t, String> {
     let sent = send_descriptor(channel.as_raw_fd(), listener.as_raw_fd());
     drop(listener);
     sent.map_err(|error| format!("cannot hand the listener to the supervisor: {error}"))?;
-    let mut ack = [0u8; 1];
-    // SAFETY: reads one byte into a valid buffer.
-    let got = unsafe { libc::recv(channel.as_raw_fd(), ack.as_mut_ptr().cast(), 1, 0) };
-    if got != 1 {
+    let mut pid = [0u8; 4];
+    // SAFETY: reads at most 4 bytes into a valid buffer.
+    let got = unsafe { libc::recv(channel.as_raw_fd(), pid.as_mut_ptr().cast(), pid.len(), 0) };
+    if got != 4 {
         return Err("the supervisor did not start".to_owned());
     }
-    Ok(())
+    Ok(libc::pid_t::from_ne_bytes(pid))
+}
+
+/// For `keepalive --status PID`: whether the process is under a supervisor's filter, and
+/// whether that supervisor still runs.
+pub fn status_line(pid: u32) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{SUPERVISOR_VARIABLE}=");
+    let supervisor: u32 = environ
+        .split(|&byte| byte == 0)
+        .find_map(|entry| entry.strip_prefix(prefix.as_bytes()))
+        .and_then(|value| std::str::from_utf8(value).ok()?.parse().ok())?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let filtered = status.lines().any(|line| line.split_whitespace().eq(["Seccomp:", "2"]));
+    let alive = std::fs::read_to_string(format!("/proc/{supervisor}/comm")).is_ok_and(|comm| comm.trim_end() == SUPERVISOR_NAME);
+    Some(match (filtered, alive) {
+        (true, true) => format!("supervised by keepalive (supervisor PID {supervisor}, --via seccomp)"),
+        (true, false) => format!(
+            "started under a keepalive supervisor (PID {supervisor}) that no longer runs: \
+             its connect, listen and accept calls fail with ENOSYS"
+        ),
+        (false, _) => return None,
+    })
 }
 
 fn send_descriptor(channel: RawFd, fd: RawFd) -> io::Result<()> {
