@@ -124,7 +124,7 @@ fn static_c_servers_and_clients_get_every_option_before_their_first_packet() {
         server.expect("accepted", Duration::from_secs(5));
         for (call, process) in [("listen()", &mut server), ("connect()", &mut client)] {
             let seen = process.output(Duration::from_millis(100)).to_vec();
-            let line = format!("fd 3 tcp {call}: keepalive on, idle 20s, intvl 5s, cnt 3, user-timeout 30000ms");
+            let line = format!("fd 3 tcp {call}: keepalive on, idle 20s, intvl 5s, cnt 3, user timeout 30000ms");
             assert!(seen.iter().any(|seen| seen.ends_with(&line)), "{libc} {call}: {seen:?}");
         }
         let rows = rows_of(&host, &wire);

@@ -210,7 +210,8 @@ pub fn status_line(pid: u32) -> Option<String> {
         .and_then(|value| std::str::from_utf8(value).ok()?.parse().ok())?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let filtered = status.lines().any(|line| line.split_whitespace().eq(["Seccomp:", "2"]));
-    let alive = std::fs::read_to_string(format!("/proc/{supervisor}/comm")).is_ok_and(|comm| comm.trim_end() == SUPERVISOR_NAME);
+    let alive = std::fs::read_to_string(format!("/proc/{supervisor}/comm"))
+        .is_ok_and(|comm| comm.trim_end() == SUPERVISOR_NAME);
     Some(match (filtered, alive) {
         (true, true) => format!("supervised by keepalive (supervisor PID {supervisor}, --via seccomp)"),
         (true, false) => format!(

@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use keepalive_config::Peer;
 
-use super::trapped::{self, Moment, Plan};
+use super::trapped::{self, Call, Plan};
 
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (linux/seccomp.h, Linux 6.6): the supervisor runs on the
 /// caller's CPU as soon as it is notified, and the caller on the supervisor's when answered.
@@ -94,11 +94,11 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &Plan, verb
     let tid = notification.pid as libc::pid_t;
     let args = data.args;
     let nr = libc::c_long::from(data.nr);
-    let moment = match nr {
-        libc::SYS_connect => Moment::Connect,
-        libc::SYS_sendto | libc::SYS_sendmsg => Moment::FastOpen,
-        libc::SYS_listen => Moment::Listen,
-        libc::SYS_accept | libc::SYS_accept4 => Moment::Accept,
+    let call = match nr {
+        libc::SYS_connect => Call::Connect,
+        libc::SYS_sendto | libc::SYS_sendmsg => Call::FastOpen,
+        libc::SYS_listen => Call::Listen,
+        libc::SYS_accept | libc::SYS_accept4 => Call::Accept,
         libc::SYS_setsockopt => return setsockopt_for_program(listener, notification, plan, verbose),
         _ => return Answer::Continue,
     };
@@ -125,9 +125,9 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &Plan, verb
     let Ok(socket) = duplicate(&pidfd, fd) else {
         return Answer::Continue;
     };
-    let outcome = trapped::configure_trapped(&socket, moment, peer, plan);
+    let outcome = trapped::configure_trapped(&socket, call, peer, plan);
     if verbose {
-        describe(tid, fd, &socket, moment.name(), &outcome.text);
+        describe(tid, fd, &socket, call.name(), &outcome);
     }
     Answer::Continue
 }

@@ -1,158 +1,195 @@
 //! What the supervisor does to a socket the program is about to connect, listen on or accept
-//! from: the library's decision, made on a duplicate of the program's descriptor.
-//!
-//! This is the one place the supervisor decides; it holds until the shared policy crate lands.
+//! from. The decision is the shared one (`keepalive_policy::decide`); this file gathers the facts
+//! it asks for from a duplicate of the program's descriptor, and carries the decision out.
 
 use std::fmt::Write as _;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use keepalive_config::{Peer, Settings, Side};
+use keepalive_config::{Peer, Settings};
+use keepalive_policy::{Decision, Fact, Facts, Moment, Need, Options, Reason, SocketOption, TcpState, Timer, Timers};
 
 /// The call the program made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Moment {
+pub enum Call {
     Connect,
     /// A `sendto` or `sendmsg` with `MSG_FASTOPEN`, which connects like `connect()`.
     FastOpen,
     Listen,
-    /// `accept()` or `accept4()`: the listener, whose options the accepted socket inherits.
+    /// `accept()` or `accept4()`: the socket is the listener, whose options the accepted socket
+    /// inherits; it is decided as at `listen()`, for a listener the program was handed.
     Accept,
 }
 
-impl Moment {
+impl Call {
     pub fn name(self) -> &'static str {
         match self {
-            Moment::Connect => "connect()",
-            Moment::FastOpen => "sendto(MSG_FASTOPEN)",
-            Moment::Listen => "listen()",
-            Moment::Accept => "accept()",
+            Call::Connect => "connect()",
+            Call::FastOpen => "sendto(MSG_FASTOPEN)",
+            Call::Listen => "listen()",
+            Call::Accept => "accept()",
         }
     }
 
-    fn client(self) -> bool {
-        matches!(self, Moment::Connect | Moment::FastOpen)
+    fn moment(self) -> Moment {
+        match self {
+            Call::Connect | Call::FastOpen => Moment::Connect,
+            Call::Listen | Call::Accept => Moment::Listen,
+        }
     }
 }
 
-/// The settings as `setsockopt` calls, timers first, and what a fresh socket has.
+/// The settings, their options, and a fresh socket's timers (the system's defaults), read once
+/// from a socket the supervisor makes in its network namespace, the program's at its start.
 pub struct Plan {
     pub settings: Settings,
-    options: Vec<(i32, i32, i32)>,
-    /// A fresh TCP socket's timers, in the order of `TIMERS`: a socket whose timer differs was
-    /// configured by the program, which wins.
-    fresh: Option<[i32; 4]>,
+    options: Options,
+    fresh: Fact<Timers>,
 }
-
-const TIMERS: [i32; 4] = [libc::TCP_KEEPIDLE, libc::TCP_KEEPINTVL, libc::TCP_KEEPCNT, libc::TCP_USER_TIMEOUT];
 
 impl Plan {
     pub fn new(settings: Settings) -> Plan {
-        let values = [settings.idle, settings.interval, settings.count, settings.user_timeout_ms];
-        let mut options: Vec<(i32, i32, i32)> = TIMERS
-            .iter()
-            .zip(values)
-            .filter_map(|(&name, value)| Some((libc::IPPROTO_TCP, name, value? as i32)))
-            .collect();
-        options.push((libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1));
-        Plan { settings, options, fresh: fresh_timers() }
+        Plan { options: Options::of(&settings), fresh: Fact::from_read(fresh_timers()), settings }
     }
 }
 
-/// What was done, for `--verbose`.
-pub struct Outcome {
-    pub text: String,
-}
-
-/// Applies the library's decision to `socket`, the program's descriptor duplicated, before the
-/// call proceeds. `peer` is the address `connect()` was given, when peer rules need it.
-pub fn configure_trapped(socket: &OwnedFd, moment: Moment, peer: Option<Peer>, plan: &Plan) -> Outcome {
+/// Decides on `socket`, the program's descriptor duplicated, before the call proceeds, and
+/// carries the decision out. `peer` is the address the call was given, when peer rules need it.
+/// Returns the line `--verbose` shows.
+pub fn configure_trapped(socket: &OwnedFd, call: Call, peer: Option<Peer>, plan: &Plan) -> String {
     let fd = socket.as_raw_fd();
-    let left = |why: &str| Outcome { text: format!("untouched, {why}") };
-    if !plan.settings.enabled {
-        return left("KEEPALIVE=off");
+    if plan.settings.force && call == Call::Accept && has_ours(fd, &plan.options) {
+        // Every accept() on a listener configured at listen(): nothing to redo.
+        return format!("untouched, {}", Reason::Held.text().replace("library", "supervisor"));
     }
-    let protocol = getsockopt::<i32>(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL);
-    if !protocol.is_some_and(|p| p == libc::IPPROTO_TCP || p == libc::IPPROTO_MPTCP) {
-        return Outcome { text: "not TCP, untouched".to_owned() };
-    }
-    let side = plan.settings.side;
-    if moment.client() && side == Side::Server {
-        return left("KEEPALIVE_SIDE=server");
-    }
-    if !moment.client() && side == Side::Client {
-        return left("KEEPALIVE_SIDE=client");
-    }
-    let peer_rules = plan.settings.only.configured || plan.settings.skip.configured;
-    if peer_rules {
-        if !moment.client() {
-            // The peer of an accepted connection is known only after accept() returns, which
-            // seccomp does not report.
-            return left("peer rules apply to connections the program makes");
-        }
-        match peer {
-            Some(peer) if plan.settings.selects(&peer) => {}
-            Some(_) => return left("peer not selected by KEEPALIVE_ONLY/KEEPALIVE_SKIP"),
-            None => return left("not an IPv4 or IPv6 peer"),
-        }
-    }
-    if plan.settings.force {
-        if moment.client() && connected(fd) {
-            return left("connected or connecting already");
-        }
-        if has_ours(fd, plan) {
-            return left("has the options KEEPALIVE_FORCE keeps");
-        }
-        return set(fd, &plan.options);
-    }
-    if getsockopt::<i32>(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE).is_some_and(|on| on != 0) {
-        return left("keepalive already on, left as it is");
-    }
-    if moment.client() && connected(fd) {
-        return left("connected or connecting already, keepalive turned off by the program");
-    }
-    let unset: Vec<(i32, i32, i32)> = plan
-        .options
-        .iter()
-        .copied()
-        .filter(|&(level, name, _)| !chosen_by_program(fd, level, name, plan.fresh))
-        .collect();
-    let mut outcome = set(fd, &unset);
-    for &(_, name, _) in plan.options.iter().filter(|option| !unset.contains(option)) {
-        let _ = write!(outcome.text, ", {} kept as the program set it", label(name));
-    }
-    outcome
+    let decision = decide(Facts::at(call.moment()), &plan.settings, |facts, need| match need {
+        Need::Peer => facts.peer = Fact::from_read(peer),
+        // Force mode holds what it configured: here, a socket that has our options already.
+        Need::Held => facts.held = Fact::Known(has_ours(fd, &plan.options)),
+        Need::Fresh => facts.fresh = plan.fresh,
+        _ => gather(fd, facts, need, &plan.settings),
+    });
+    carry_out(fd, decision, &plan.options)
 }
 
-/// After the program's own `setsockopt` of a keepalive option in force mode: ours go back on a
-/// TCP socket that is connected, connecting or listening, as it had them from `connect()`,
-/// `listen()` or its listener. One not connected yet keeps the program's value until then. With
-/// `--side`, an established socket's side cannot be told, and it is left as the program set it.
-/// Returns what was done, if anything.
+/// After the program's own `setsockopt` of a keepalive option in force mode, carried out by the
+/// supervisor: ours goes back on a socket the supervisor would configure as it is now (force
+/// mode holds every such socket: it configured it at `connect()`, `listen()`, or its listener
+/// did). `None` when nothing was put back and nothing needs saying.
 pub fn enforce(socket: &OwnedFd, level: i32, name: i32, plan: &Plan) -> Option<String> {
     let fd = socket.as_raw_fd();
-    let ours = plan.options.iter().find(|&&(l, n, _)| l == level && n == name)?;
-    if !plan.settings.enabled || plan.settings.side != Side::Both || !connected(fd) {
-        return None;
+    let held = || {
+        let now = decide(Facts::at(Moment::Attach), &plan.settings, |facts, need| match need {
+            // Which side opened an established socket cannot be told from outside.
+            Need::Role => facts.role = Fact::Unavailable,
+            Need::Fresh => facts.fresh = plan.fresh,
+            _ => gather(fd, facts, need, &plan.settings),
+        });
+        matches!(now, Decision::SetAll | Decision::SetUnchosen(_))
+    };
+    let mut facts = Facts::at(Moment::Setsockopt { level, name });
+    loop {
+        match keepalive_policy::decide(&plan.settings, &facts) {
+            Decision::Need(Need::Held) => facts.held = Fact::Known(held()),
+            Decision::PutBack(option) => return Some(put_back(fd, option)),
+            _ => return None,
+        }
     }
-    let protocol = getsockopt::<i32>(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL)?;
-    if protocol != libc::IPPROTO_TCP && protocol != libc::IPPROTO_MPTCP {
-        return None;
-    }
-    if (plan.settings.only.configured || plan.settings.skip.configured)
-        && !peer_of_socket(fd).is_some_and(|peer| plan.settings.selects(&peer))
-    {
-        return None;
-    }
-    let restored = setsockopt(fd, ours.0, ours.1, ours.2);
-    Some(match restored {
-        Ok(()) => format!("{} changed back, KEEPALIVE_FORCE keeps {}", label(name), ours.2),
-        Err(error) => format!("{} could not be changed back ({error})", label(name)),
-    })
 }
 
-/// Whether every option of the plan has our value already.
-fn has_ours(fd: i32, plan: &Plan) -> bool {
-    plan.options.iter().all(|&(level, name, value)| getsockopt::<i32>(fd, level, name) == Some(value))
+/// Asks `decide` until it answers, filling each fact it needs with `fill`.
+fn decide(mut facts: Facts, settings: &Settings, mut fill: impl FnMut(&mut Facts, Need)) -> Decision {
+    loop {
+        match keepalive_policy::decide(settings, &facts) {
+            Decision::Need(need) => fill(&mut facts, need),
+            decision => return decision,
+        }
+    }
+}
+
+/// A fact read from the socket itself.
+fn gather(fd: i32, facts: &mut Facts, need: Need, settings: &Settings) {
+    match need {
+        Need::Tcp => {
+            let read = |name| getsockopt::<i32>(fd, libc::SOL_SOCKET, name);
+            let kind = (read(libc::SO_DOMAIN), read(libc::SO_TYPE), read(libc::SO_PROTOCOL));
+            facts.tcp = match kind {
+                (Some(domain), Some(kind), Some(protocol)) => {
+                    Fact::Known(keepalive_policy::linux::is_tcp(domain, kind, protocol))
+                }
+                _ => Fact::Unavailable,
+            };
+        }
+        Need::State => {
+            facts.state = Fact::from_read(getsockopt::<u8>(fd, libc::IPPROTO_TCP, libc::TCP_INFO).map(TcpState));
+        }
+        Need::Keepalive => {
+            facts.keepalive =
+                Fact::from_read(getsockopt::<i32>(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE).map(|on| on != 0));
+        }
+        Need::Timers => {
+            let mut timers = Timers::default();
+            for timer in Timer::ALL.into_iter().filter(|&timer| keepalive_policy::configured(settings, timer).is_some())
+            {
+                timers.set(timer, getsockopt(fd, libc::IPPROTO_TCP, timer.option_name()));
+            }
+            facts.timers = Fact::Known(timers);
+        }
+        Need::Peer => facts.peer = Fact::from_read(peer_of_socket(fd)),
+        Need::Role => facts.role = Fact::Unavailable,
+        Need::Fresh => facts.fresh = Fact::from_read(fresh_timers()),
+        Need::Held => facts.held = Fact::Known(false),
+    }
+}
+
+fn carry_out(fd: i32, decision: Decision, options: &Options) -> String {
+    match decision {
+        Decision::SetAll => set(fd, options.as_slice().iter().copied(), &[]),
+        Decision::SetUnchosen(kept) => {
+            let timers: Vec<Timer> = Timer::ALL.into_iter().filter(|&timer| kept.contains(timer)).collect();
+            set(fd, options.except(kept), &timers)
+        }
+        Decision::PutBack(option) => put_back(fd, option),
+        Decision::LeaveAlone(reason) => format!("untouched, {}", reason.text().replace("library", "supervisor")),
+        Decision::Need(_) => "untouched".to_owned(),
+    }
+}
+
+/// Sets `options` in order; the line says what was set, what failed, and which timers were kept.
+fn set(fd: i32, options: impl Iterator<Item = SocketOption>, kept: &[Timer]) -> String {
+    let mut text = "keepalive on".to_owned();
+    let mut failed = String::new();
+    for option in options {
+        match (setsockopt(fd, option.level, option.name, option.value), option.timer()) {
+            (Ok(()), Some(timer)) => {
+                let (label, unit) = timer.label();
+                let _ = write!(text, ", {label} {}{unit}", option.value);
+            }
+            (Ok(()), None) => {}
+            (Err(error), _) => {
+                let _ = write!(failed, "; {} failed: {error}", option.name());
+            }
+        }
+    }
+    for timer in kept {
+        let _ = write!(text, ", {} kept as the program set it", timer.label().0);
+    }
+    text + &failed
+}
+
+fn put_back(fd: i32, option: SocketOption) -> String {
+    let shown = match option.timer() {
+        Some(timer) => format!("{} {}{}", timer.label().0, option.value, timer.label().1),
+        None => "keepalive on".to_owned(),
+    };
+    match setsockopt(fd, option.level, option.name, option.value) {
+        Ok(()) => format!("{} changed back, KEEPALIVE_FORCE keeps {shown}", option.name()),
+        Err(error) => format!("{} could not be changed back ({error}), KEEPALIVE_FORCE wanted {shown}", option.name()),
+    }
+}
+
+/// Whether every option of ours has our value already.
+fn has_ours(fd: i32, options: &Options) -> bool {
+    options.as_slice().iter().all(|option| getsockopt::<i32>(fd, option.level, option.name) == Some(option.value))
 }
 
 /// The connected peer of `fd`.
@@ -166,70 +203,19 @@ fn peer_of_socket(fd: i32) -> Option<Peer> {
     super::serve::peer_of(storage.get(..length as usize)?)
 }
 
-fn chosen_by_program(fd: i32, level: i32, name: i32, fresh: Option<[i32; 4]>) -> bool {
-    let Some(fresh) = fresh else {
-        return false;
-    };
-    let Some(index) = TIMERS.iter().position(|&timer| timer == name && level == libc::IPPROTO_TCP) else {
-        return false;
-    };
-    getsockopt::<i32>(fd, level, name).is_some_and(|value| value != fresh[index])
-}
-
-fn set(fd: i32, options: &[(i32, i32, i32)]) -> Outcome {
-    let mut text = String::new();
-    let mut failed = String::new();
-    for &(level, name, value) in options {
-        match setsockopt(fd, level, name, value) {
-            Ok(()) if name == libc::SO_KEEPALIVE => text.insert_str(0, "keepalive on"),
-            Ok(()) => {
-                let unit = if name == libc::TCP_USER_TIMEOUT {
-                    "ms"
-                } else if name == libc::TCP_KEEPCNT {
-                    ""
-                } else {
-                    "s"
-                };
-                let _ = write!(text, ", {} {value}{unit}", label(name));
-            }
-            Err(error) => {
-                let _ = write!(failed, "; {} failed: {error}", label(name));
-            }
-        }
-    }
-    Outcome { text: text + &failed }
-}
-
-fn label(name: i32) -> &'static str {
-    match name {
-        libc::TCP_KEEPIDLE => "idle",
-        libc::TCP_KEEPINTVL => "intvl",
-        libc::TCP_KEEPCNT => "cnt",
-        libc::TCP_USER_TIMEOUT => "user-timeout",
-        _ => "keepalive",
-    }
-}
-
-/// Whether a TCP socket is past `CLOSE`: connected, connecting, or listening.
-fn connected(fd: i32) -> bool {
-    const TCP_CLOSE: u8 = 7;
-    getsockopt::<u8>(fd, libc::IPPROTO_TCP, libc::TCP_INFO).is_some_and(|state| state != TCP_CLOSE)
-}
-
-fn fresh_timers() -> Option<[i32; 4]> {
+fn fresh_timers() -> Option<Timers> {
     // SAFETY: socket takes three integers and returns a new descriptor or -1.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return None;
     }
-    let values = TIMERS.map(|name| getsockopt::<i32>(fd, libc::IPPROTO_TCP, name));
+    let mut timers = Timers::default();
+    for timer in Timer::ALL {
+        timers.set(timer, getsockopt(fd, libc::IPPROTO_TCP, timer.option_name()));
+    }
     // SAFETY: fd is ours.
     unsafe { libc::close(fd) };
-    let mut fresh = [0; 4];
-    for (slot, value) in fresh.iter_mut().zip(values) {
-        *slot = value?;
-    }
-    Some(fresh)
+    Some(timers)
 }
 
 /// An option of type `T` (of which the kernel may fill fewer bytes, as `TCP_INFO`), `None` on failure.
