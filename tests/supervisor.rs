@@ -7,11 +7,10 @@
 mod common;
 use common::netns::{Host, Lab, Process};
 use common::*;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn command_path() -> PathBuf {
     let path = root().join("target/release/keepalive");
@@ -171,4 +170,293 @@ fn go_keeps_its_own_15s_without_force_and_gets_ours_with_force() {
         client.close_input();
         server.close_input();
     }
+}
+
+/// The supervisor of a process started under it, from `keepalive --status`.
+fn supervisor_of(pid: u32) -> u32 {
+    let status = text(&run(&["--status", &pid.to_string()]).stdout);
+    let after = status.split("supervisor PID ").nth(1).unwrap_or_else(|| panic!("not supervised: {status}"));
+    after.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+}
+
+#[test]
+fn auto_supervises_static_and_go_programs_and_preloads_the_others() {
+    let Some(mut lab) = Lab::new("auto") else { return };
+    let host = lab.host("h");
+    let cases = [(static_wire("musl"), "supervised by keepalive"), (c_program("glibc", "wire"), "libkeepalive loaded")];
+    for (port, (program, expected)) in (7301..).zip(cases) {
+        let mut server = start_under(&mut lab, &host, &["--idle", "20"], &program, &["serve", &port.to_string()]);
+        wait_listening(&lab, &host, port);
+        let pid = pids_running(&host, &program)[0];
+        let status = text(&run(&["--status", &pid.to_string()]).stdout);
+        assert!(status.contains(expected), "{}: {status}", program.display());
+        let seen = server.output(Duration::from_millis(50)).to_vec();
+        assert!(seen.iter().all(|line| !line.contains("warning")), "{seen:?}");
+        server.close_input();
+    }
+}
+
+#[test]
+fn exit_status_and_death_by_signal_are_the_programs() {
+    for via in [["--via", "seccomp"], ["--via", "auto"]] {
+        let shell = if via[1] == "auto" { vec!["busybox", "sh"] } else { vec!["sh"] };
+        let exited = run(&[&via[..], &shell[..], &["-c", "exit 7"]].concat());
+        assert_eq!(exited.status.code(), Some(7), "{}", describe(&exited));
+        assert_eq!(text(&exited.stderr), "", "nothing printed");
+        let killed = run(&[&via[..], &shell[..], &["-c", "kill -TERM $$"]].concat());
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(killed.status.signal(), Some(libc::SIGTERM), "{}", describe(&killed));
+    }
+}
+
+#[test]
+fn the_program_keeps_the_command_pid_and_gets_its_signals() {
+    let mut command = keepalive(&[
+        "--via",
+        "seccomp",
+        "sh",
+        "-c",
+        "trap 'echo got USR1' USR1; trap 'echo got TERM; exit 3' TERM; echo pid $$; while :; do sleep 0.05; done",
+    ]);
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    assert_eq!(lines.next().unwrap().unwrap(), format!("pid {pid}"), "the program has the command's PID");
+    unsafe { libc::kill(pid as i32, libc::SIGUSR1) };
+    assert_eq!(lines.next().unwrap().unwrap(), "got USR1");
+    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    let mut status = 0;
+    let stopped = unsafe { libc::waitpid(pid as i32, &mut status, libc::WUNTRACED) };
+    assert!(stopped == pid as i32 && libc::WIFSTOPPED(status), "stop reaches the program");
+    unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    assert_eq!(lines.next().unwrap().unwrap(), "got TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+}
+
+#[test]
+fn no_descriptor_of_ours_is_visible_to_the_program() {
+    // Each descriptor and what it is. What the shell opens itself (dash keeps descriptor 10) and
+    // what this test process passes on are there without us too.
+    let listing = "cd /proc/$$/fd && for fd in *; do echo $fd $(readlink $fd | sed 's/:.*//'); done";
+    let bare = clean_command("sh").args(["-c", listing]).output().unwrap();
+    let output = run(&["--via", "seccomp", "sh", "-c", listing]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let bare = text(&bare.stdout);
+    for line in text(&output.stdout).lines() {
+        assert!(bare.lines().any(|seen| seen == line), "{line:?} is ours: {bare:?}");
+    }
+    assert!(text(&output.stdout).lines().count() >= 3, "{}", describe(&output));
+}
+
+#[test]
+fn a_forked_daemon_stays_covered_and_the_supervisor_ends_with_it() {
+    let Some(mut lab) = Lab::new("daemon") else { return };
+    let host = lab.host("h");
+    let wire = static_wire("glibc");
+    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7401"]));
+    wait_listening(&lab, &host, 7401);
+    // The program forks a subshell that outlives it, which then execs the client: a daemon.
+    let daemon =
+        format!("(sleep 0.5; exec {} connect 127.0.0.1 7401 </dev/null >/dev/null 2>&1) & exit 0", wire.display());
+    let mut command = lab.command(&host, command_path());
+    command.args(["--via", "seccomp", "--idle", "20", "--", "sh", "-c", &daemon]);
+    let started = command.output().unwrap();
+    assert_eq!(started.status.code(), Some(0), "{}", describe(&started));
+    server.expect("accepted", Duration::from_secs(5));
+    let client = wait_for(Duration::from_secs(5), || {
+        pids_running(&host, &wire)
+            .into_iter()
+            .find(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| text(&line).contains("connect")))
+    })
+    .expect("the daemon runs");
+    let rows = established_keepalive(client);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].starts_with("on, idle 20s"), "{rows:?}");
+    let supervisor = supervisor_of(client);
+    assert!(alive(supervisor));
+    unsafe { libc::kill(client as i32, libc::SIGKILL) };
+    let ended = wait_for(Duration::from_secs(5), || (!alive(supervisor)).then_some(()));
+    assert!(ended.is_some(), "the supervisor ends when the last supervised process does");
+}
+
+#[test]
+fn the_supervisor_ignores_signals_and_only_sigkill_leaves_the_program_with_enosys() {
+    let Some(mut lab) = Lab::new("killed") else { return };
+    let host = lab.host("h");
+    let wire = static_wire("musl");
+    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7501"]));
+    wait_listening(&lab, &host, 7501);
+    let script = format!("read go; exec {} connect 127.0.0.1 7501", wire.display());
+    for kill in [false, true] {
+        let mut program =
+            start_under(&mut lab, &host, &["--via", "seccomp", "--idle", "20"], Path::new("sh"), &["-c", &script]);
+        let shell = wait_for(Duration::from_secs(5), || {
+            pids_running(&host, Path::new("sh")).into_iter().find(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| text(&line).contains("read go"))
+            })
+        })
+        .expect("the shell runs");
+        let supervisor = supervisor_of(shell);
+        let signals = [
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+            libc::SIGALRM,
+            libc::SIGPIPE,
+            libc::SIGTSTP,
+        ];
+        for signal in signals {
+            unsafe { libc::kill(supervisor as i32, signal) };
+        }
+        if kill {
+            unsafe { libc::kill(supervisor as i32, libc::SIGKILL) };
+            assert!(wait_for(Duration::from_secs(5), || (!alive(supervisor)).then_some(())).is_some());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(alive(supervisor), !kill, "the supervisor outlives every signal but SIGKILL");
+        program.send("go");
+        if kill {
+            program.expect("connect: Function not implemented", Duration::from_secs(5));
+        } else {
+            program.expect("connected", Duration::from_secs(5));
+            server.expect("accepted", Duration::from_secs(5));
+            let client = pids_running(&host, &wire).into_iter().find(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| text(&line).contains("connect"))
+            });
+            let rows = established_keepalive(client.expect("the client runs"));
+            assert!(rows.first().is_some_and(|row| row.starts_with("on, idle 20s")), "{rows:?}");
+            program.close_input();
+        }
+    }
+}
+
+#[test]
+fn pid_1_of_a_pid_namespace_is_the_program() {
+    let Some(mut lab) = Lab::new("pid 1") else { return };
+    let host = lab.host("h");
+    let wire = static_wire("musl");
+    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7601"]));
+    wait_listening(&lab, &host, 7601);
+    let script = format!("echo pid $$; {} connect 127.0.0.1 7601", wire.display());
+    let mut command = lab.command(&host, "unshare");
+    command.args(["--pid", "--fork", "--mount-proc"]).arg(command_path());
+    command.args(["--via", "seccomp", "--idle", "20", "--", "sh", "-c", &script]);
+    let mut program = lab.start(&mut command);
+    program.expect("pid 1", Duration::from_secs(5));
+    program.expect("connected", Duration::from_secs(5));
+    server.expect("accepted", Duration::from_secs(5));
+    let rows = rows_of(&host, &wire);
+    assert!(rows.iter().filter(|row| row.starts_with("on, idle 20s")).count() == 1, "{rows:?}");
+    program.close_input();
+}
+
+#[test]
+fn busybox_nc_client_and_server() {
+    let Some(mut lab) = Lab::new("busybox") else { return };
+    let host = lab.host("h");
+    let busybox = PathBuf::from("/bin/busybox");
+    assert!(busybox.exists(), "busybox (Debian's busybox-static) is needed for these tests");
+    let mut server = start_under(&mut lab, &host, &["--idle", "25"], &busybox, &["nc", "-l", "-p", "7701"]);
+    wait_listening(&lab, &host, 7701);
+    let mut client = start_under(&mut lab, &host, &["--idle", "25"], &busybox, &["nc", "127.0.0.1", "7701"]);
+    client.send("hello");
+    server.expect("hello", Duration::from_secs(5));
+    let rows = rows_of(&host, &busybox);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|row| row.starts_with("on, idle 25s")), "{rows:?}");
+    client.close_input();
+}
+
+#[test]
+fn php_sockets_extension_under_the_supervisor() {
+    let Some(mut lab) = Lab::new("php") else { return };
+    let host = lab.host("h");
+    let php = PathBuf::from("/usr/bin/php");
+    assert!(php.exists(), "php (Debian's php-cli) is needed for these tests");
+    let mut server = lab.start(lab.command(&host, static_wire("glibc")).args(["serve", "7801"]));
+    wait_listening(&lab, &host, 7801);
+    let code = "$s = socket_create(AF_INET, SOCK_STREAM, SOL_TCP); \
+                if (!socket_connect($s, '127.0.0.1', 7801)) exit(1); echo \"connected\\n\"; fgets(STDIN);";
+    let mut client = start_under(&mut lab, &host, &["--via", "seccomp", "--idle", "21"], &php, &["-r", code]);
+    client.expect("connected", Duration::from_secs(10));
+    server.expect("accepted", Duration::from_secs(5));
+    let rows = rows_of(&host, &php);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].starts_with("on, idle 21s"), "{rows:?}");
+    client.close_input();
+}
+
+#[test]
+fn failures_are_one_line_and_an_exit_status() {
+    let directory = std::env::temp_dir().join(format!("keepalive-supervisor-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+
+    // A kernel or sandbox without seccomp(): noseccomp makes it fail with ENOSYS.
+    let mut command = clean_command(c_program("musl", "noseccomp"));
+    command.arg(command_path()).args(["--via", "seccomp", "true"]);
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", describe(&output));
+    let line = text(&output.stderr);
+    assert!(line.starts_with("keepalive: seccomp user notification is not available here"), "{line}");
+    assert!(line.contains("use --via preload"), "{line}");
+    assert_eq!(line.lines().count(), 1, "{line}");
+
+    // The program installing its own notification filter: the kernel allows one (EBUSY).
+    let nested = run(&["--via", "seccomp", command_path().to_str().unwrap(), "--via", "seccomp", "true"]);
+    assert_eq!(nested.status.code(), Some(125), "{}", describe(&nested));
+    assert!(text(&nested.stderr).starts_with("keepalive: this process is already under a seccomp supervisor"));
+    assert_eq!(text(&nested.stderr).lines().count(), 1);
+
+    // A 32-bit program: refused before it starts.
+    let mut header = vec![0u8; 64];
+    header[..7].copy_from_slice(&[0x7f, b'E', b'L', b'F', 1, 1, 1]);
+    header[16] = 2;
+    header[18] = 3;
+    let program = directory.join("32-bit");
+    std::fs::write(directory.join(".32-bit"), &header).unwrap();
+    let installed = Command::new("install").arg("-m755").arg(directory.join(".32-bit")).arg(&program).status();
+    assert!(installed.unwrap().success());
+    let refused = run(&["--via", "seccomp", program.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(126), "{}", describe(&refused));
+    assert_eq!(
+        text(&refused.stderr),
+        format!(
+            "keepalive: {} is a 32-bit program: the supervisor's filter sees only this machine's 64-bit system calls\n",
+            program.display()
+        )
+    );
+
+    // A set-user-ID program would lose its privileges under no_new_privs: refused unless allowed.
+    if text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() != "0" {
+        report("SKIPPED: a set-user-ID file owned by another user needs root");
+        return;
+    }
+    let setuid = directory.join("setuid-true");
+    assert!(
+        Command::new("install")
+            .arg("-m4755")
+            .arg("-o")
+            .arg("nobody")
+            .arg("/bin/true")
+            .arg(&setuid)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let refused = run(&["--via", "seccomp", setuid.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(126), "{}", describe(&refused));
+    let expected = format!("keepalive: {} is set-user-ID: under the supervisor (no_new_privs)", setuid.display());
+    assert!(text(&refused.stderr).starts_with(&expected), "{}", describe(&refused));
+    let allowed = run(&["--via", "seccomp", "--allow-privilege-drop", setuid.to_str().unwrap()]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", describe(&allowed));
+    std::fs::remove_dir_all(&directory).unwrap();
 }
