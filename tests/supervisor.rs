@@ -460,3 +460,45 @@ fn failures_are_one_line_and_an_exit_status() {
     assert_eq!(allowed.status.code(), Some(0), "{}", describe(&allowed));
     std::fs::remove_dir_all(&directory).unwrap();
 }
+
+/// A client host and a server host on one link: 10.0.0.1 and 10.0.0.2.
+fn two_hosts(test: &str) -> Option<(Lab, Host, Host)> {
+    let mut lab = Lab::new(test)?;
+    let client = lab.host("c");
+    let server = lab.host("s");
+    lab.link(&client, "eth0", "10.0.0.1/24", &server, "eth0", "10.0.0.2/24");
+    Some((lab, client, server))
+}
+
+#[test]
+fn wire_a_static_client_finds_a_dead_peer_after_idle_plus_intvl_times_cnt() {
+    let Some((mut lab, client_host, server_host)) = two_hosts("supervised dead peer") else { return };
+    let mut server = lab.start(lab.command(&server_host, static_wire("musl")).args(["serve", "7001"]));
+    wait_listening(&lab, &server_host, 7001);
+    let fast = ["--via", "seccomp", "--idle", "2", "--interval", "1", "--count", "3"];
+    let mut client = start_under(&mut lab, &client_host, &fast, &static_wire("musl"), &["connect", "10.0.0.2", "7001"]);
+    client.expect("connected", Duration::from_secs(5));
+    server.expect("accepted", Duration::from_secs(5));
+    client.close_input();
+    lab.vanish(&server_host);
+    let (_, line) = client.expect("read:", Duration::from_secs(9));
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let seconds: f64 = fields[3].parse().unwrap();
+    report(&format!("supervised static client, idle 2 intvl 1 cnt 3: {line}"));
+    assert_eq!(fields[1], "ETIMEDOUT", "{line}");
+    assert!((4.0..=6.0).contains(&seconds), "{line}");
+}
+
+#[test]
+fn wire_a_user_timeout_bounds_the_blocked_syn_of_a_static_client() {
+    let Some((mut lab, client_host, server_host)) = two_hosts("supervised SYN") else { return };
+    lab.vanish(&server_host);
+    let options = ["--via", "seccomp", "--user-timeout", "3s"];
+    let started = std::time::Instant::now();
+    let mut client = start_under(&mut lab, &client_host, &options, &static_wire("glibc"), &["connect", "10.0.0.2", "7002"]);
+    // Without the option set before the SYN, connect() would retry for about two minutes.
+    client.expect("connect: ETIMEDOUT", Duration::from_secs(8));
+    let seconds = started.elapsed().as_secs_f64();
+    report(&format!("supervised static client, user timeout 3 s, SYN unanswered: ETIMEDOUT after {seconds:.3} s"));
+    assert!((2.9..=5.0).contains(&seconds), "{seconds} s");
+}
