@@ -495,10 +495,45 @@ fn wire_a_user_timeout_bounds_the_blocked_syn_of_a_static_client() {
     lab.vanish(&server_host);
     let options = ["--via", "seccomp", "--user-timeout", "3s"];
     let started = std::time::Instant::now();
-    let mut client = start_under(&mut lab, &client_host, &options, &static_wire("glibc"), &["connect", "10.0.0.2", "7002"]);
+    let mut client =
+        start_under(&mut lab, &client_host, &options, &static_wire("glibc"), &["connect", "10.0.0.2", "7002"]);
     // Without the option set before the SYN, connect() would retry for about two minutes.
     client.expect("connect: ETIMEDOUT", Duration::from_secs(8));
     let seconds = started.elapsed().as_secs_f64();
     report(&format!("supervised static client, user timeout 3 s, SYN unanswered: ETIMEDOUT after {seconds:.3} s"));
     assert!((2.9..=5.0).contains(&seconds), "{seconds} s");
+}
+
+#[test]
+fn a_fast_open_send_is_configured_and_io_uring_is_reported() {
+    let Some(mut lab) = Lab::new("fast open") else { return };
+    let host = lab.host("h");
+    let mut server = lab.start(lab.command(&host, static_wire("musl")).args(["serve", "7901"]));
+    wait_listening(&lab, &host, 7901);
+    let python = python3();
+    // sendto(MSG_FASTOPEN) connects without connect(); io_uring_setup (425) opens a ring.
+    let code = "import ctypes, socket, sys\n\
+                s = socket.socket()\n\
+                s.sendto(b'hello\\n', socket.MSG_FASTOPEN, ('127.0.0.1', 7901))\n\
+                print('connected', flush=True)\n\
+                params = ctypes.create_string_buffer(120)\n\
+                ring = ctypes.CDLL(None, use_errno=True).syscall(425, 8, params)\n\
+                print('ring', ring, flush=True)\n\
+                sys.stdin.read()\n";
+    let mut client = start_under(&mut lab, &host, &["--via", "seccomp", "--idle", "22"], &python, &["-c", code]);
+    client.expect("connected", Duration::from_secs(10));
+    server.expect("accepted", Duration::from_secs(5));
+    let rows = rows_of(&host, &python);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].starts_with("on, idle 22s"), "{rows:?}");
+    client.line("ring", Duration::from_secs(5));
+    let seen = client.output(Duration::from_millis(200)).to_vec();
+    assert!(
+        seen.iter().any(|line| line.starts_with("ring ") && !line.ends_with("-1")),
+        "io_uring still works: {seen:?}"
+    );
+    let warning = "set up io_uring: connections it makes or accepts through io_uring bypass the supervisor";
+    let warnings: Vec<&String> = seen.iter().filter(|line| line.starts_with("stderr: keepalive: warning:")).collect();
+    assert!(warnings.len() == 1 && warnings[0].contains(warning), "{seen:?}");
+    client.close_input();
 }

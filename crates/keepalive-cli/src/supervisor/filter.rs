@@ -1,6 +1,6 @@
 //! The classic-BPF program the supervised program runs on every system call: it sends only the
-//! calls that can make a TCP connection to the supervisor, and lets every other call through
-//! without leaving the kernel.
+//! calls that can make a TCP connection to the supervisor (and `io_uring_setup`, which opens a
+//! way around it), and lets every other call through without leaving the kernel.
 
 use libc::{sock_filter, sock_fprog};
 
@@ -60,6 +60,8 @@ pub fn program(force: bool) -> Vec<sock_filter> {
     // A send with MSG_FASTOPEN connects an unconnected TCP socket without connect().
     main.push(Step::Equal(nr(libc::SYS_sendto), To::Block(FASTOPEN_SENDTO), To::Next));
     main.push(Step::Equal(nr(libc::SYS_sendmsg), To::Block(FASTOPEN_SENDMSG), To::Next));
+    // io_uring connects without a system call the filter sees: its set-up is reported.
+    main.push(Step::Equal(nr(libc::SYS_io_uring_setup), To::Notify, To::Next));
     if force {
         main.push(Step::Equal(nr(libc::SYS_setsockopt), To::Block(SETSOCKOPT), To::Next));
     }
@@ -188,6 +190,7 @@ mod tests {
         for call in [libc::SYS_getpid, libc::SYS_read, libc::SYS_socket, libc::SYS_setsockopt, libc::SYS_bind] {
             assert_eq!(run(&program, call, NATIVE_ARCH, [3, 1, 9, 0, 0, 0]), ALLOW, "{call}");
         }
+        assert_eq!(run(&program, libc::SYS_io_uring_setup, NATIVE_ARCH, [8, 0, 0, 0, 0, 0]), NOTIFY);
         assert_eq!(run(&program, libc::SYS_connect, 0x4000_0003, [0; 6]), ALLOW, "i386 is another numbering");
         if cfg!(target_arch = "x86_64") {
             assert_eq!(run(&program, 0x4000_0000 | libc::SYS_connect, NATIVE_ARCH, [0; 6]), ALLOW, "x32");

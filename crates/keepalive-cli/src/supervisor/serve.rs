@@ -100,6 +100,10 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &Plan, verb
         libc::SYS_listen => Call::Listen,
         libc::SYS_accept | libc::SYS_accept4 => Call::Accept,
         libc::SYS_setsockopt => return setsockopt_for_program(listener, notification, plan, verbose),
+        libc::SYS_io_uring_setup => {
+            warn_about_io_uring(tid);
+            return Answer::Continue;
+        }
         _ => return Answer::Continue,
     };
     let Ok(fd) = i32::try_from(args[0]) else {
@@ -169,6 +173,27 @@ fn setsockopt_for_program(listener: RawFd, notification: &libc::seccomp_notif, p
         }
     }
     Answer::Done(Ok(0))
+}
+
+/// Once per supervisor, on the program's own standard error (a duplicate of its descriptor 2,
+/// which shares its offset): connections made through io_uring (`IORING_OP_CONNECT`,
+/// `IORING_OP_ACCEPT`) are not seen.
+fn warn_about_io_uring(tid: libc::pid_t) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let Some(stderr) = open_process(tid).and_then(|pidfd| duplicate(&pidfd, 2).ok()) else {
+        return;
+    };
+    if WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let name = std::fs::read_to_string(format!("/proc/{tid}/comm")).unwrap_or_default();
+    let line = format!(
+        "keepalive: warning: {}[{tid}] set up io_uring: connections it makes or accepts through io_uring \
+         bypass the supervisor and get no keepalive\n",
+        name.trim_end()
+    );
+    // SAFETY: writes the bytes of `line` to a descriptor we own.
+    unsafe { libc::write(stderr.as_raw_fd(), line.as_ptr().cast(), line.len()) };
 }
 
 fn describe(tid: libc::pid_t, fd: i32, socket: &OwnedFd, call: &str, text: &str) {
