@@ -67,8 +67,9 @@ fuzz:
 demo: all c-tests
 	./scripts/demo.sh
 
+# The library's costs, then the supervisor's (--via seccomp), each table with its checks.
 bench: all
-	./bench/run.sh
+	status=0; ./bench/run.sh || status=1; ./bench/supervisor.sh || status=1; exit $$status
 
 # The installed command finds the library at ../lib/ (or ../lib/<multiarch>/) from its own directory.
 install: all
