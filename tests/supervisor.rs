@@ -410,6 +410,19 @@ fn failures_are_one_line_and_an_exit_status() {
     assert!(line.contains("use --via preload"), "{line}");
     assert_eq!(line.lines().count(), 1, "{line}");
 
+    // A kernel too old: setarch's UNAME26 personality makes uname() report 2.6.
+    let old = clean_command("setarch")
+        .arg(std::env::consts::ARCH)
+        .arg("--uname-2.6")
+        .arg(command_path())
+        .args(["--via", "seccomp", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(old.status.code(), Some(125), "{}", describe(&old));
+    assert!(text(&old.stderr).starts_with("keepalive: Linux 2.6."), "{}", describe(&old));
+    assert!(text(&old.stderr).contains("is too old for the supervisor, which needs 5.8"), "{}", describe(&old));
+    assert_eq!(text(&old.stderr).lines().count(), 1);
+
     // The program installing its own notification filter: the kernel allows one (EBUSY).
     let nested = run(&["--via", "seccomp", command_path().to_str().unwrap(), "--via", "seccomp", "true"]);
     assert_eq!(nested.status.code(), Some(125), "{}", describe(&nested));

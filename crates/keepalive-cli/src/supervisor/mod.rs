@@ -39,6 +39,13 @@ pub const NOT_SUPERVISED: u8 = 125;
 
 /// Runs `path` under the supervisor; returns only on failure, with the exit status to give.
 pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings, verbose: bool) -> u8 {
+    if let Some(release) = kernel_release().filter(|release| too_old(release)) {
+        eprintln!(
+            "keepalive: Linux {release} is too old for the supervisor, which needs 5.8 (pidfd_getfd, and \
+             knowing when the last supervised process ended): use --via preload, or set keepalive in the program"
+        );
+        return NOT_SUPERVISED;
+    }
     let program = filter::program(settings.force);
     let (ours, theirs) = match socket_pair() {
         Ok(pair) => pair,
@@ -81,6 +88,26 @@ fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: both descriptors are new and ours.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// The kernel's release, as `uname -r` shows it.
+fn kernel_release() -> Option<String> {
+    // SAFETY: all-zero is a valid utsname, which uname fills.
+    let mut names: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname writes into `names`.
+    if unsafe { libc::uname(&raw mut names) } != 0 {
+        return None;
+    }
+    // SAFETY: the kernel NUL-terminates the field.
+    let release = unsafe { CStr::from_ptr(names.release.as_ptr()) };
+    Some(release.to_string_lossy().into_owned())
+}
+
+/// Whether a release such as `5.4.0-150-generic` is older than 5.8.
+fn too_old(release: &str) -> bool {
+    let mut numbers = release.split(|c: char| !c.is_ascii_digit()).map(|number| number.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    (major, minor) < (5, 8)
 }
 
 /// Starts the supervisor as a grandchild in a session of its own, and waits for its parent to
@@ -173,7 +200,7 @@ fn install_filter(program: &[libc::sock_filter]) -> Result<OwnedFd, String> {
                                   the kernel allows one: use --via preload"
                 .to_owned(),
             Some(libc::ENOSYS | libc::EINVAL | libc::EACCES | libc::EPERM) => format!(
-                "seccomp user notification is not available here ({}); it needs Linux 5.9 or later and \
+                "seccomp user notification is not available here ({}); it needs Linux 5.8 or later and \
                  no sandbox that forbids seccomp(): use --via preload, or set keepalive in the program",
                 launch::without_error_number(&error)
             ),
@@ -347,5 +374,20 @@ fn describe_problem(problem: &Problem) -> String {
             name(used),
             text(used_value)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels_older_than_5_8_are_too_old() {
+        assert!(too_old("5.4.0-150-generic"));
+        assert!(too_old("4.19.0"));
+        assert!(too_old("2.6.58"));
+        assert!(!too_old("5.8.0"));
+        assert!(!too_old("5.15.0-91-generic"));
+        assert!(!too_old("6.18.44-fc-v1045"));
     }
 }
