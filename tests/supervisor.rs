@@ -320,6 +320,9 @@ fn the_supervisor_ignores_signals_and_only_sigkill_leaves_the_program_with_enosy
         if kill {
             unsafe { libc::kill(supervisor as i32, libc::SIGKILL) };
             assert!(wait_for(Duration::from_secs(5), || (!alive(supervisor)).then_some(())).is_some());
+            let status = text(&run(&["--status", &shell.to_string()]).stdout);
+            let expected = format!("started under a keepalive supervisor (PID {supervisor}) that no longer runs");
+            assert!(status.contains(&expected), "{status}");
         }
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(alive(supervisor), !kill, "the supervisor outlives every signal but SIGKILL");
@@ -548,5 +551,30 @@ fn a_fast_open_send_is_configured_and_io_uring_is_reported() {
     let warning = "set up io_uring: connections it makes or accepts through io_uring bypass the supervisor";
     let warnings: Vec<&String> = seen.iter().filter(|line| line.starts_with("stderr: keepalive: warning:")).collect();
     assert!(warnings.len() == 1 && warnings[0].contains(warning), "{seen:?}");
+    client.close_input();
+}
+
+#[test]
+fn an_unprivileged_user_is_supervised_too() {
+    if text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() != "0" {
+        report("SKIPPED: switching to nobody needs root");
+        return;
+    }
+    let Some(mut lab) = Lab::new("unprivileged") else { return };
+    let host = lab.host("h");
+    let wire = static_wire("musl");
+    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7951"]));
+    wait_listening(&lab, &host, 7951);
+    let mut command = lab.command(&host, "setpriv");
+    command.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--inh-caps=-all"]);
+    command.arg(command_path()).args(["--idle", "23", "--"]).arg(&wire).args(["connect", "127.0.0.1", "7951"]);
+    let mut client = lab.start(&mut command);
+    client.expect("connected", Duration::from_secs(5));
+    server.expect("accepted", Duration::from_secs(5));
+    let client_pid = pids_running(&host, &wire)
+        .into_iter()
+        .find(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| text(&line).contains("connect")));
+    let rows = established_keepalive(client_pid.expect("the client runs"));
+    assert!(rows.len() == 1 && rows[0].starts_with("on, idle 23s"), "{rows:?}");
     client.close_input();
 }

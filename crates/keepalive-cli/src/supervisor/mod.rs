@@ -66,6 +66,11 @@ pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings
         }
     };
     drop(ours);
+    // Under Yama's ptrace_scope 1, only an ancestor or a declared tracer may take a process's
+    // descriptors: the supervisor is declared for the program (Linux keeps it across execve).
+    // The program's children are not covered by it; see docs/supervisor.md.
+    // SAFETY: prctl with integer arguments; without Yama it fails harmlessly.
+    unsafe { libc::prctl(libc::PR_SET_PTRACER, supervisor as libc::c_ulong, 0, 0, 0) };
     let marker = (OsString::from(SUPERVISOR_VARIABLE), OsString::from(supervisor.to_string()));
     let environment: Vec<OsString> = std::env::vars_os()
         .filter(|(name, _)| name != SUPERVISOR_VARIABLE)

@@ -126,8 +126,18 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &Plan, verb
     if !still_pending(listener, notification.id) {
         return Answer::Continue;
     }
-    let Ok(socket) = duplicate(&pidfd, fd) else {
-        return Answer::Continue;
+    let socket = match duplicate(&pidfd, fd) {
+        Ok(socket) => socket,
+        Err(error) => {
+            if verbose && error.raw_os_error() == Some(libc::EPERM) {
+                eprintln!(
+                    "keepalive[{tid}]: fd {fd} {}: untouched, the supervisor may not take the process's descriptors \
+                     (pidfd_getfd: {error}; Yama's ptrace_scope?)",
+                    call.name()
+                );
+            }
+            return Answer::Continue;
+        }
     };
     let outcome = trapped::configure_trapped(&socket, call, peer, plan);
     if verbose {
