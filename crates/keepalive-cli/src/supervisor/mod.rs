@@ -242,8 +242,11 @@ pub fn status_line(pid: u32) -> Option<String> {
         .and_then(|value| std::str::from_utf8(value).ok()?.parse().ok())?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let filtered = status.lines().any(|line| line.split_whitespace().eq(["Seccomp:", "2"]));
-    let alive = std::fs::read_to_string(format!("/proc/{supervisor}/comm"))
-        .is_ok_and(|comm| comm.trim_end() == SUPERVISOR_NAME);
+    // `/proc/PID/stat`: `PID (comm) STATE ...`; a killed supervisor may linger as a zombie.
+    let stat = std::fs::read_to_string(format!("/proc/{supervisor}/stat")).unwrap_or_default();
+    let alive = stat.split_once(" (").and_then(|(_, rest)| rest.rsplit_once(") ")).is_some_and(|(comm, state)| {
+        comm == SUPERVISOR_NAME && !state.starts_with(['Z', 'X'])
+    });
     Some(match (filtered, alive) {
         (true, true) => format!("supervised by keepalive (supervisor PID {supervisor}, --via seccomp)"),
         (true, false) => format!(
