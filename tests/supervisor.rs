@@ -86,6 +86,16 @@ fn pids_running(host: &Host, program: &Path) -> Vec<u32> {
         .collect()
 }
 
+/// The process in `host` running `program` with `word` in its command line, once there is one.
+fn process_with(host: &Host, program: &Path, word: &str) -> u32 {
+    let found = wait_for(Duration::from_secs(5), || {
+        pids_running(host, program)
+            .into_iter()
+            .find(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| text(&line).contains(word)))
+    });
+    found.unwrap_or_else(|| panic!("no {} with {word:?} in {}", program.display(), host.0))
+}
+
 /// The KEEPALIVE column of every established connection of every process running `program`.
 fn rows_of(host: &Host, program: &Path) -> Vec<String> {
     pids_running(host, program).into_iter().flat_map(established_keepalive).collect()
@@ -269,12 +279,7 @@ fn a_forked_daemon_stays_covered_and_the_supervisor_ends_with_it() {
     let started = command.output().unwrap();
     assert_eq!(started.status.code(), Some(0), "{}", describe(&started));
     server.expect("accepted", Duration::from_secs(5));
-    let client = wait_for(Duration::from_secs(5), || {
-        pids_running(&host, &wire)
-            .into_iter()
-            .find(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| text(&line).contains("connect")))
-    })
-    .expect("the daemon runs");
+    let client = process_with(&host, &wire, "connect");
     let rows = established_keepalive(client);
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert!(rows[0].starts_with("on, idle 20s"), "{rows:?}");
@@ -296,12 +301,7 @@ fn the_supervisor_ignores_signals_and_only_sigkill_leaves_the_program_with_enosy
     for kill in [false, true] {
         let mut program =
             start_under(&mut lab, &host, &["--via", "seccomp", "--idle", "20"], Path::new("sh"), &["-c", &script]);
-        let shell = wait_for(Duration::from_secs(5), || {
-            pids_running(&host, Path::new("sh")).into_iter().find(|pid| {
-                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| text(&line).contains("read go"))
-            })
-        })
-        .expect("the shell runs");
+        let shell = process_with(&host, Path::new("sh"), "read go");
         let supervisor = supervisor_of(shell);
         let signals = [
             libc::SIGTERM,
@@ -332,10 +332,7 @@ fn the_supervisor_ignores_signals_and_only_sigkill_leaves_the_program_with_enosy
         } else {
             program.expect("connected", Duration::from_secs(5));
             server.expect("accepted", Duration::from_secs(5));
-            let client = pids_running(&host, &wire).into_iter().find(|pid| {
-                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| text(&line).contains("connect"))
-            });
-            let rows = established_keepalive(client.expect("the client runs"));
+            let rows = established_keepalive(process_with(&host, &wire, "connect"));
             assert!(rows.first().is_some_and(|row| row.starts_with("on, idle 20s")), "{rows:?}");
             program.close_input();
         }
@@ -571,10 +568,7 @@ fn an_unprivileged_user_is_supervised_too() {
     let mut client = lab.start(&mut command);
     client.expect("connected", Duration::from_secs(5));
     server.expect("accepted", Duration::from_secs(5));
-    let client_pid = pids_running(&host, &wire)
-        .into_iter()
-        .find(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| text(&line).contains("connect")));
-    let rows = established_keepalive(client_pid.expect("the client runs"));
+    let rows = established_keepalive(process_with(&host, &wire, "connect"));
     assert!(rows.len() == 1 && rows[0].starts_with("on, idle 23s"), "{rows:?}");
     client.close_input();
 }

@@ -244,9 +244,10 @@ pub fn status_line(pid: u32) -> Option<String> {
     let filtered = status.lines().any(|line| line.split_whitespace().eq(["Seccomp:", "2"]));
     // `/proc/PID/stat`: `PID (comm) STATE ...`; a killed supervisor may linger as a zombie.
     let stat = std::fs::read_to_string(format!("/proc/{supervisor}/stat")).unwrap_or_default();
-    let alive = stat.split_once(" (").and_then(|(_, rest)| rest.rsplit_once(") ")).is_some_and(|(comm, state)| {
-        comm == SUPERVISOR_NAME && !state.starts_with(['Z', 'X'])
-    });
+    let alive = stat
+        .split_once(" (")
+        .and_then(|(_, rest)| rest.rsplit_once(") "))
+        .is_some_and(|(comm, state)| comm == SUPERVISOR_NAME && !state.starts_with(['Z', 'X']));
     Some(match (filtered, alive) {
         (true, true) => format!("supervised by keepalive (supervisor PID {supervisor}, --via seccomp)"),
         (true, false) => format!(
@@ -257,28 +258,35 @@ pub fn status_line(pid: u32) -> Option<String> {
     })
 }
 
-fn send_descriptor(channel: RawFd, fd: RawFd) -> io::Result<()> {
+/// Calls `use_message` with a message of one data byte and room for one descriptor.
+fn with_message<R>(use_message: impl FnOnce(&mut libc::msghdr) -> R) -> R {
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
     // SAFETY: CMSG_SPACE is a pure computation.
     let space = unsafe { libc::CMSG_SPACE(size_of::<RawFd>() as u32) } as usize;
     let mut control = vec![0u64; space.div_ceil(8)];
-    // SAFETY: all-zero is a valid msghdr; the fields set below point at live buffers.
+    // SAFETY: all-zero is a valid msghdr; the fields set below point at buffers that outlive it.
     let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
     message.msg_iov = &raw mut iov;
     message.msg_iovlen = 1;
     message.msg_control = control.as_mut_ptr().cast();
     message.msg_controllen = space as _;
-    // SAFETY: the control buffer has room for one header and one descriptor.
-    unsafe {
-        let header = libc::CMSG_FIRSTHDR(&raw const message);
-        (*header).cmsg_level = libc::SOL_SOCKET;
-        (*header).cmsg_type = libc::SCM_RIGHTS;
-        (*header).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<RawFd>(), fd);
-    }
-    // SAFETY: the message describes valid buffers.
-    if unsafe { libc::sendmsg(channel, &raw const message, libc::MSG_NOSIGNAL) } < 0 {
+    use_message(&mut message)
+}
+
+fn send_descriptor(channel: RawFd, fd: RawFd) -> io::Result<()> {
+    let sent = with_message(|message| {
+        // SAFETY: the control buffer has room for one header and one descriptor.
+        unsafe {
+            let header = libc::CMSG_FIRSTHDR(message);
+            (*header).cmsg_level = libc::SOL_SOCKET;
+            (*header).cmsg_type = libc::SCM_RIGHTS;
+            (*header).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<RawFd>(), fd);
+            libc::sendmsg(channel, message, libc::MSG_NOSIGNAL)
+        }
+    });
+    if sent < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
@@ -286,30 +294,21 @@ fn send_descriptor(channel: RawFd, fd: RawFd) -> io::Result<()> {
 
 /// The listener sent by `send_descriptor`, or `None` when the other end closed first.
 fn receive_listener(channel: &OwnedFd) -> Option<OwnedFd> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
-    // SAFETY: CMSG_SPACE is a pure computation.
-    let space = unsafe { libc::CMSG_SPACE(size_of::<RawFd>() as u32) } as usize;
-    let mut control = vec![0u64; space.div_ceil(8)];
-    // SAFETY: all-zero is a valid msghdr; the fields set below point at live buffers.
-    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
-    message.msg_iov = &raw mut iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control.as_mut_ptr().cast();
-    message.msg_controllen = space as _;
-    // SAFETY: the message describes valid buffers.
-    if unsafe { libc::recvmsg(channel.as_raw_fd(), &raw mut message, libc::MSG_CMSG_CLOEXEC) } <= 0 {
-        return None;
-    }
-    // SAFETY: the kernel filled the control buffer; a header, if any, is within it.
-    unsafe {
-        let header = libc::CMSG_FIRSTHDR(&raw const message);
-        if header.is_null() || (*header).cmsg_type != libc::SCM_RIGHTS {
+    with_message(|message| {
+        // SAFETY: the message describes valid buffers.
+        if unsafe { libc::recvmsg(channel.as_raw_fd(), message, libc::MSG_CMSG_CLOEXEC) } <= 0 {
             return None;
         }
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<RawFd>());
-        Some(OwnedFd::from_raw_fd(fd))
-    }
+        // SAFETY: the kernel filled the control buffer; a header, if any, is within it.
+        unsafe {
+            let header = libc::CMSG_FIRSTHDR(message);
+            if header.is_null() || (*header).cmsg_type != libc::SCM_RIGHTS {
+                return None;
+            }
+            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<RawFd>());
+            Some(OwnedFd::from_raw_fd(fd))
+        }
+    })
 }
 
 /// Why a program cannot run under the supervisor, found before anything starts.
