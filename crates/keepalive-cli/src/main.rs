@@ -2,6 +2,7 @@
 //! same elsewhere, or show whether a running process's TCP connections have keepalive.
 
 mod exec;
+mod foreign;
 mod launch;
 mod library;
 mod options;

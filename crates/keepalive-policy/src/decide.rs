@@ -211,10 +211,13 @@ pub fn decide(settings: &Settings, facts: &Facts) -> Decision {
     if let Moment::Setsockopt { level, name } = moment {
         return put_back(settings, level, name, facts.held);
     }
-    match facts.tcp {
-        Fact::Unknown if moment == Moment::Socket => return Decision::Need(Need::Tcp),
-        Fact::Known(false) | Fact::Unavailable if moment == Moment::Socket => return LeaveAlone(Reason::NotTcp),
-        _ => {}
+    // Known for free at socket(); at attach, before the state, which only TCP sockets have.
+    if matches!(moment, Moment::Socket | Moment::Attach) {
+        match facts.tcp {
+            Fact::Unknown => return Decision::Need(Need::Tcp),
+            Fact::Known(false) | Fact::Unavailable => return LeaveAlone(Reason::NotTcp),
+            Fact::Known(true) => {}
+        }
     }
     if moment == Moment::Socket {
         return if settings.selective() { LeaveAlone(Reason::WaitingForPeer) } else { Decision::SetAll };

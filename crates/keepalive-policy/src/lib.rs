@@ -4,7 +4,8 @@
 //! Pure code: `decide` takes the settings and the facts known about one socket and returns a
 //! `Decision`. It never reads or sets anything, so the hot path stays the caller's to keep
 //! cheap: facts start `Unknown`, and `decide` answers `Decision::Need(fact)` when it cannot go
-//! on without one. The caller gathers that fact and asks again. A socket with keepalive on at
+//! on without one. The caller gathers that fact and asks again, with it `Known` or, when it
+//! cannot be read, `Unavailable` (left `Unknown`, the same question comes back). A socket with keepalive on at
 //! `connect()` costs one `getsockopt(SO_KEEPALIVE)`, as it must.
 //!
 //! `no_std`, no allocation, no panic, no dependency but `keepalive-config`; the kernel's numbers
@@ -35,7 +36,7 @@
 //!
 //! # From outside the process
 //!
-//! `Moment::Attach` (an existing socket in a running process) takes its state first: a
+//! `Moment::Attach` (an existing socket in a running process) takes its kind, then its state: a
 //! listener is decided as at `listen()` (its accepted connections inherit its options), a
 //! connection or a socket not yet connected as at `connect()` or `accept()` but without the
 //! library's bookkeeping: `held` is never asked, and with `--side`, `Role` says which side it

@@ -231,7 +231,19 @@ fn table() {
             LeaveAlone(ListenerWithPeerRules)
         ),
         // attach
-        ("attach: state asked first", idle_20(), Facts::at(Moment::Attach), Needs(Need::State)),
+        ("attach: kind asked first", idle_20(), Facts::at(Moment::Attach), Needs(Need::Tcp)),
+        (
+            "attach: then the state",
+            idle_20(),
+            Facts { tcp: Fact::Known(true), ..Facts::at(Moment::Attach) },
+            Needs(Need::State),
+        ),
+        (
+            "attach: a socket of another kind has no state",
+            idle_20(),
+            Facts { tcp: Fact::Known(false), ..Facts::at(Moment::Attach) },
+            LeaveAlone(NotTcp),
+        ),
         ("attach: established", idle_20(), tcp(Moment::Attach), SetAll),
         (
             "attach: syn-sent",
@@ -482,4 +494,28 @@ fn constants_are_the_kernels() {
             libc::TCP_USER_TIMEOUT
         ]
     );
+}
+
+#[test]
+fn every_question_has_an_end() {
+    let nothing = Facts {
+        tcp: Fact::Unavailable,
+        state: Fact::Unavailable,
+        keepalive: Fact::Unavailable,
+        timers: Fact::Unavailable,
+        fresh: Fact::Unavailable,
+        peer: Fact::Unavailable,
+        role: Fact::Unavailable,
+        held: Fact::Unavailable,
+        ..Facts::at(Moment::Socket)
+    };
+    let moments = [Moment::Socket, Moment::Connect, Moment::Connected, Moment::Listen, Moment::Accept, Moment::Attach];
+    for settings in [idle_20(), forced(), side(Side::Client), only("10.0.0.0/8")] {
+        for moment in moments.into_iter().chain([SETSOCKOPT_IDLE]) {
+            for tcp in [Fact::Unavailable, Fact::Known(true)] {
+                let (decision, _) = staged(&settings, moment, &Facts { tcp, ..nothing });
+                assert!(!matches!(decision, Decision::Need(_)), "{moment:?}");
+            }
+        }
+    }
 }

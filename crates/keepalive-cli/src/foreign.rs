@@ -1,0 +1,502 @@
+//! Configuring another process's socket from outside it: `pidfd_getfd` (Linux 5.6) duplicates
+//! the descriptor into this process, the facts are read from the duplicate, `keepalive-policy`
+//! decides, and `setsockopt` on the duplicate changes the socket both descriptors share. The
+//! process is not stopped; it sees nothing but its socket's options changing.
+//!
+//! Used by `--attach` for every socket a process holds, and meant for the supervisor, which
+//! has the descriptor a trapped `connect()`, `listen()` or `accept()` names: open a `Target`
+//! once per process, then `configure` (or `configure_with`, to add what the trap knows, such
+//! as the peer of a `connect()` not yet made).
+//!
+//! A fresh socket's timers, which tell a timer the program chose from the system's default,
+//! depend on the network namespace (`net.ipv4.tcp_keepalive_*` are per namespace). They are
+//! read from a probe socket made in this process, in the target's namespace: when it differs
+//! from ours, from a short-lived thread that joins it through the pidfd (`setns`, Linux 5.8,
+//! needs CAP_SYS_ADMIN). Where that fails the defaults are unknown, and the options are all
+//! set, as the library does when it cannot learn them.
+
+use std::cell::OnceCell;
+use std::fs;
+use std::io;
+use std::mem::{MaybeUninit, size_of};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+
+use keepalive_config::{Peer, Settings};
+use keepalive_policy::{Decision, Fact, Facts, Moment, Need, Options, SocketOption, TcpState, Timer, Timers, linux};
+
+/// A process whose descriptors this one may duplicate.
+pub struct Target {
+    pid: u32,
+    pidfd: OwnedFd,
+    fresh: OnceCell<Fact<Timers>>,
+}
+
+/// Why a process cannot be configured.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OpenError {
+    /// It has exited (or never existed): no error for a pass over processes.
+    Gone,
+    /// This process lacks the rights; the text says which.
+    Denied(String),
+    Unsupported(String),
+}
+
+impl Target {
+    /// Opens `pid` (a process, not one of its other threads) and checks that its descriptors can
+    /// be duplicated.
+    pub fn open(pid: u32) -> Result<Target, OpenError> {
+        let raw = libc::pid_t::try_from(pid).map_err(|_| OpenError::Gone)?;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let pidfd = owned(unsafe { libc::syscall(libc::SYS_pidfd_open, raw, 0) }).map_err(|error| {
+            match error.raw_os_error() {
+                Some(libc::ESRCH) => OpenError::Gone,
+                Some(libc::ENOSYS) => OpenError::Unsupported("pidfd_open needs Linux 5.3".to_owned()),
+                // EINVAL: a thread that is not its process's leader.
+                _ => OpenError::Unsupported(format!("pidfd_open: {error}")),
+            }
+        })?;
+        let target = Target { pid, pidfd, fresh: OnceCell::new() };
+        // Descriptor -1 never exists: EBADF when allowed, EPERM when not, before any socket is read.
+        match target.duplicate(-1) {
+            Err(error) if error.raw_os_error() == Some(libc::EPERM) => Err(OpenError::Denied(missing_rights(pid))),
+            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Err(OpenError::Gone),
+            Err(error) if error.raw_os_error() == Some(libc::ENOSYS) => {
+                Err(OpenError::Unsupported("pidfd_getfd needs Linux 5.6".to_owned()))
+            }
+            _ => Ok(target),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        // SAFETY: `self.pidfd` is open as long as `self`.
+        unsafe { BorrowedFd::borrow_raw(self.pidfd.as_raw_fd()) }
+    }
+
+    /// A duplicate of the process's descriptor `fd`: `EBADF` once it is closed, `ESRCH` once the
+    /// process has exited.
+    pub fn duplicate(&self, fd: i32) -> io::Result<OwnedFd> {
+        // SAFETY: pidfd_getfd takes a pidfd, a descriptor number and flags, and returns a new
+        // descriptor (close-on-exec) or -1.
+        owned(unsafe { libc::syscall(libc::SYS_pidfd_getfd, self.pidfd.as_raw_fd(), fd, 0) })
+    }
+
+    /// Decides on the process's descriptor `fd` at `moment` and carries the decision out.
+    pub fn configure(&self, fd: i32, moment: Moment, settings: &Settings) -> io::Result<Outcome> {
+        self.configure_with(fd, Facts::at(moment), settings)
+    }
+
+    /// As `configure`, with facts the caller knows already (the address given to a trapped
+    /// `connect()`, the role of a connection); the others are read from the socket.
+    pub fn configure_with(&self, fd: i32, known: Facts, settings: &Settings) -> io::Result<Outcome> {
+        let socket = Socket::read(self.duplicate(fd)?);
+        Ok(self.configure_socket(fd, &socket, known, settings))
+    }
+
+    /// Decides on a socket already read, and carries the decision out.
+    pub fn configure_socket(&self, fd: i32, socket: &Socket, known: Facts, settings: &Settings) -> Outcome {
+        let mut facts = known;
+        let decision = loop {
+            match keepalive_policy::decide(settings, &facts) {
+                Decision::Need(need) => self.gather(socket, &mut facts, need),
+                decision => break decision,
+            }
+        };
+        let failed = carry_out(socket.fd(), decision, settings);
+        let after = if socket.is_tcp() && changes(decision) { Snapshot::read(socket.fd()) } else { socket.before };
+        Outcome { fd, socket: socket.summary(), decision, before: socket.before, after, failed }
+    }
+
+    fn gather(&self, socket: &Socket, facts: &mut Facts, need: Need) {
+        match need {
+            Need::Tcp => facts.tcp = Fact::Known(socket.is_tcp()),
+            // Never left Unknown, so that the loop in `configure_socket` ends.
+            Need::State => facts.state = known_or_unavailable(socket.state),
+            Need::Keepalive => facts.keepalive = Fact::from_read(socket.before.keepalive),
+            Need::Timers => facts.timers = Fact::Known(socket.before.timers),
+            Need::Fresh => facts.fresh = *self.fresh.get_or_init(|| fresh_defaults(self)),
+            Need::Peer => facts.peer = Fact::from_read(socket.peer.map(peer_of)),
+            // Set by callers that can tell; the others leave the socket alone with side rules.
+            Need::Role => facts.role = Fact::Unavailable,
+            // Nothing outside the library holds sockets.
+            Need::Held => facts.held = Fact::Known(false),
+        }
+    }
+}
+
+fn known_or_unavailable<T>(fact: Fact<T>) -> Fact<T> {
+    match fact {
+        Fact::Unknown => Fact::Unavailable,
+        fact => fact,
+    }
+}
+
+/// One socket as read from a duplicate: what it is, where, and its options before anything is changed.
+pub struct Socket {
+    descriptor: OwnedFd,
+    pub domain: Option<i32>,
+    pub kind: Option<i32>,
+    pub protocol: Option<i32>,
+    pub state: Fact<TcpState>,
+    pub local: Option<SocketAddr>,
+    pub peer: Option<SocketAddr>,
+    pub before: Snapshot,
+}
+
+impl Socket {
+    /// Reads every fact of a TCP socket (nine system calls); of any other, its kind only.
+    pub fn read(descriptor: OwnedFd) -> Socket {
+        let fd = descriptor.as_raw_fd();
+        let option = |name| getsockopt::<libc::c_int>(fd, libc::SOL_SOCKET, name);
+        let mut socket = Socket {
+            domain: option(libc::SO_DOMAIN),
+            kind: option(libc::SO_TYPE),
+            protocol: option(libc::SO_PROTOCOL),
+            state: Fact::Unknown,
+            local: None,
+            peer: None,
+            before: Snapshot::default(),
+            descriptor,
+        };
+        if socket.is_tcp() {
+            socket.state = Fact::from_read(tcp_state(fd));
+            socket.local = address(fd, libc::getsockname);
+            socket.peer = address(fd, libc::getpeername);
+            socket.before = Snapshot::read(fd);
+        }
+        socket
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.descriptor.as_raw_fd()
+    }
+
+    pub fn is_tcp(&self) -> bool {
+        matches!((self.domain, self.kind, self.protocol), (Some(d), Some(k), Some(p)) if linux::is_tcp(d, k, p))
+    }
+
+    fn summary(&self) -> SocketSummary {
+        let label = match (self.domain, self.protocol) {
+            (Some(domain), Some(protocol)) if self.is_tcp() => linux::label(domain, protocol),
+            _ => "other",
+        };
+        SocketSummary { label, state: self.state, local: self.local, peer: self.peer }
+    }
+}
+
+/// What a report line says of the socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketSummary {
+    /// `tcp`, `tcp6`, `mptcp`, `mptcp6`, or `other` for anything that is not TCP.
+    pub label: &'static str,
+    pub state: Fact<TcpState>,
+    pub local: Option<SocketAddr>,
+    pub peer: Option<SocketAddr>,
+}
+
+/// A socket's keepalive and timers as the kernel reports them; `None` where it refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub keepalive: Option<bool>,
+    pub timers: Timers,
+}
+
+impl Snapshot {
+    pub fn read(fd: i32) -> Snapshot {
+        let mut timers = Timers::default();
+        for timer in Timer::ALL {
+            timers.set(timer, getsockopt(fd, libc::IPPROTO_TCP, timer.option_name()));
+        }
+        let keepalive = getsockopt::<libc::c_int>(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE).map(|on| on != 0);
+        Snapshot { keepalive, timers }
+    }
+}
+
+/// What was done to one socket, for the report.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The descriptor's number in its process.
+    pub fd: i32,
+    pub socket: SocketSummary,
+    pub decision: Decision,
+    pub before: Snapshot,
+    /// Read back from the kernel after the options were set; `before` when nothing was set.
+    pub after: Snapshot,
+    /// The options the kernel refused, with its error.
+    pub failed: Vec<(SocketOption, io::Error)>,
+}
+
+impl Outcome {
+    pub fn changed(&self) -> bool {
+        self.before != self.after
+    }
+}
+
+fn changes(decision: Decision) -> bool {
+    matches!(decision, Decision::SetAll | Decision::SetUnchosen(_) | Decision::PutBack(_))
+}
+
+/// The `setsockopt` calls `decision` asks for, in order; returns those that failed.
+fn carry_out(fd: i32, decision: Decision, settings: &Settings) -> Vec<(SocketOption, io::Error)> {
+    let options = Options::of(settings);
+    let wanted: Vec<SocketOption> = match decision {
+        Decision::SetAll => options.as_slice().to_vec(),
+        Decision::SetUnchosen(kept) => options.except(kept).collect(),
+        Decision::PutBack(option) => vec![option],
+        Decision::LeaveAlone(_) | Decision::Need(_) => Vec::new(),
+    };
+    wanted.into_iter().filter_map(|option| setsockopt(fd, option).err().map(|error| (option, error))).collect()
+}
+
+/// A fresh TCP socket's timers in the target's network namespace.
+fn fresh_defaults(target: &Target) -> Fact<Timers> {
+    let probe = || Fact::from_read(probe_timers());
+    if same_network_namespace(target.pid) {
+        return probe();
+    }
+    let pidfd = target.pidfd();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                // SAFETY: setns on a pidfd moves only this thread, which ends right after.
+                let joined = unsafe { libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWNET) } == 0;
+                if joined { probe() } else { Fact::Unavailable }
+            })
+            .join()
+            .unwrap_or(Fact::Unavailable)
+    })
+}
+
+fn same_network_namespace(pid: u32) -> bool {
+    let identity = |path: String| fs::metadata(path).map(|meta| (meta.dev(), meta.ino())).ok();
+    // Unreadable (not root, another user's process): assume ours, which is the common case.
+    match (identity(format!("/proc/{pid}/ns/net")), identity("/proc/self/ns/net".to_owned())) {
+        (Some(theirs), Some(ours)) => theirs == ours,
+        _ => true,
+    }
+}
+
+/// The timers of a TCP socket made for the purpose, in this thread's network namespace.
+fn probe_timers() -> Option<Timers> {
+    let make = |domain| {
+        // SAFETY: socket takes three integers and returns a new descriptor or -1.
+        owned(libc::c_long::from(unsafe { libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })).ok()
+    };
+    let probe = make(libc::AF_INET).or_else(|| make(libc::AF_INET6))?;
+    let timers = Snapshot::read(probe.as_raw_fd()).timers;
+    timers.0.iter().all(Option::is_some).then_some(timers)
+}
+
+/// The state byte that starts `struct tcp_info`.
+fn tcp_state(fd: i32) -> Option<TcpState> {
+    let mut info = [0u8; 8];
+    let mut length = info.len() as libc::socklen_t;
+    // SAFETY: info and length describe a writable buffer; the kernel copies at most `length` bytes.
+    let result =
+        unsafe { libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, info.as_mut_ptr().cast(), &mut length) };
+    (result == 0 && length >= 1).then(|| TcpState(info[0]))
+}
+
+type NameFn = unsafe extern "C" fn(libc::c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int;
+
+/// The socket's own or its peer's address (`getsockname`, `getpeername`), if IPv4 or IPv6.
+fn address(fd: i32, read: NameFn) -> Option<SocketAddr> {
+    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut length = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: storage and length describe a writable buffer large enough for any address.
+    if unsafe { read(fd, storage.as_mut_ptr().cast(), &mut length) } != 0 {
+        return None;
+    }
+    // SAFETY: zeroed, then written by the kernel: every byte is initialised.
+    let storage = unsafe { storage.assume_init() };
+    let start = (&raw const storage).cast::<u8>();
+    match libc::c_int::from(storage.ss_family) {
+        libc::AF_INET if length as usize >= size_of::<libc::sockaddr_in>() => {
+            // SAFETY: a sockaddr_storage holds any address, and is aligned for all of them.
+            let four = unsafe { &*start.cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(four.sin_addr.s_addr.to_ne_bytes());
+            Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be(four.sin_port)))
+        }
+        libc::AF_INET6 if length as usize >= size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: as above.
+            let six = unsafe { &*start.cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(six.sin6_addr.s6_addr);
+            Some(SocketAddr::new(IpAddr::V6(ip), u16::from_be(six.sin6_port)))
+        }
+        _ => None,
+    }
+}
+
+/// The peer as peer rules see it: IPv4 as IPv4-mapped, so that rules match either way.
+pub fn peer_of(address: SocketAddr) -> Peer {
+    match address.ip() {
+        IpAddr::V4(ip) => Peer::v4(ip.octets(), address.port()),
+        IpAddr::V6(ip) => Peer::v6(ip.octets(), address.port()),
+    }
+}
+
+/// What this process lacks to duplicate `pid`'s descriptors, as one line.
+fn missing_rights(pid: u32) -> String {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let uid = status.lines().find_map(|line| line.strip_prefix("Uid:")).and_then(|ids| ids.split_whitespace().next());
+    let Some(uid) = uid.and_then(|uid| uid.parse::<u32>().ok()) else {
+        return "permission denied: run as root".to_owned();
+    };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != uid {
+        return format!("permission denied: run as root or as uid {uid}");
+    }
+    // A process that is not dumpable has its /proc files owned by root.
+    let owner = fs::metadata(format!("/proc/{pid}/status")).map(|meta| meta.uid()).unwrap_or(uid);
+    if owner != uid {
+        return format!(
+            "permission denied: process {pid} is not dumpable (set-user-ID, or PR_SET_DUMPABLE 0): run as root"
+        );
+    }
+    match fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").map(|scope| scope.trim().to_owned()) {
+        Ok(scope) if scope != "0" => {
+            format!("permission denied: Yama ptrace_scope is {scope} (/proc/sys/kernel/yama/ptrace_scope): run as root")
+        }
+        _ => format!("permission denied: run as root or as uid {uid}"),
+    }
+}
+
+fn owned(result: libc::c_long) -> io::Result<OwnedFd> {
+    let fd = i32::try_from(result).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor to us, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// An option of type `T`, `None` when the kernel refuses it.
+pub fn getsockopt<T: Copy + Default>(fd: i32, level: i32, name: i32) -> Option<T> {
+    let mut value = T::default();
+    let mut length = size_of::<T>() as libc::socklen_t;
+    // SAFETY: value and length describe a writable buffer of exactly size_of::<T>() bytes.
+    let result = unsafe { libc::getsockopt(fd, level, name, (&raw mut value).cast(), &mut length) };
+    (result == 0 && length as usize == size_of::<T>()).then_some(value)
+}
+
+fn setsockopt(fd: i32, option: SocketOption) -> io::Result<()> {
+    let value: libc::c_int = option.value;
+    let length = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: value is a readable c_int of `length` bytes.
+    let result = unsafe { libc::setsockopt(fd, option.level, option.name, (&raw const value).cast(), length) };
+    if result == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keepalive_config::rules::parse_rules;
+    use keepalive_policy::{Kept, Reason};
+    use std::net::{TcpListener, TcpStream, UdpSocket};
+
+    fn idle_20() -> Settings {
+        Settings { idle: Some(20), ..Settings::DEFAULT }
+    }
+
+    /// This process as the target: the same calls as for another one, which `--attach`'s tests make.
+    fn ourselves() -> Target {
+        Target::open(std::process::id()).expect("pidfd_open and pidfd_getfd on ourselves")
+    }
+
+    fn pair() -> (TcpListener, TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (listener, client, server)
+    }
+
+    fn kernel(fd: i32) -> (Option<i32>, Option<i32>) {
+        (getsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE), getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE))
+    }
+
+    fn set_idle(fd: i32, seconds: i32) {
+        setsockopt(fd, SocketOption { level: libc::IPPROTO_TCP, name: libc::TCP_KEEPIDLE, value: seconds }).unwrap();
+    }
+
+    #[test]
+    fn an_idle_connection_gets_the_options() {
+        let (_listener, client, _server) = pair();
+        let fresh_idle = kernel(client.as_raw_fd()).1;
+        let outcome = ourselves().configure(client.as_raw_fd(), Moment::Attach, &idle_20()).unwrap();
+        assert_eq!(outcome.decision, Decision::SetAll);
+        assert_eq!(kernel(client.as_raw_fd()), (Some(1), Some(20)), "read back from the kernel");
+        assert_eq!((outcome.before.keepalive, outcome.before.timers.get(Timer::Idle)), (Some(false), fresh_idle));
+        assert_eq!((outcome.after.keepalive, outcome.after.timers.get(Timer::Idle)), (Some(true), Some(20)));
+        assert_eq!(outcome.socket.state, Fact::Known(TcpState::ESTABLISHED));
+        assert_eq!(outcome.socket.peer, client.peer_addr().ok());
+        assert!(outcome.changed() && outcome.failed.is_empty());
+        let again = ourselves().configure(client.as_raw_fd(), Moment::Attach, &idle_20()).unwrap();
+        assert_eq!(again.decision, Decision::LeaveAlone(Reason::KeepaliveOn));
+        assert!(!again.changed());
+    }
+
+    #[test]
+    fn the_programs_own_timer_is_kept_unless_forced() {
+        let (_listener, client, _server) = pair();
+        set_idle(client.as_raw_fd(), 45);
+        let outcome = ourselves().configure(client.as_raw_fd(), Moment::Attach, &idle_20()).unwrap();
+        assert_eq!(outcome.decision, Decision::SetUnchosen(Kept::NONE.with(Timer::Idle)));
+        assert_eq!(kernel(client.as_raw_fd()), (Some(1), Some(45)));
+        let forced = Settings { force: true, ..idle_20() };
+        ourselves().configure(client.as_raw_fd(), Moment::Attach, &forced).unwrap();
+        assert_eq!(kernel(client.as_raw_fd()), (Some(1), Some(20)));
+    }
+
+    #[test]
+    fn a_listener_passes_the_options_to_what_it_accepts() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let outcome = ourselves().configure(listener.as_raw_fd(), Moment::Attach, &idle_20()).unwrap();
+        assert_eq!((outcome.decision, outcome.socket.state), (Decision::SetAll, Fact::Known(TcpState::LISTEN)));
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert_eq!(kernel(accepted.as_raw_fd()), (Some(1), Some(20)), "inherited from the listener");
+    }
+
+    #[test]
+    fn peer_rules_are_judged_on_the_peer() {
+        let (_listener, client, _server) = pair();
+        let only = |text: &str| Settings { only: parse_rules(text.as_bytes(), |_| panic!()), ..idle_20() };
+        let outcome = ourselves().configure(client.as_raw_fd(), Moment::Attach, &only("192.168.0.0/16")).unwrap();
+        assert_eq!(outcome.decision, Decision::LeaveAlone(Reason::PeerNotSelected));
+        assert_eq!(kernel(client.as_raw_fd()).0, Some(0));
+        ourselves().configure(client.as_raw_fd(), Moment::Attach, &only("127.0.0.0/8")).unwrap();
+        assert_eq!(kernel(client.as_raw_fd()), (Some(1), Some(20)));
+    }
+
+    #[test]
+    fn other_sockets_are_left_alone() {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let outcome = ourselves().configure(udp.as_raw_fd(), Moment::Attach, &idle_20()).unwrap();
+        assert_eq!((outcome.decision, outcome.socket.label), (Decision::LeaveAlone(Reason::NotTcp), "other"));
+        assert_eq!(getsockopt::<i32>(udp.as_raw_fd(), libc::SOL_SOCKET, libc::SO_KEEPALIVE), Some(0));
+    }
+
+    #[test]
+    fn closed_descriptors_and_exited_processes() {
+        let error = ourselves().configure(1_000_000, Moment::Attach, &idle_20()).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::EBADF));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(matches!(Target::open(pid), Err(OpenError::Gone)));
+    }
+
+    #[test]
+    fn fresh_defaults_come_from_a_probe() {
+        let fresh = fresh_defaults(&ourselves());
+        let Fact::Known(timers) = fresh else { panic!("no defaults: {fresh:?}") };
+        let system: i32 = fs::read_to_string("/proc/sys/net/ipv4/tcp_keepalive_time").unwrap().trim().parse().unwrap();
+        assert_eq!(timers.get(Timer::Idle), Some(system));
+        assert_eq!(timers.get(Timer::UserTimeout), Some(0));
+    }
+}
