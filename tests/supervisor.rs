@@ -212,6 +212,18 @@ fn auto_supervises_static_and_go_programs_and_preloads_the_others() {
 }
 
 #[test]
+fn go_under_the_preload_is_warned_about() {
+    let peer = go_peer("dynamic");
+    let output = run(&["--via", "preload", peer.to_str().unwrap()]);
+    let expected = format!(
+        "keepalive: warning: {} is a Go program, which makes its own system calls: LD_PRELOAD cannot reach them",
+        peer.display()
+    );
+    assert!(text(&output.stderr).starts_with(&expected), "{}", describe(&output));
+    assert_eq!(output.status.code(), Some(2), "the program ran: {}", describe(&output));
+}
+
+#[test]
 fn exit_status_and_death_by_signal_are_the_programs() {
     for via in [["--via", "seccomp"], ["--via", "auto"]] {
         let shell = if via[1] == "auto" { vec!["busybox", "sh"] } else { vec!["sh"] };
@@ -271,9 +283,10 @@ fn a_forked_daemon_stays_covered_and_the_supervisor_ends_with_it() {
     let wire = static_wire("glibc");
     let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7401"]));
     wait_listening(&lab, &host, 7401);
-    // The program forks a subshell that outlives it, which then execs the client: a daemon.
+    // The program forks a subshell that forks again and exits at once, leaving an orphan that
+    // execs the client later: a double-forking daemon, reparented away from the program.
     let daemon =
-        format!("(sleep 0.5; exec {} connect 127.0.0.1 7401 </dev/null >/dev/null 2>&1) & exit 0", wire.display());
+        format!("( (sleep 0.5; exec {} connect 127.0.0.1 7401 </dev/null >/dev/null 2>&1) & ); exit 0", wire.display());
     let mut command = lab.command(&host, command_path());
     command.args(["--via", "seccomp", "--idle", "20", "--", "sh", "-c", &daemon]);
     let started = command.output().unwrap();

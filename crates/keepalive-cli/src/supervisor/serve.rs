@@ -7,7 +7,7 @@
 //! the process that made the call and not a later one with the same ID.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use keepalive_config::Peer;
 
@@ -16,8 +16,6 @@ use super::trapped::{self, Call, Plan};
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (linux/seccomp.h, Linux 6.6): the supervisor runs on the
 /// caller's CPU as soon as it is notified, and the caller on the supervisor's when answered.
 const SYNC_WAKE_UP: u64 = 1;
-/// `PIDFD_THREAD` (Linux 6.9): a pidfd for a thread that is not its process's leader.
-const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
 
 /// A received notification, laid out as the kernel writes it, with room for fields a newer
 /// kernel may add (its size is asked of the kernel).
@@ -38,7 +36,7 @@ impl Buffers {
 }
 
 /// Serves notifications on `listener` until no process uses the filter any more.
-pub fn serve(listener: OwnedFd, plan: Plan, verbose: bool) {
+pub fn serve(listener: OwnedFd, mut plan: Plan, verbose: bool) {
     let listener = listener.as_raw_fd();
     // SAFETY: an ioctl with a u64 flag word; an older kernel refuses it and nothing changes.
     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, SYNC_WAKE_UP) };
@@ -62,7 +60,7 @@ pub fn serve(listener: OwnedFd, plan: Plan, verbose: bool) {
         }
         // SAFETY: the kernel wrote a seccomp_notif at the start of the buffer.
         let notification = unsafe { std::ptr::read(buffers.notification.as_ptr().cast::<libc::seccomp_notif>()) };
-        let answer = handle(listener, &notification, &plan, verbose);
+        let answer = handle(listener, &notification, &mut plan, verbose);
         respond(listener, notification.id, answer, buffers.response_size);
     }
 }
@@ -89,9 +87,9 @@ fn respond(listener: RawFd, id: u64, answer: Answer, size: usize) {
     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, response.as_mut_ptr()) };
 }
 
-fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &Plan, verbose: bool) -> Answer {
+fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, verbose: bool) -> Answer {
     let data = &notification.data;
-    let tid = notification.pid as libc::pid_t;
+    let tid = notification.pid;
     let args = data.args;
     let nr = libc::c_long::from(data.nr);
     let call = match nr {
@@ -101,7 +99,7 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &Plan, verb
         libc::SYS_accept | libc::SYS_accept4 => Call::Accept,
         libc::SYS_setsockopt => return setsockopt_for_program(listener, notification, plan, verbose),
         libc::SYS_io_uring_setup => {
-            warn_about_io_uring(tid);
+            warn_about_io_uring(tid, plan);
             return Answer::Continue;
         }
         _ => return Answer::Continue,
@@ -109,10 +107,8 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &Plan, verb
     let Ok(fd) = i32::try_from(args[0]) else {
         return Answer::Continue;
     };
-    let Some(pidfd) = open_process(tid) else {
-        return Answer::Continue;
-    };
-    let peer = if plan.settings.only.configured || plan.settings.skip.configured {
+    let settings = plan.settings;
+    let peer = if settings.only.configured || settings.skip.configured {
         match nr {
             libc::SYS_connect => read_peer(tid, args[1], args[2]),
             libc::SYS_sendto => read_peer(tid, args[4], args[5]),
@@ -122,11 +118,15 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &Plan, verb
     } else {
         None
     };
-    // From here, `pidfd` and the memory read are known to be the caller's.
+    let Some(process) = plan.process_of(tid) else {
+        return Answer::Continue;
+    };
+    let socket = process.duplicate(fd);
+    // From here, the process and the memory read are known to be the caller's.
     if !still_pending(listener, notification.id) {
         return Answer::Continue;
     }
-    let socket = match duplicate(&pidfd, fd) {
+    let socket = match socket {
         Ok(socket) => socket,
         Err(error) => {
             if verbose && error.raw_os_error() == Some(libc::EPERM) {
@@ -139,47 +139,53 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &Plan, verb
             return Answer::Continue;
         }
     };
-    let outcome = trapped::configure_trapped(&socket, call, peer, plan);
+    let label = label(&socket);
+    let line = trapped::configure_trapped(process, fd, socket, call, peer, &settings);
     if verbose {
-        describe(tid, fd, &socket, call.name(), &outcome);
+        eprintln!("keepalive[{tid}]: fd {fd} {label} {}: {line}", call.name());
     }
     Answer::Continue
 }
 
 /// In force mode: the program's `setsockopt` of a keepalive option, carried out by the
-/// supervisor with the program's value, then ours put back on a socket we configured.
-fn setsockopt_for_program(listener: RawFd, notification: &libc::seccomp_notif, plan: &Plan, verbose: bool) -> Answer {
-    let tid = notification.pid as libc::pid_t;
+/// supervisor with the program's value, then ours put back on a socket we configure.
+fn setsockopt_for_program(
+    listener: RawFd,
+    notification: &libc::seccomp_notif,
+    plan: &mut Plan,
+    verbose: bool,
+) -> Answer {
+    let tid = notification.pid;
     let args = notification.data.args;
     let (Ok(fd), level, name) = (i32::try_from(args[0]), args[1] as i32, args[2] as i32) else {
-        return Answer::Continue;
-    };
-    let Some(pidfd) = open_process(tid) else {
         return Answer::Continue;
     };
     // The options the filter traps take an int; a longer value is read as the kernel reads it.
     let length = args[4] as u32;
     let mut value = [0u8; 4];
     let read = if length >= 4 { read_memory(tid, args[3], &mut value) } else { Err(libc::EINVAL) };
+    let settings = plan.settings;
+    let Some(process) = plan.process_of(tid) else {
+        return Answer::Continue;
+    };
+    let socket = process.duplicate(fd);
     if !still_pending(listener, notification.id) {
         return Answer::Continue;
     }
-    let Ok(socket) = duplicate(&pidfd, fd) else {
-        // Not a descriptor of the program, or not one we may take: the kernel answers as it would.
+    // Not a descriptor of the program, or not one we may take; or a bad pointer or length: the
+    // kernel carries the call out and gives the program its answer.
+    let (Ok(socket), Ok(())) = (socket, read) else {
         return Answer::Continue;
     };
-    if read.is_err() {
-        // A bad pointer or length: the kernel gives the program the error it gives.
-        return Answer::Continue;
-    }
-    // SAFETY: value is 4 readable bytes, length as the kernel requires for an int option.
+    // SAFETY: value is 4 readable bytes, the length of an int option.
     let result = unsafe { libc::setsockopt(socket.as_raw_fd(), level, name, value.as_ptr().cast(), 4) };
     if result != 0 {
         return Answer::Done(Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL)));
     }
-    if let Some(text) = trapped::enforce(&socket, level, name, plan) {
+    let label = label(&socket);
+    if let Some(line) = trapped::enforce(process, fd, socket, &settings) {
         if verbose {
-            describe(tid, fd, &socket, "setsockopt()", &text);
+            eprintln!("keepalive[{tid}]: fd {fd} {label} setsockopt(): {line}");
         }
     }
     Answer::Done(Ok(0))
@@ -188,9 +194,9 @@ fn setsockopt_for_program(listener: RawFd, notification: &libc::seccomp_notif, p
 /// Once per supervisor, on the program's own standard error (a duplicate of its descriptor 2,
 /// which shares its offset): connections made through io_uring (`IORING_OP_CONNECT`,
 /// `IORING_OP_ACCEPT`) are not seen.
-fn warn_about_io_uring(tid: libc::pid_t) {
+fn warn_about_io_uring(tid: u32, plan: &mut Plan) {
     static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    let Some(stderr) = open_process(tid).and_then(|pidfd| duplicate(&pidfd, 2).ok()) else {
+    let Some(stderr) = plan.process_of(tid).and_then(|process| process.duplicate(2).ok()) else {
         return;
     };
     if WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
@@ -206,27 +212,10 @@ fn warn_about_io_uring(tid: libc::pid_t) {
     unsafe { libc::write(stderr.as_raw_fd(), line.as_ptr().cast(), line.len()) };
 }
 
-fn describe(tid: libc::pid_t, fd: i32, socket: &OwnedFd, call: &str, text: &str) {
-    let domain = trapped::getsockopt::<i32>(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN);
-    let label = if domain == Some(libc::AF_INET6) { "tcp6" } else { "tcp" };
-    eprintln!("keepalive[{tid}]: fd {fd} {label} {call}: {text}");
-}
-
-/// A pidfd for the process of thread `tid`: with `PIDFD_THREAD` where the kernel has it, else
-/// through the thread's `Tgid`.
-fn open_process(tid: libc::pid_t) -> Option<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, PIDFD_THREAD) };
-    if fd >= 0 {
-        // SAFETY: the kernel just returned this descriptor, and nothing else owns it.
-        return Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
-    }
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    let tgid: libc::pid_t = status.lines().find_map(|line| line.strip_prefix("Tgid:"))?.trim().parse().ok()?;
-    // SAFETY: as above.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0) };
-    // SAFETY: as above.
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+/// `tcp` or `tcp6`, as debug lines name a socket.
+fn label(socket: &OwnedFd) -> &'static str {
+    let domain = crate::foreign::getsockopt::<i32>(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN);
+    if domain == Some(libc::AF_INET6) { "tcp6" } else { "tcp" }
 }
 
 fn still_pending(listener: RawFd, id: u64) -> bool {
@@ -235,24 +224,13 @@ fn still_pending(listener: RawFd, id: u64) -> bool {
     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &raw mut id) == 0 }
 }
 
-/// The program's descriptor `fd`, duplicated into this process.
-fn duplicate(pidfd: &OwnedFd, fd: i32) -> io::Result<OwnedFd> {
-    // SAFETY: pidfd_getfd takes a pidfd, a descriptor number and flags, and returns a new descriptor or -1.
-    let dup = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
-    if dup < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor, and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(dup as RawFd) })
-}
-
 /// Copies `into.len()` bytes at `address` in thread `tid`'s memory. Another thread of the program
 /// may change them after they are read and before the kernel reads them for the call.
-fn read_memory(tid: libc::pid_t, address: u64, into: &mut [u8]) -> Result<(), i32> {
+fn read_memory(tid: u32, address: u64, into: &mut [u8]) -> Result<(), i32> {
     let local = libc::iovec { iov_base: into.as_mut_ptr().cast(), iov_len: into.len() };
     let remote = libc::iovec { iov_base: address as usize as *mut libc::c_void, iov_len: into.len() };
     // SAFETY: `local` describes `into`; the kernel checks `remote`, which is only read.
-    let copied = unsafe { libc::process_vm_readv(tid, &raw const local, 1, &raw const remote, 1, 0) };
+    let copied = unsafe { libc::process_vm_readv(tid as libc::pid_t, &raw const local, 1, &raw const remote, 1, 0) };
     if copied == into.len() as isize {
         Ok(())
     } else {
@@ -261,7 +239,7 @@ fn read_memory(tid: libc::pid_t, address: u64, into: &mut [u8]) -> Result<(), i3
 }
 
 /// The peer in the `sockaddr` of `length` bytes at `address` in the program.
-fn read_peer(tid: libc::pid_t, address: u64, length: u64) -> Option<Peer> {
+fn read_peer(tid: u32, address: u64, length: u64) -> Option<Peer> {
     let mut storage = [0u8; size_of::<libc::sockaddr_storage>()];
     let length = usize::try_from(length).ok()?.min(storage.len());
     if address == 0 {
@@ -272,7 +250,7 @@ fn read_peer(tid: libc::pid_t, address: u64, length: u64) -> Option<Peer> {
 }
 
 /// The peer in a `msghdr`'s `msg_name`.
-fn read_message_peer(tid: libc::pid_t, message: u64) -> Option<Peer> {
+fn read_message_peer(tid: u32, message: u64) -> Option<Peer> {
     let mut header = [0u8; 16];
     read_memory(tid, message, &mut header).ok()?;
     let name = u64::from_ne_bytes(header[..8].try_into().ok()?);
