@@ -87,12 +87,14 @@ impl Target {
     }
 
     /// Decides on the process's descriptor `fd` at `moment` and carries the decision out.
+    #[allow(dead_code, reason = "the supervisor's entry (issue 15); --attach reads sockets first")]
     pub fn configure(&self, fd: i32, moment: Moment, settings: &Settings) -> io::Result<Outcome> {
         self.configure_with(fd, Facts::at(moment), settings)
     }
 
     /// As `configure`, with facts the caller knows already (the address given to a trapped
     /// `connect()`, the role of a connection); the others are read from the socket.
+    #[allow(dead_code, reason = "the supervisor's entry (issue 15)")]
     pub fn configure_with(&self, fd: i32, known: Facts, settings: &Settings) -> io::Result<Outcome> {
         let socket = Socket::read(self.duplicate(fd)?);
         Ok(self.configure_socket(fd, &socket, known, settings))
@@ -107,8 +109,11 @@ impl Target {
                 decision => break decision,
             }
         };
-        let failed = carry_out(socket.fd(), decision, settings);
-        let after = if socket.is_tcp() && changes(decision) { Snapshot::read(socket.fd()) } else { socket.before };
+        let wanted = options_to_set(decision, settings);
+        let failed =
+            wanted.iter().filter_map(|option| setsockopt(socket.fd(), *option).err().map(|error| (*option, error)));
+        let failed = failed.collect();
+        let after = socket.before.read_again(socket.fd(), &wanted);
         Outcome { fd, socket: socket.summary(), decision, before: socket.before, after, failed }
     }
 
@@ -215,6 +220,20 @@ impl Snapshot {
         let keepalive = getsockopt::<libc::c_int>(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE).map(|on| on != 0);
         Snapshot { keepalive, timers }
     }
+
+    /// This snapshot with the `options` just set read back from the kernel; the others cannot
+    /// have changed but by the program, in the meantime.
+    fn read_again(&self, fd: i32, options: &[SocketOption]) -> Snapshot {
+        let mut after = *self;
+        for option in options {
+            let value = getsockopt::<libc::c_int>(fd, option.level, option.name);
+            match option.timer() {
+                Some(timer) => after.timers.set(timer, value),
+                None => after.keepalive = value.map(|on| on != 0),
+            }
+        }
+        after
+    }
 }
 
 /// What was done to one socket, for the report.
@@ -237,20 +256,15 @@ impl Outcome {
     }
 }
 
-fn changes(decision: Decision) -> bool {
-    matches!(decision, Decision::SetAll | Decision::SetUnchosen(_) | Decision::PutBack(_))
-}
-
-/// The `setsockopt` calls `decision` asks for, in order; returns those that failed.
-fn carry_out(fd: i32, decision: Decision, settings: &Settings) -> Vec<(SocketOption, io::Error)> {
+/// The `setsockopt` calls `decision` asks for, in order.
+fn options_to_set(decision: Decision, settings: &Settings) -> Vec<SocketOption> {
     let options = Options::of(settings);
-    let wanted: Vec<SocketOption> = match decision {
+    match decision {
         Decision::SetAll => options.as_slice().to_vec(),
         Decision::SetUnchosen(kept) => options.except(kept).collect(),
         Decision::PutBack(option) => vec![option],
         Decision::LeaveAlone(_) | Decision::Need(_) => Vec::new(),
-    };
-    wanted.into_iter().filter_map(|option| setsockopt(fd, option).err().map(|error| (option, error))).collect()
+    }
 }
 
 /// A fresh TCP socket's timers in the target's network namespace.

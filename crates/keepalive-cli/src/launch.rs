@@ -33,7 +33,7 @@ pub fn preload_list(library: &Path, existing: Option<&OsStr>) -> OsString {
 
 /// Names that would compete with `variable`'s own: its alias and the older libraries' names.
 /// They are removed so that the library never has to settle a conflict the user did not make.
-pub fn rivals(variable: &Variable) -> impl Iterator<Item = &'static str> {
+fn rivals(variable: &Variable) -> impl Iterator<Item = &'static str> {
     variable.alias.into_iter().chain(variable.legacy.iter().copied()).filter_map(|name| name.to_str().ok())
 }
 

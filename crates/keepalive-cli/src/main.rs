@@ -1,11 +1,13 @@
 //! `keepalive`: run a program with libkeepalive preloaded, print the environment that does the
 //! same elsewhere, or show whether a running process's TCP connections have keepalive.
 
+mod attach;
 mod exec;
 mod foreign;
 mod launch;
 mod library;
 mod options;
+mod overview;
 mod program;
 mod sockets;
 mod status;
@@ -22,8 +24,19 @@ const USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = options::parse();
+    if let Some(pids) = &cli.attach {
+        let (settings, problems) = options::effective_settings(&cli.settings());
+        for problem in problems {
+            eprintln!("keepalive: {problem}");
+        }
+        return ExitCode::from(attach::run(pids, &settings, cli.follow));
+    }
     if let Some(pid) = cli.status {
-        return match status::report(pid) {
+        let report = match pid {
+            Some(pid) => status::report(pid),
+            None => overview::report_all(),
+        };
+        return match report {
             Ok(report) => write_output(&report),
             Err(reason) => {
                 eprintln!("keepalive: {reason}");
@@ -43,7 +56,10 @@ fn main() -> ExitCode {
             return ExitCode::from(launch::CANNOT_RUN);
         }
         let (name, arguments) = (&cli.command[0], &cli.command[1..]);
-        let effective = supervisor::settings(&settings);
+        let (effective, problems) = options::effective_settings(&settings);
+        for problem in problems {
+            eprintln!("keepalive: {problem}");
+        }
         return ExitCode::from(supervisor::run(path, name, arguments, effective, cli.verbose));
     }
     let library = match library::locate() {

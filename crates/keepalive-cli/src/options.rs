@@ -3,14 +3,16 @@
 //! Every value goes through `keepalive_config`, the parser the library itself uses, so the
 //! command accepts exactly what the library accepts and nothing else.
 
-use std::ffi::OsString;
+use std::ffi::{CStr, OsString};
+use std::os::unix::ffi::OsStringExt;
+use std::time::Duration;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, ValueEnum};
 use keepalive_config::rules::{RuleError, parse_rules};
 use keepalive_config::value::parse_duration_ms;
 use keepalive_config::{
-    COUNT, DEBUG, FORCE, IDLE, INTERVAL, Kind, MAX_RULES, ONLY, SIDE, SKIP, USER_TIMEOUT, Variable,
+    COUNT, DEBUG, FORCE, IDLE, INTERVAL, Kind, MAX_RULES, ONLY, Problem, SIDE, SKIP, USER_TIMEOUT, Variable,
 };
 
 const EXAMPLES: &str = "\
@@ -18,6 +20,7 @@ Examples:
   keepalive --idle 60 --interval 10 --count 3 -- ./legacy-daemon --port 8080
   keepalive --idle 4m --only 10.0.0.0/8 --print-env --format dockerfile
   keepalive --status $(pidof legacy-daemon)
+  keepalive --idle 60 --interval 10 --count 3 --attach $(pidof legacy-daemon) --follow
 
 A dead peer is noticed about IDLE + INTERVAL x COUNT after the connection fell silent.
 Variables already in the environment (KEEPALIVE_*) still apply; options override them.";
@@ -32,7 +35,8 @@ Variables already in the environment (KEEPALIVE_*) still apply; options override
     after_help = EXAMPLES,
     override_usage = "keepalive [OPTIONS] [--] PROGRAM [ARGS]...\n       \
                       keepalive [OPTIONS] --print-env [--format FORMAT]\n       \
-                      keepalive --status PID"
+                      keepalive [OPTIONS] --attach PID... [--follow [INTERVAL]]\n       \
+                      keepalive --status [PID]"
 )]
 pub struct Cli {
     /// Silence before the first probe (20, 20s, 5m; 1s to 32767s) [KEEPALIVE_IDLE]
@@ -81,7 +85,7 @@ pub struct Cli {
     pub allow_privilege_drop: bool,
 
     /// Print the environment that does the same, for a script, Dockerfile or systemd unit
-    #[arg(long, conflicts_with_all = ["command", "status"])]
+    #[arg(long, conflicts_with_all = ["command", "status", "attach"])]
     pub print_env: bool,
 
     /// How --print-env writes it [default: shell]
@@ -90,19 +94,35 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
 
-    /// Show the TCP connections of a running process and whether keepalive runs on them
-    #[arg(long, value_name = "PID", conflicts_with_all = [
-        "command", "idle", "interval", "count", "user_timeout", "force", "only", "skip", "side", "verbose",
+    /// Show the TCP connections of a running process and whether keepalive runs on them; without
+    /// PID, every process with TCP sockets and what protects it
+    #[arg(long, value_name = "PID", num_args = 0..=1, conflicts_with_all = [
+        "command", "idle", "interval", "count", "user_timeout", "force", "only", "skip", "side", "verbose", "attach",
         "allow_privilege_drop",
     ])]
-    pub status: Option<u32>,
+    pub status: Option<Option<u32>>,
+
+    /// Configure the TCP sockets running processes hold now, under the same rules
+    #[arg(long, value_name = "PID", num_args = 1.., conflicts_with_all = ["command"])]
+    pub attach: Option<Vec<u32>>,
+
+    /// With --attach: rescan every INTERVAL (default 2s) until the processes exit
+    #[arg(
+        long,
+        value_name = "INTERVAL",
+        num_args = 0..=1,
+        default_missing_value = "2",
+        requires = "attach",
+        value_parser = parse_interval
+    )]
+    pub follow: Option<Duration>,
 
     /// The program to run, and its arguments
     // Not required with --format alone either, so that `parse` says what --format needs.
     #[arg(
         value_name = "PROGRAM",
         trailing_var_arg = true,
-        required_unless_present_any = ["print_env", "status", "format"]
+        required_unless_present_any = ["print_env", "status", "format", "attach"]
     )]
     pub command: Vec<OsString>,
 }
@@ -155,6 +175,14 @@ impl Setting {
 
     pub fn name(&self) -> &'static str {
         self.variable.name.to_str().unwrap_or_default()
+    }
+}
+
+/// A duration as the variables take it (`2`, `500ms`, `1m`), from 100ms to an hour.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    match parse_duration_ms(text.as_bytes()) {
+        Some(ms @ 100..=3_600_000) => Ok(Duration::from_millis(ms)),
+        _ => Err("expected seconds (2) or a duration (500ms, 1m) from 100ms to 1h".to_owned()),
     }
 }
 
@@ -239,9 +267,54 @@ fn one_line(error: &clap::Error) -> String {
         return format!("invalid {option} {value:?}: {reason}");
     }
     if error.kind() == ErrorKind::MissingRequiredArgument {
-        return "nothing to do: give a PROGRAM to run, --print-env or --status PID (see keepalive --help)".to_owned();
+        return "nothing to do: give a PROGRAM to run, --print-env, --attach PID or --status (see keepalive --help)"
+            .to_owned();
     }
     let rendered = error.render().to_string();
     let first = rendered.lines().next().unwrap_or_default();
     format!("{} (see keepalive --help)", first.trim_start_matches("error: "))
+}
+
+/// The settings the options and this command's own `KEEPALIVE_*` variables make together, read
+/// by the library's parser as the library would read them; the options win. For `--attach`,
+/// which applies them itself. Each problem with a variable is one line.
+pub fn effective_settings(given: &[Setting]) -> (keepalive_config::Settings, Vec<String>) {
+    let environment: Vec<(&CStr, Vec<u8>)> = keepalive_config::NAMES
+        .iter()
+        .filter_map(|name| Some((*name, std::env::var_os(name.to_str().ok()?)?.into_vec())))
+        .collect();
+    let lookup = |name: &CStr| {
+        let option = given.iter().find(|setting| setting.variable.name == name).map(|setting| setting.value.as_bytes());
+        option.or_else(|| environment.iter().find(|(known, _)| *known == name).map(|(_, value)| value.as_slice()))
+    };
+    let mut problems = Vec::new();
+    let settings = keepalive_config::from_env(lookup, |problem| problems.push(describe_problem(&problem)));
+    (settings, problems)
+}
+
+fn describe_problem(problem: &Problem) -> String {
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    match *problem {
+        Problem::Invalid { name, value, expected } => {
+            format!("ignoring {}={}: {expected}", name.to_string_lossy(), text(value))
+        }
+        Problem::InvalidEntry { name, entry, expected } => {
+            format!("ignoring {:?} in {}: {expected}", text(entry), name.to_string_lossy())
+        }
+        Problem::TooManyEntries { name, first_ignored } => {
+            format!(
+                "{}: more than {MAX_RULES} rules, ignoring {:?} and after",
+                name.to_string_lossy(),
+                text(first_ignored)
+            )
+        }
+        Problem::Conflict { used, used_value, ignored, ignored_value } => format!(
+            "{}={} and {}={} differ: using {}",
+            used.to_string_lossy(),
+            text(used_value),
+            ignored.to_string_lossy(),
+            text(ignored_value),
+            used.to_string_lossy()
+        ),
+    }
 }

@@ -15,13 +15,13 @@ use crate::sockets::{self, KeepaliveOptions};
 
 /// One TCP socket of the process, as `/proc/net/tcp*` shows it.
 #[derive(Debug, PartialEq, Eq)]
-struct Connection {
-    local: SocketAddr,
+pub struct Connection {
+    pub local: SocketAddr,
     remote: SocketAddr,
-    state: &'static str,
+    pub state: &'static str,
     /// The timer the kernel runs for it and when it fires, in clock ticks.
     timer: Timer,
-    inode: u64,
+    pub inode: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub fn report(id: u32) -> Result<String, String> {
 }
 
 /// The process a thread belongs to (its thread-group ID), or `id` itself when that cannot be read.
-fn process_of(id: u32) -> u32 {
+pub fn process_of(id: u32) -> u32 {
     let status = fs::read_to_string(format!("/proc/{id}/status")).unwrap_or_default();
     let tgid = status.lines().find_map(|line| line.strip_prefix("Tgid:")).and_then(|tgid| tgid.trim().parse().ok());
     tgid.unwrap_or(id)
@@ -56,11 +56,7 @@ fn process_report(pid: u32) -> Result<String, String> {
     let name =
         fs::read_to_string(proc.join("comm")).map_err(|_| format!("no process with PID {pid}"))?.trim_end().to_owned();
     let descriptors = socket_descriptors(pid)?;
-    let mut connections = Vec::new();
-    for table in ["tcp", "tcp6"] {
-        let text = fs::read_to_string(proc.join("net").join(table)).unwrap_or_default();
-        connections.extend(text.lines().skip(1).filter_map(parse_line));
-    }
+    let connections = connections(pid);
     let ticks_per_second = clock_ticks();
     let mut reader = sockets::Reader::open(pid);
 
@@ -103,8 +99,18 @@ fn process_report(pid: u32) -> Result<String, String> {
     Ok(out)
 }
 
+/// Every TCP socket in `pid`'s network namespace, as `/proc/PID/net/tcp` and `tcp6` show them.
+pub fn connections(pid: u32) -> Vec<Connection> {
+    let mut connections = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let text = fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        connections.extend(text.lines().skip(1).filter_map(parse_line));
+    }
+    connections
+}
+
 /// `(descriptor, socket inode)` for every socket the process holds, in descriptor order.
-fn socket_descriptors(pid: u32) -> Result<Vec<(i32, u64)>, String> {
+pub fn socket_descriptors(pid: u32) -> Result<Vec<(i32, u64)>, String> {
     let entries = fs::read_dir(format!("/proc/{pid}/fd")).map_err(|error| match error.kind() {
         ErrorKind::PermissionDenied => {
             format!("cannot read the descriptors of process {pid}: permission denied (run as its user or as root)")
@@ -225,14 +231,21 @@ fn describe(connection: &Connection, options: Option<&KeepaliveOptions>, ticks_p
 
 /// Whether libkeepalive is mapped into the process, and from where.
 fn library_state(pid: u32) -> String {
-    let maps = fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
-    let library =
-        maps.lines().filter_map(|line| line.split_whitespace().nth(5)).find(|path| path.ends_with("/libkeepalive.so"));
-    match library {
-        Some(path) => format!("libkeepalive loaded from {path}"),
-        None if maps.is_empty() => "cannot tell whether libkeepalive is loaded".to_owned(),
-        None => "libkeepalive not loaded".to_owned(),
+    match library_path(pid) {
+        Ok(Some(path)) => format!("libkeepalive loaded from {path}"),
+        Err(()) => "cannot tell whether libkeepalive is loaded".to_owned(),
+        Ok(None) => "libkeepalive not loaded".to_owned(),
     }
+}
+
+/// Where libkeepalive is mapped from in the process; `Err` when its maps cannot be read.
+pub fn library_path(pid: u32) -> Result<Option<String>, ()> {
+    let maps = fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    if maps.is_empty() {
+        return Err(());
+    }
+    let mut paths = maps.lines().filter_map(|line| line.split_whitespace().nth(5));
+    Ok(paths.find(|path| path.ends_with("/libkeepalive.so")).map(str::to_owned))
 }
 
 /// The process's KEEPALIVE_* variables, as it was started with them.
@@ -256,7 +269,7 @@ fn clock_ticks() -> u64 {
 }
 
 /// Left-aligned columns two spaces apart.
-fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+pub fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
     let mut widths = header.map(str::len);
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {

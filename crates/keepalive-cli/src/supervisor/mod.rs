@@ -17,12 +17,9 @@ mod trapped;
 use std::ffi::{CStr, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
-use keepalive_config::{Problem, Settings};
-
-use crate::options::Setting;
+use keepalive_config::Settings;
 
 use crate::exec;
 use crate::launch;
@@ -333,55 +330,6 @@ pub fn refusal(path: &Path, allow_privilege_drop: bool) -> Option<String> {
             path.display()
         )
     })
-}
-
-/// The settings the supervisor applies: the command's options, over the `KEEPALIVE_*` variables
-/// of the environment, read by the parser the library uses. A bad variable gets the line the
-/// library would give, and is otherwise ignored.
-pub fn settings(options: &[Setting]) -> Settings {
-    let rivals: Vec<&str> = options.iter().flat_map(|setting| launch::rivals(setting.variable)).collect();
-    let environment: Vec<(OsString, Vec<u8>)> = std::env::vars_os()
-        .filter(|(name, _)| !rivals.iter().any(|rival| name == *rival))
-        .map(|(name, value)| (name, value.into_vec()))
-        .collect();
-    let lookup = |name: &'static CStr| -> Option<&[u8]> {
-        let name = name.to_str().ok()?;
-        match options.iter().find(|setting| setting.name() == name) {
-            Some(setting) => Some(setting.value.as_bytes()),
-            None => environment.iter().find(|(variable, _)| variable == name).map(|(_, value)| value.as_slice()),
-        }
-    };
-    keepalive_config::from_env(lookup, |problem| eprintln!("keepalive: {}", describe_problem(&problem)))
-}
-
-fn describe_problem(problem: &Problem) -> String {
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    let name = |name: &CStr| name.to_string_lossy().into_owned();
-    match *problem {
-        Problem::Invalid { name: variable, value, expected } => {
-            format!("ignoring {}={:?}: {expected}", name(variable), text(value))
-        }
-        Problem::InvalidEntry { name: variable, entry, expected } => {
-            format!("ignoring {:?} in {}: {expected}", text(entry), name(variable))
-        }
-        Problem::TooManyEntries { name: variable, first_ignored } => {
-            format!(
-                "{} has more than {} entries; ignoring {:?} and the rest",
-                name(variable),
-                keepalive_config::MAX_RULES,
-                text(first_ignored)
-            )
-        }
-        Problem::Conflict { used, used_value, ignored, ignored_value } => format!(
-            "{}={:?} and {}={:?} differ; using {}={:?}",
-            name(used),
-            text(used_value),
-            name(ignored),
-            text(ignored_value),
-            name(used),
-            text(used_value)
-        ),
-    }
 }
 
 #[cfg(test)]

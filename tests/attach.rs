@@ -1,0 +1,387 @@
+//! `keepalive --attach`: running processes that no library reaches (a static program) get the
+//! options on the sockets they hold. Every value is read back from the kernel by `peek` (a
+//! separate C program using pidfd_getfd) or `ss`, never from the command's own report.
+
+mod common;
+use common::netns::{Host, Lab};
+use common::{Running, c_program, clean_command, describe, report, root, spawn, text};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn keepalive() -> Command {
+    let path = root().join("target/release/keepalive");
+    assert!(path.exists(), "{} is missing: run the tests with `make test`", path.display());
+    clean_command(path)
+}
+
+fn attach(options: &[&str], pids: &[u32]) -> Output {
+    let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+    keepalive().args(options).arg("--attach").args(&pids).output().unwrap()
+}
+
+fn holder() -> PathBuf {
+    c_program("static", "holder")
+}
+
+/// A holder process, and its output lines.
+struct Holder {
+    running: Running,
+    lines: BufReader<ChildStdout>,
+}
+
+impl Holder {
+    fn start(command: Command) -> Holder {
+        let mut running = spawn(command);
+        let lines = BufReader::new(running.0.stdout.take().unwrap());
+        Holder { running, lines }
+    }
+
+    fn run(arguments: &[&str]) -> Holder {
+        let mut command = clean_command(holder());
+        command.args(arguments);
+        Holder::start(command)
+    }
+
+    fn pid(&self) -> u32 {
+        self.running.0.id()
+    }
+
+    /// The next line, whose words after `start` are numbers: `listening fd 3 port 4000` gives [3, 4000].
+    fn numbers(&mut self, start: &str) -> Vec<u32> {
+        let mut line = String::new();
+        self.lines.read_line(&mut line).unwrap();
+        assert!(line.starts_with(start), "expected {start:?}, got {line:?}");
+        line.split_whitespace().filter_map(|word| word.parse().ok()).collect()
+    }
+}
+
+/// `holder listen`: (holder, listening descriptor, port).
+fn listener() -> (Holder, u32, u16) {
+    let mut holder = Holder::run(&["listen"]);
+    let numbers = holder.numbers("listening");
+    (holder, numbers[0], numbers[1] as u16)
+}
+
+/// `holder connect 127.0.0.1 PORT [IDLE]`: (holder, its descriptor).
+fn client(port: u16, idle: Option<&str>) -> (Holder, u32) {
+    let port = port.to_string();
+    let mut arguments = vec!["connect", "127.0.0.1", &port];
+    arguments.extend(idle);
+    let mut holder = Holder::run(&arguments);
+    let fd = holder.numbers("connected")[0];
+    (holder, fd)
+}
+
+/// The options the kernel holds for descriptor `fd` of `pid`, read by `peek`.
+fn kernel(pid: u32, fd: u32) -> HashMap<String, i64> {
+    let output = Command::new(c_program("glibc", "peek")).arg(pid.to_string()).arg(fd.to_string()).output().unwrap();
+    assert!(output.status.success(), "peek: {}", describe(&output));
+    let values = text(&output.stdout);
+    let pairs = values.split_whitespace().filter_map(|pair| pair.split_once('='));
+    pairs.map(|(name, value)| (name.to_owned(), value.parse().unwrap())).collect()
+}
+
+fn keepalive_and_idle(pid: u32, fd: u32) -> (i64, i64) {
+    let values = kernel(pid, fd);
+    (values["SO_KEEPALIVE"], values["TCP_KEEPIDLE"])
+}
+
+fn succeeded(output: &Output) -> String {
+    assert_eq!(output.status.code(), Some(0), "{}", describe(output));
+    text(&output.stdout)
+}
+
+#[test]
+fn an_idle_static_client_gets_the_options() {
+    let (_server, _, port) = listener();
+    let (client, fd) = client(port, None);
+    let before = kernel(client.pid(), fd);
+    assert_eq!(before["SO_KEEPALIVE"], 0);
+    let output = attach(&["--idle", "20", "--interval", "5", "--count", "3"], &[client.pid()]);
+    let stdout = succeeded(&output);
+    let values = kernel(client.pid(), fd);
+    assert_eq!(
+        (values["SO_KEEPALIVE"], values["TCP_KEEPIDLE"], values["TCP_KEEPINTVL"], values["TCP_KEEPCNT"]),
+        (1, 20, 5, 3),
+        "{stdout}"
+    );
+    let expected = format!("pid {} fd {fd} tcp 127.0.0.1:", client.pid());
+    let line = stdout.lines().find(|line| line.starts_with(&expected)).unwrap_or_else(|| panic!("{stdout}"));
+    let wanted = format!(
+        "> 127.0.0.1:{port} established: off, idle {}s intvl {}s cnt {} → on, idle 20s intvl 5s cnt 3",
+        before["TCP_KEEPIDLE"], before["TCP_KEEPINTVL"], before["TCP_KEEPCNT"]
+    );
+    assert!(line.ends_with(&wanted), "{line:?} should end with {wanted:?}");
+    assert!(stdout.contains("1 TCP socket: 1 configured, 0 left alone"), "{stdout}");
+    // The kernel's timer runs: the next probe is at most 20 s away.
+    let local_port: u16 = line.split_whitespace().nth(5).unwrap().rsplit(':').next().unwrap().parse().unwrap();
+    let timer = common::keepalive_timer_ms(local_port, port).expect("a keepalive timer in ss");
+    assert!(timer <= 20_000, "ss shows the next probe in {timer} ms");
+}
+
+#[test]
+fn a_listener_passes_the_options_to_connections_accepted_later() {
+    let (mut server, listening, port) = listener();
+    let stdout = succeeded(&attach(&["--idle", "25"], &[server.pid()]));
+    assert!(stdout.contains(" listening: off,"), "{stdout}");
+    assert_eq!(keepalive_and_idle(server.pid(), listening), (1, 25));
+    let _connection = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let accepted = server.numbers("accepted")[0];
+    assert_eq!(keepalive_and_idle(server.pid(), accepted), (1, 25), "inherited from the listener");
+}
+
+#[test]
+fn the_programs_own_timer_is_kept_unless_forced() {
+    let (_server, _, port) = listener();
+    let (client, fd) = client(port, Some("45"));
+    let stdout = succeeded(&attach(&["--idle", "20", "--count", "4"], &[client.pid()]));
+    assert!(stdout.contains("idle kept as the program set it"), "{stdout}");
+    let values = kernel(client.pid(), fd);
+    assert_eq!((values["SO_KEEPALIVE"], values["TCP_KEEPIDLE"], values["TCP_KEEPCNT"]), (1, 45, 4));
+
+    let stdout = succeeded(&attach(&["--idle", "20"], &[client.pid()]));
+    assert!(stdout.contains("left alone: keepalive on already"), "{stdout}");
+    assert_eq!(keepalive_and_idle(client.pid(), fd), (1, 45));
+
+    let stdout = succeeded(&attach(&["--idle", "20", "--force"], &[client.pid()]));
+    assert!(stdout.contains("on, idle 45s intvl 75s cnt 4 → on, idle 20s"), "{stdout}");
+    assert_eq!(keepalive_and_idle(client.pid(), fd), (1, 20));
+}
+
+#[test]
+fn peer_rules_choose_by_peer_and_side_by_role() {
+    let (first_server, _, first_port) = listener();
+    let (_second_server, _, second_port) = listener();
+    let (first, first_fd) = client(first_port, None);
+    let (second, second_fd) = client(second_port, None);
+    let stdout = succeeded(&attach(&["--only", &format!(":{first_port}")], &[first.pid(), second.pid()]));
+    assert!(stdout.contains("left alone: peer not selected by --only/--skip"), "{stdout}");
+    assert_eq!(kernel(first.pid(), first_fd)["SO_KEEPALIVE"], 1, "{stdout}");
+    assert_eq!(kernel(second.pid(), second_fd)["SO_KEEPALIVE"], 0, "{stdout}");
+
+    // The first server holds its listener and the connection it accepted: --side client leaves both.
+    let stdout = succeeded(&attach(&["--side", "client"], &[first_server.pid()]));
+    assert!(stdout.contains("2 TCP sockets: 0 configured, 2 left alone"), "{stdout}");
+    assert!(stdout.contains("left alone: accepted or listening, --side client"), "{stdout}");
+    let stdout = succeeded(&attach(&["--side", "server"], &[first_server.pid()]));
+    assert!(stdout.contains("2 TCP sockets: 2 configured, 0 left alone"), "{stdout}");
+}
+
+fn nobody() -> Command {
+    let mut command = clean_command("/usr/bin/setpriv");
+    command.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]);
+    command
+}
+
+#[test]
+fn a_caller_without_rights_is_refused_and_the_other_processes_done() {
+    if unsafe { libc::geteuid() } != 0 {
+        report("SKIPPED a_caller_without_rights_is_refused: running a process as nobody needs root");
+        return;
+    }
+    let (_server, _, port) = listener();
+    let (roots, roots_fd) = client(port, None);
+    let mut command = nobody();
+    command.arg(holder()).args(["connect", "127.0.0.1", &port.to_string()]);
+    let mut nobodys = Holder::start(command);
+    let nobodys_fd = nobodys.numbers("connected")[0];
+    let mut command = nobody();
+    command.arg(root().join("target/release/keepalive")).args(["--idle", "30", "--attach"]);
+    command.arg(roots.pid().to_string()).arg(nobodys.pid().to_string());
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert_eq!(
+        text(&output.stderr),
+        format!("keepalive: process {}: permission denied: run as root or as uid 0\n", roots.pid())
+    );
+    assert_eq!(keepalive_and_idle(roots.pid(), roots_fd).0, 0);
+    assert_eq!(keepalive_and_idle(nobodys.pid(), nobodys_fd), (1, 30), "{}", describe(&output));
+}
+
+#[test]
+fn ten_thousand_sockets_in_one_pass() {
+    let mut many = Holder::run(&["many", "5000"]);
+    let fds = many.numbers("ready fds");
+    let start = Instant::now();
+    let output = attach(&["--idle", "20"], &[many.pid()]);
+    let first = start.elapsed();
+    let stdout = succeeded(&output);
+    assert!(stdout.contains("10001 TCP sockets: 10001 configured, 0 left alone"), "{}", stdout.lines().last().unwrap());
+    for fd in [fds[0], fds[0] + 1, (fds[0] + fds[1]) / 2, fds[1]] {
+        assert_eq!(keepalive_and_idle(many.pid(), fd), (1, 20), "fd {fd}");
+    }
+    let start = Instant::now();
+    let stdout = succeeded(&attach(&["--idle", "20"], &[many.pid()]));
+    let second = start.elapsed();
+    assert!(stdout.contains("10001 TCP sockets: 0 configured, 10001 left alone"), "{}", stdout.lines().last().unwrap());
+    report(&format!(
+        "attach to 10001 sockets: first pass {} ms, a pass with nothing to change {} ms",
+        first.as_millis(),
+        second.as_millis()
+    ));
+}
+
+#[test]
+fn follow_catches_new_connections_and_ends_cleanly() {
+    let (_server, _, port) = listener();
+    // A python client that opens one more connection for each line it reads, in another thread.
+    let script = format!(
+        "import socket, sys, threading\n\
+         held = []\n\
+         def work():\n    for line in sys.stdin:\n        held.append(socket.create_connection(('127.0.0.1', {port})))\n        print('connected', held[-1].fileno(), flush=True)\n\
+         thread = threading.Thread(target=work)\n\
+         thread.start()\n\
+         print('thread', thread.native_id, flush=True)\n\
+         thread.join()\n"
+    );
+    let mut command = clean_command(common::python3());
+    command.args(["-c", &script]).stdin(Stdio::piped());
+    let mut python = Holder::start(command);
+    let thread = python.numbers("thread")[0];
+    let mut follow = keepalive();
+    follow.args(["--idle", "21", "--attach", &thread.to_string(), "--follow", "100ms"]);
+    let mut follow = spawn(follow);
+    let mut followed = BufReader::new(follow.0.stdout.take().unwrap());
+    let mut line = String::new();
+    followed.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("thread {thread} is in process {}\n", python.pid()));
+    line.clear();
+    followed.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("process {} (python3): 0 TCP sockets: 0 configured, 0 left alone\n", python.pid()));
+
+    let mut input = python.running.0.stdin.take().unwrap();
+    writeln!(input).unwrap();
+    let fd = python.numbers("connected")[0];
+    line.clear();
+    followed.read_line(&mut line).unwrap();
+    assert!(line.starts_with(&format!("pid {} fd {fd} tcp ", python.pid())), "{line:?}");
+    assert!(line.ends_with("→ on, idle 21s intvl 75s cnt 9\n"), "{line:?}");
+    assert_eq!(keepalive_and_idle(python.pid(), fd), (1, 21));
+
+    // The python program ends when its input does; --follow with it.
+    drop(input);
+    let status = follow.0.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut followed, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.starts_with(&format!("process {} (python3) exited\n", python.pid())), "{rest}");
+    assert!(rest.contains("1 TCP socket: 1 configured, 0 left alone in "), "{rest}");
+}
+
+#[test]
+fn follow_stops_cleanly_on_sigterm() {
+    let (server, _, _) = listener();
+    let mut follow = keepalive();
+    follow.args(["--attach", &server.pid().to_string(), "--follow"]);
+    let mut follow = spawn(follow);
+    let mut followed = BufReader::new(follow.0.stdout.take().unwrap());
+    let mut line = String::new();
+    followed.read_line(&mut line).unwrap();
+    followed.read_line(&mut line).unwrap();
+    assert!(line.contains("1 TCP socket: 1 configured"), "{line}");
+    unsafe { libc::kill(follow.0.id() as i32, libc::SIGTERM) };
+    let status = follow.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn status_lists_every_process_and_what_protects_it() {
+    let (server, _, port) = listener();
+    let (_client, _) = client(port, None);
+    let mut preloaded = common::preloaded(c_program("glibc", "holder"));
+    preloaded.arg("listen");
+    let mut protected = Holder::start(preloaded);
+    protected.numbers("listening");
+    let output = keepalive().arg("--status").output().unwrap();
+    let stdout = succeeded(&output);
+    let row = |pid: u32| -> Vec<String> {
+        let line = stdout.lines().find(|line| line.split_whitespace().next() == Some(&pid.to_string()));
+        line.unwrap_or_else(|| panic!("no row for {pid} in\n{stdout}")).split_whitespace().map(str::to_owned).collect()
+    };
+    assert_eq!(row(server.pid())[1..], ["holder", "2", "0", "none"], "{stdout}");
+    assert_eq!(row(protected.pid())[1..], ["holder", "1", "1", "library"], "{stdout}");
+    assert!(stdout.lines().next().unwrap().starts_with("PID"), "{stdout}");
+}
+
+/// A client in a namespace whose default idle is 600 s, to a server that then vanishes: after
+/// attach, the client notices within idle + intvl x cnt. The namespace's default differs from
+/// the host's, so a fresh-socket probe made in the wrong namespace would take the client's 600 s
+/// for a choice of the program's and keep it.
+#[test]
+fn after_attach_a_dead_peer_is_found() {
+    let Some(mut lab) = Lab::new("after_attach_a_dead_peer_is_found") else { return };
+    let client_host = lab.host("c");
+    let server_host = lab.host("s");
+    lab.link(&client_host, "eth0", "10.0.0.1/24", &server_host, "eth0", "10.0.0.2/24");
+    lab.sysctl(&client_host, "net.ipv4.tcp_keepalive_time", "600");
+    let _server = lab.start(lab.command(&server_host, c_program("glibc", "wire")).args(["serve", "7000"]));
+    let mut client = connect_when_listening(&mut lab, &client_host);
+    let pid = namespace_pids(&client_host)[0];
+    assert_eq!(keepalive_and_idle(pid, 3), (0, 600));
+    let stdout = succeeded(&attach(&["--idle", "1", "--interval", "1", "--count", "2"], &[pid]));
+    assert!(stdout.contains("off, idle 600s intvl 75s cnt 9 → on, idle 1s intvl 1s cnt 2"), "{stdout}");
+    let vanished = Instant::now();
+    lab.vanish(&server_host);
+    let (_, line) = client.expect("read:", Duration::from_secs(10));
+    let after = vanished.elapsed().as_secs_f64();
+    assert!(line.starts_with("read: ") && line.contains("timed out after"), "{line}");
+    assert!((1.5..6.0).contains(&after), "found after {after:.1} s; idle 1 + intvl 1 x cnt 2 = 3 s");
+    report(&format!("dead peer found {after:.1} s after it vanished (idle 1s + intvl 1s x cnt 2)"));
+}
+
+fn connect_when_listening(lab: &mut Lab, host: &Host) -> common::netns::Process {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut client = lab.start(lab.command(host, holder()).args(["connect", "10.0.0.2", "7000"]));
+        match client.line("", Duration::from_secs(5)) {
+            Some((_, line)) if line.starts_with("connected fd 3") => return client,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            other => panic!("cannot connect: {other:?}"),
+        }
+    }
+}
+
+fn namespace_pids(host: &Host) -> Vec<u32> {
+    let output = Command::new("ip").args(["netns", "pids", &host.0]).output().unwrap();
+    text(&output.stdout).split_whitespace().map(|pid| pid.parse().unwrap()).collect()
+}
+
+#[test]
+fn a_process_that_is_not_dumpable_is_refused_with_the_reason() {
+    if unsafe { libc::geteuid() } != 0 {
+        report("SKIPPED a_process_that_is_not_dumpable: running a process as nobody needs root");
+        return;
+    }
+    let (_server, _, port) = listener();
+    let script = format!(
+        "import ctypes, socket, sys\n\
+         ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0\n\
+         held = socket.create_connection(('127.0.0.1', {port}))\n\
+         print('connected', held.fileno(), flush=True)\n\
+         sys.stdin.read()\n"
+    );
+    let mut command = nobody();
+    command.arg(common::python3()).args(["-c", &script]).stdin(Stdio::piped());
+    let mut python = Holder::start(command);
+    let fd = python.numbers("connected")[0];
+    let mut command = nobody();
+    command.arg(root().join("target/release/keepalive")).args(["--attach", &python.pid().to_string()]);
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let pid = python.pid();
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "keepalive: process {pid}: permission denied: process {pid} is not dumpable (set-user-ID, or \
+             PR_SET_DUMPABLE 0): run as root\n"
+        )
+    );
+    assert_eq!(keepalive_and_idle(pid, fd).0, 0);
+    // Root may.
+    succeeded(&attach(&[], &[pid]));
+    assert_eq!(keepalive_and_idle(pid, fd).0, 1);
+}
