@@ -205,6 +205,11 @@ fn auto_supervises_static_and_go_programs_and_preloads_the_others() {
         let pid = pids_running(&host, &program)[0];
         let status = text(&run(&["--status", &pid.to_string()]).stdout);
         assert!(status.contains(expected), "{}: {status}", program.display());
+        // --status without PID: every process with TCP sockets, and what protects it.
+        let overview = text(&run(&["--status"]).stdout);
+        let row = overview.lines().find(|line| line.split_whitespace().next() == Some(&pid.to_string()));
+        let protection = if expected.starts_with("supervised") { "supervisor (pid" } else { "library" };
+        assert!(row.is_some_and(|row| row.contains(protection)), "{pid}: {overview}");
         let seen = server.output(Duration::from_millis(50)).to_vec();
         assert!(seen.iter().all(|line| !line.contains("warning")), "{seen:?}");
         server.close_input();

@@ -228,9 +228,10 @@ fn hand_over(channel: &OwnedFd, listener: OwnedFd) -> Result<libc::pid_t, String
     Ok(libc::pid_t::from_ne_bytes(pid))
 }
 
-/// For `keepalive --status PID`: whether the process is under a supervisor's filter, and
-/// whether that supervisor still runs.
-pub fn status_line(pid: u32) -> Option<String> {
+/// The supervisor the process was started under (from `KEEPALIVE_SUPERVISOR` in its
+/// environment), and whether it still runs; `None` unless the process is under a seccomp filter
+/// and was started so.
+pub fn supervision(pid: u32) -> Option<(u32, bool)> {
     let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
     let prefix = format!("{SUPERVISOR_VARIABLE}=");
     let supervisor: u32 = environ
@@ -238,20 +239,26 @@ pub fn status_line(pid: u32) -> Option<String> {
         .find_map(|entry| entry.strip_prefix(prefix.as_bytes()))
         .and_then(|value| std::str::from_utf8(value).ok()?.parse().ok())?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let filtered = status.lines().any(|line| line.split_whitespace().eq(["Seccomp:", "2"]));
+    if !status.lines().any(|line| line.split_whitespace().eq(["Seccomp:", "2"])) {
+        return None;
+    }
     // `/proc/PID/stat`: `PID (comm) STATE ...`; a killed supervisor may linger as a zombie.
     let stat = std::fs::read_to_string(format!("/proc/{supervisor}/stat")).unwrap_or_default();
     let alive = stat
         .split_once(" (")
         .and_then(|(_, rest)| rest.rsplit_once(") "))
         .is_some_and(|(comm, state)| comm == SUPERVISOR_NAME && !state.starts_with(['Z', 'X']));
-    Some(match (filtered, alive) {
-        (true, true) => format!("supervised by keepalive (supervisor PID {supervisor}, --via seccomp)"),
-        (true, false) => format!(
+    Some((supervisor, alive))
+}
+
+/// For `keepalive --status PID`: the line saying the process is supervised, or was.
+pub fn status_line(pid: u32) -> Option<String> {
+    Some(match supervision(pid)? {
+        (supervisor, true) => format!("supervised by keepalive (supervisor PID {supervisor}, --via seccomp)"),
+        (supervisor, false) => format!(
             "started under a keepalive supervisor (PID {supervisor}) that no longer runs: \
              its connect, listen and accept calls fail with ENOSYS"
         ),
-        (false, _) => return None,
     })
 }
 
