@@ -36,10 +36,18 @@ $(LIBRARY) $(COMMAND) &:
 # Every C test program is built twice, against glibc and against musl, to run under the same .so.
 # Only `early` links libearly.so, whose constructor uses our hooks before ours has run.
 c-tests: $(foreach libc,glibc musl,$(addprefix $(C_BUILD)/$(libc)/,$(C_PROGRAMS) $(addsuffix .so,$(C_LIBRARIES)))) \
-         $(C_BUILD)/static/holder
+         $(C_BUILD)/static/holder $(C_BUILD)/static-glibc/wire $(C_BUILD)/static-musl/wire
 
 # A program no preloaded library reaches, for `keepalive --attach`.
 $(C_BUILD)/static/holder: c-tests/holder.c
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(CFLAGS) $(C_WARNINGS) -static -o $@ $<
+
+# `wire` linked statically, which LD_PRELOAD never reaches: the supervisor's tests (--via seccomp).
+$(C_BUILD)/static-glibc/wire: c-tests/wire.c $(C_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(C_WARNINGS) -static -o $@ $<
+$(C_BUILD)/static-musl/wire: c-tests/wire.c $(C_HEADERS)
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(CFLAGS) $(C_WARNINGS) -static -o $@ $<
 
@@ -77,9 +85,11 @@ fuzz:
 demo: all $(C_BUILD)/glibc/peek
 	./scripts/demo.sh
 
+# The library's costs, then --attach's and the supervisor's (--via seccomp), each table with its
+# checks; every table is printed even when an earlier check fails.
 bench: all c-tests
-	./bench/run.sh
-	./bench/attach.sh
+	status=0; ./bench/run.sh || status=1; ./bench/attach.sh || status=1; ./bench/supervisor.sh || status=1; \
+	exit $$status
 
 # The installed command finds the library at ../lib/ (or ../lib/<multiarch>/) from its own directory.
 install: $(LIBRARY) $(COMMAND)

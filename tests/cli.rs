@@ -306,7 +306,7 @@ fn static_program(directory: &Path) -> PathBuf {
 fn warns_when_the_preload_cannot_reach_the_program() {
     let directory = scratch("static");
     let program = static_program(&directory);
-    let output = run(&[program.to_str().unwrap()]);
+    let output = run(&["--via", "preload", program.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(3), "the program still runs: {}", describe(&output));
     let expected =
         format!("keepalive: warning: {} is statically linked: LD_PRELOAD cannot reach it", program.display());
@@ -314,7 +314,7 @@ fn warns_when_the_preload_cannot_reach_the_program() {
     assert_eq!(text(&output.stderr).lines().count(), 1);
 
     let script = executable(&directory, "script", format!("#!{}\n", program.display()).as_bytes());
-    let output = run(&[script.to_str().unwrap()]);
+    let output = run(&["--via", "preload", script.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
     let expected = format!("{} runs under {}, which is statically linked", script.display(), program.display());
     assert!(text(&output.stderr).contains(&expected), "{}", describe(&output));

@@ -3,7 +3,7 @@
 use std::ffi::{OsStr, OsString};
 use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use keepalive_config::Variable;
 
@@ -39,24 +39,32 @@ fn rivals(variable: &Variable) -> impl Iterator<Item = &'static str> {
 
 /// Replaces this process with `command` under the library; returns only on failure, with the
 /// exit status a shell would give.
-pub fn run(library: &Path, settings: &[Setting], command: &[OsString]) -> u8 {
-    let Some((name, arguments)) = command.split_first() else {
-        return CANNOT_RUN;
-    };
-    let Some(path) = program::find(name) else {
-        let reason = if name.as_bytes().contains(&b'/') { "No such file or directory" } else { "command not found" };
-        eprintln!("keepalive: {}: {reason}", name.to_string_lossy());
-        return NOT_FOUND;
-    };
-    if path.is_dir() {
-        eprintln!("keepalive: {}: Is a directory", path.display());
-        return CANNOT_RUN;
-    }
-    for warning in program::warnings(&path) {
+pub fn run(library: &Path, settings: &[Setting], path: &Path, name: &OsStr, arguments: &[OsString]) -> u8 {
+    for warning in program::warnings(path) {
         eprintln!("keepalive: warning: {warning}");
     }
     let environment = program_environment(library, settings);
-    match exec::replace_process(&path, name, arguments, &environment) {
+    exec_failure(path, exec::replace_process(path, name, arguments, &environment))
+}
+
+/// The program's path, found as a shell finds it, or the exit status a shell gives when it
+/// cannot, after one line saying why.
+pub fn locate(name: &OsStr) -> Result<PathBuf, u8> {
+    let Some(path) = program::find(name) else {
+        let reason = if name.as_bytes().contains(&b'/') { "No such file or directory" } else { "command not found" };
+        eprintln!("keepalive: {}: {reason}", name.to_string_lossy());
+        return Err(NOT_FOUND);
+    };
+    if path.is_dir() {
+        eprintln!("keepalive: {}: Is a directory", path.display());
+        return Err(CANNOT_RUN);
+    }
+    Ok(path)
+}
+
+/// One line for a program that could not replace this process, and the exit status a shell gives.
+pub fn exec_failure(path: &Path, failure: Failure) -> u8 {
+    match failure {
         Failure::BinaryFile => {
             eprintln!("keepalive: {}: cannot execute binary file: Exec format error", path.display());
             CANNOT_RUN

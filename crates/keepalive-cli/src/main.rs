@@ -12,12 +12,14 @@ mod overview;
 mod program;
 mod sockets;
 mod status;
+mod supervisor;
 
 use std::io::{ErrorKind, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use options::{Format, StatusOf};
+use options::{Format, StatusOf, Via};
+use program::Kind;
 
 /// Exit status for a mistake in how the command was called, or a missing library.
 const USAGE: u8 = 2;
@@ -51,6 +53,24 @@ fn main() -> ExitCode {
             }
         };
     }
+    let settings = cli.settings();
+    let path = match cli.command.first().filter(|_| !cli.print_env).map(|name| launch::locate(name)) {
+        Some(Ok(path)) => Some(path),
+        Some(Err(status)) => return ExitCode::from(status),
+        None => None,
+    };
+    if let Some(path) = path.as_deref().filter(|path| supervised(cli.via, path)) {
+        if let Some(reason) = supervisor::refusal(path, cli.allow_privilege_drop) {
+            eprintln!("keepalive: {reason}");
+            return ExitCode::from(launch::CANNOT_RUN);
+        }
+        let (name, arguments) = (&cli.command[0], &cli.command[1..]);
+        let (effective, problems) = options::effective_settings(&settings);
+        for problem in problems {
+            eprintln!("keepalive: {problem}");
+        }
+        return ExitCode::from(supervisor::run(path, name, arguments, effective, cli.verbose));
+    }
     let chosen = match &cli.library {
         Some(path) => library::given(path, !cli.print_env),
         None => library::locate(),
@@ -62,11 +82,19 @@ fn main() -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    let settings = cli.settings();
-    if cli.print_env {
-        return write_output(&launch::environment(&library, &settings, cli.format.unwrap_or(Format::Shell)));
+    match path {
+        Some(path) => ExitCode::from(launch::run(&library, &settings, &path, &cli.command[0], &cli.command[1..])),
+        None => write_output(&launch::environment(&library, &settings, cli.format.unwrap_or(Format::Shell))),
     }
-    ExitCode::from(launch::run(&library, &settings, &cli.command))
+}
+
+/// Whether the program runs under the seccomp supervisor rather than with the library preloaded.
+fn supervised(via: Via, path: &std::path::Path) -> bool {
+    match via {
+        Via::Preload => false,
+        Via::Seccomp => true,
+        Via::Auto => matches!(program::kind(path), Kind::Static | Kind::Go),
+    }
 }
 
 /// This command's version, and the version and path of the library it would preload.

@@ -81,6 +81,15 @@ pub struct Cli {
     #[arg(short, long)]
     pub verbose: bool,
 
+    /// How to reach the program: the preload, the seccomp supervisor, or auto: the supervisor for
+    /// static and Go programs, the preload for the others
+    #[arg(long, value_enum, value_name = "HOW", default_value = "auto")]
+    pub via: Via,
+
+    /// Under the supervisor, run a set-user-ID or file-capabilities program without its privileges
+    #[arg(long)]
+    pub allow_privilege_drop: bool,
+
     /// Print the environment that does the same, for a script, Dockerfile or systemd unit
     #[arg(long, conflicts_with_all = ["command", "status", "attach"])]
     pub print_env: bool,
@@ -96,6 +105,7 @@ pub struct Cli {
     #[arg(long, value_name = "PID|DIR", num_args = 0..=1, value_parser = StatusOf::parse, conflicts_with_all = [
         "command", "idle", "interval", "count", "user_timeout", "force", "only", "skip", "side", "verbose", "attach",
         "cgroup",
+        "allow_privilege_drop",
     ])]
     pub status: Option<Option<StatusOf>>,
 
@@ -140,6 +150,16 @@ pub struct Cli {
         required_unless_present_any = ["print_env", "status", "format", "attach", "cgroup", "version"]
     )]
     pub command: Vec<OsString>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Via {
+    /// the supervisor for static and Go programs, the preload for the others
+    Auto,
+    /// LD_PRELOAD of libkeepalive.so
+    Preload,
+    /// a seccomp user-notification supervisor (Linux 5.9 or later)
+    Seccomp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

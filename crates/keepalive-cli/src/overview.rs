@@ -66,31 +66,8 @@ pub fn report_all() -> Result<String, String> {
     Ok(out)
 }
 
-/// The supervisor (`keepalive --via seccomp`, issue 15) over `pid`, if any: a seccomp user
-/// notification is not ptrace, so TracerPid says nothing. A process under a seccomp filter
-/// (`Seccomp_filters:` in /proc/PID/status, Linux 5.9) with a `keepalive` command among its
-/// ancestors is taken to be supervised; the command's PID is returned. An approximation: a
-/// `keepalive` command that only launched the program with the library (which shows in the
-/// maps first) or a filter of the program's own would count too. The supervisor may replace
-/// this with an exact check (for example a mark it leaves in the environment).
+/// The running supervisor (`keepalive --via seccomp`) over `pid`, if any: named in the
+/// environment it was started with, and checked to be alive.
 pub fn supervisor_of(pid: u32) -> Option<u32> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| status.lines().find_map(|line| line.strip_prefix(name)).map(str::trim);
-    if field("Seccomp_filters:")?.parse::<u32>().ok()? == 0 {
-        return None;
-    }
-    let mut ancestor: u32 = field("PPid:")?.parse().ok()?;
-    for _ in 0..64 {
-        if ancestor <= 1 {
-            return None;
-        }
-        let command = fs::read(format!("/proc/{ancestor}/cmdline")).unwrap_or_default();
-        let program = command.split(|byte| *byte == 0).next().unwrap_or_default();
-        if program.rsplit(|byte| *byte == b'/').next() == Some(b"keepalive".as_slice()) {
-            return Some(ancestor);
-        }
-        let parent = fs::read_to_string(format!("/proc/{ancestor}/status")).ok()?;
-        ancestor = parent.lines().find_map(|line| line.strip_prefix("PPid:"))?.trim().parse().ok()?;
-    }
-    None
+    crate::supervisor::supervision(pid).filter(|&(_, alive)| alive).map(|(supervisor, _)| supervisor)
 }

@@ -62,9 +62,13 @@ fn inspect(program: &Path, script: Option<&Path>, warnings: &mut Vec<String>) {
         ));
     }
     match contents {
-        Some(Contents::Elf { dynamic: false }) => warnings.push(format!(
+        Some(Contents::Elf { dynamic: false, .. }) => warnings.push(format!(
             "{shown} is statically linked: LD_PRELOAD cannot reach it, so its connections will not \
-             get keepalive; set keepalive in the program (Go: net.Dialer's KeepAlive) instead"
+             get keepalive; run it with --via seccomp (or --via auto, the default) instead"
+        )),
+        Some(Contents::Elf { go: true, .. }) => warnings.push(format!(
+            "{shown} is a Go program, which makes its own system calls: LD_PRELOAD cannot reach them, \
+             so its connections will not get keepalive; run it with --via seccomp (or --via auto, the default)"
         )),
         Some(Contents::ForeignElf(description)) => {
             warnings.push(format!("{shown} is {description}; the library cannot be preloaded into it"))
@@ -76,7 +80,7 @@ fn inspect(program: &Path, script: Option<&Path>, warnings: &mut Vec<String>) {
 /// Why running `program` would put the loader in secure-execution mode: a set-user-ID or
 /// set-group-ID file owned by someone else, or file capabilities, which the kernel does not
 /// count when the real user is root (`cap_bprm_creds_from_file`).
-fn secure_execution(program: &Path) -> Option<&'static str> {
+pub fn secure_execution(program: &Path) -> Option<&'static str> {
     let meta = fs::metadata(program).ok()?;
     // SAFETY: getuid and getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
@@ -98,10 +102,44 @@ fn has_capabilities(program: &Path) -> bool {
     size > 0
 }
 
+/// What a program is, for choosing between the preload and the supervisor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Dynamically linked and not Go: the preload reaches it.
+    Dynamic,
+    /// Statically linked: no dynamic loader to preload anything.
+    Static,
+    /// Built by Go, which makes its own system calls, static or not.
+    Go,
+    /// An ELF program for another architecture or class, described.
+    Foreign(&'static str),
+    /// A script whose interpreter could not be read, or not an ELF file at all.
+    Unknown,
+}
+
+/// What `program` is; for a script, what its interpreter is.
+pub fn kind(program: &Path) -> Kind {
+    match Contents::read(program) {
+        Some(Contents::Elf { go: true, .. }) => Kind::Go,
+        Some(Contents::Elf { dynamic: true, .. }) => Kind::Dynamic,
+        Some(Contents::Elf { dynamic: false, .. }) => Kind::Static,
+        Some(Contents::ForeignElf(description)) => Kind::Foreign(description),
+        Some(Contents::Script { interpreter: Some(interpreter) }) if interpreter != program => {
+            match Contents::read(&interpreter) {
+                Some(Contents::Script { .. }) | None => Kind::Unknown,
+                Some(_) => kind(&interpreter),
+            }
+        }
+        _ => Kind::Unknown,
+    }
+}
+
 enum Contents {
-    /// An ELF program for this machine; `dynamic` when it names a dynamic loader.
+    /// An ELF program for this machine; `dynamic` when it names a dynamic loader, `go` when Go
+    /// built it.
     Elf {
         dynamic: bool,
+        go: bool,
     },
     /// An ELF program the library cannot be loaded into, described: "a 32-bit program".
     ForeignElf(&'static str),
@@ -120,7 +158,8 @@ impl Contents {
             if let Some(description) = header.foreign() {
                 return Some(Contents::ForeignElf(description));
             }
-            return Some(Contents::Elf { dynamic: header.has_interpreter(&mut file)? });
+            let dynamic = header.has_interpreter(&mut file)?;
+            return Some(Contents::Elf { dynamic, go: header.built_by_go(&mut file) });
         }
         let line = start.strip_prefix(b"#!")?;
         let line = line.split(|&byte| byte == b'\n').next()?;
@@ -185,6 +224,36 @@ impl<'a> ElfHeader<'a> {
         Some(false)
     }
 
+    /// Whether Go built the program: it has a `.go.buildinfo` section (Go 1.13 and later, static
+    /// or dynamic, kept by `strip`), or, without section headers, the magic that starts it.
+    fn built_by_go(&self, file: &mut File) -> bool {
+        match self.section_names(file) {
+            Some(names) => names.split(|&byte| byte == 0).any(|name| name == b".go.buildinfo"),
+            None => contains_go_magic(file),
+        }
+    }
+
+    /// The section-name string table, `None` when the file has no section headers.
+    fn section_names(&self, file: &mut File) -> Option<Vec<u8>> {
+        if !self.wide {
+            return None;
+        }
+        let (table, entry_size, entries, names) =
+            (self.field(0x28, 8)?, self.field(0x3a, 2)?, self.field(0x3c, 2)?, self.field(0x3e, 2)?);
+        if table == 0 || entries == 0 || names >= entries || entry_size < 0x28 {
+            return None;
+        }
+        let mut entry = [0u8; 0x28];
+        file.seek(SeekFrom::Start(table.checked_add(names.checked_mul(entry_size)?)?)).ok()?;
+        file.read_exact(&mut entry).ok()?;
+        let (offset, size) = (self.number(&entry[0x18..0x20]), self.number(&entry[0x20..0x28]));
+        // A section-name table is small; a huge size is a damaged file.
+        let mut strings = vec![0u8; usize::try_from(size).ok().filter(|&size| size <= 1 << 20)?];
+        file.seek(SeekFrom::Start(offset)).ok()?;
+        file.read_exact(&mut strings).ok()?;
+        Some(strings)
+    }
+
     fn field(&self, offset: usize, size: usize) -> Option<u64> {
         Some(self.number(self.bytes.get(offset..offset.checked_add(size)?)?))
     }
@@ -193,6 +262,31 @@ impl<'a> ElfHeader<'a> {
     fn number(&self, bytes: &[u8]) -> u64 {
         let value = |value: u64, byte: &u8| value << 8 | u64::from(*byte);
         if self.little_endian { bytes.iter().rev().fold(0, value) } else { bytes.iter().fold(0, value) }
+    }
+}
+
+/// Whether the file holds Go's build-information magic, read in pieces of 1 MiB that overlap by
+/// the magic's length.
+fn contains_go_magic(file: &mut File) -> bool {
+    const MAGIC: &[u8] = b"\xff Go buildinf:";
+    if file.seek(SeekFrom::Start(0)).is_err() {
+        return false;
+    }
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut kept = 0;
+    loop {
+        let Ok(length) = file.read(&mut buffer[kept..]) else {
+            return false;
+        };
+        if length == 0 {
+            return false;
+        }
+        let filled = kept + length;
+        if buffer[..filled].windows(MAGIC.len()).any(|window| window == MAGIC) {
+            return true;
+        }
+        kept = MAGIC.len().min(filled);
+        buffer.copy_within(filled - kept..filled, 0);
     }
 }
 
@@ -223,7 +317,9 @@ mod tests {
     #[test]
     fn dynamic_programs_have_an_interpreter() {
         let shell = find(OsStr::new("sh")).expect("sh on PATH");
-        assert!(matches!(Contents::read(&shell.canonicalize().unwrap()), Some(Contents::Elf { dynamic: true })));
+        let shell = shell.canonicalize().unwrap();
+        assert!(matches!(Contents::read(&shell), Some(Contents::Elf { dynamic: true, go: false })));
+        assert_eq!(kind(&shell), Kind::Dynamic);
     }
 
     #[test]

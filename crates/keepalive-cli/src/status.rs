@@ -61,6 +61,10 @@ fn process_report(pid: u32) -> Result<String, String> {
     let mut reader = sockets::Reader::open(pid);
 
     let mut out = format!("process {pid} ({name}): {}\n", library_state(pid));
+    if let Some(line) = crate::supervisor::status_line(pid) {
+        out += &line;
+        out.push('\n');
+    }
     if let Some(variables) = keepalive_environment(pid) {
         let _ = writeln!(out, "environment: {variables}");
     }

@@ -1,0 +1,273 @@
+//! The supervisor's loop: receive each trapped call, configure the socket it names through a
+//! duplicate of the program's descriptor, and let the call continue.
+//!
+//! The notification carries the calling thread's ID and the call's raw arguments. The socket is
+//! reached with `pidfd_open` and `pidfd_getfd`; the notification is checked to be still pending
+//! (`SECCOMP_IOCTL_NOTIF_ID_VALID`) after the pidfd is open, so that the pidfd is known to name
+//! the process that made the call and not a later one with the same ID.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use keepalive_config::Peer;
+
+use super::trapped::{self, Call, Plan};
+
+/// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (linux/seccomp.h, Linux 6.6): the supervisor runs on the
+/// caller's CPU as soon as it is notified, and the caller on the supervisor's when answered.
+const SYNC_WAKE_UP: u64 = 1;
+
+/// A received notification, laid out as the kernel writes it, with room for fields a newer
+/// kernel may add (its size is asked of the kernel).
+struct Buffers {
+    notification: Vec<u64>,
+    response_size: usize,
+}
+
+impl Buffers {
+    fn new() -> Buffers {
+        let mut sizes = libc::seccomp_notif_sizes { seccomp_notif: 0, seccomp_notif_resp: 0, seccomp_data: 0 };
+        // SAFETY: SECCOMP_GET_NOTIF_SIZES writes the three sizes into `sizes`.
+        unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_GET_NOTIF_SIZES, 0, &raw mut sizes) };
+        let notification = usize::from(sizes.seccomp_notif).max(size_of::<libc::seccomp_notif>());
+        let response_size = usize::from(sizes.seccomp_notif_resp).max(size_of::<libc::seccomp_notif_resp>());
+        Buffers { notification: vec![0; notification.div_ceil(8)], response_size }
+    }
+}
+
+/// Serves notifications on `listener` until no process uses the filter any more.
+pub fn serve(listener: OwnedFd, mut plan: Plan, verbose: bool) {
+    let listener = listener.as_raw_fd();
+    // SAFETY: an ioctl with a u64 flag word; an older kernel refuses it and nothing changes.
+    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, SYNC_WAKE_UP) };
+    let mut buffers = Buffers::new();
+    loop {
+        let mut poll = libc::pollfd { fd: listener, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one pollfd, waited on without a time limit.
+        let ready = unsafe { libc::poll(&raw mut poll, 1, -1) };
+        if ready < 0 {
+            continue;
+        }
+        if poll.revents & libc::POLLIN == 0 && poll.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            // Every process under the filter has ended.
+            return;
+        }
+        buffers.notification.fill(0);
+        // SAFETY: the buffer is zeroed and at least as large as the kernel's seccomp_notif.
+        if unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, buffers.notification.as_mut_ptr()) } < 0 {
+            // ENOENT: the caller was interrupted or ended before the notification was read.
+            continue;
+        }
+        // SAFETY: the kernel wrote a seccomp_notif at the start of the buffer.
+        let notification = unsafe { std::ptr::read(buffers.notification.as_ptr().cast::<libc::seccomp_notif>()) };
+        let answer = handle(listener, &notification, &mut plan, verbose);
+        respond(listener, notification.id, answer, buffers.response_size);
+    }
+}
+
+/// How the trapped call ends.
+enum Answer {
+    /// The kernel carries out the call as the program made it.
+    Continue,
+    /// The supervisor carried it out: this value or error (a positive errno) is the result.
+    Done(Result<i64, i32>),
+}
+
+fn respond(listener: RawFd, id: u64, answer: Answer, size: usize) {
+    let mut response = vec![0u64; size.div_ceil(8)];
+    let (val, error, flags) = match answer {
+        Answer::Continue => (0, 0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32),
+        Answer::Done(Ok(value)) => (value, 0, 0),
+        Answer::Done(Err(errno)) => (0, -errno, 0),
+    };
+    let fields = libc::seccomp_notif_resp { id, val, error, flags };
+    // SAFETY: the buffer is at least as large as seccomp_notif_resp and 8-byte aligned.
+    unsafe { std::ptr::write(response.as_mut_ptr().cast::<libc::seccomp_notif_resp>(), fields) };
+    // SAFETY: the kernel reads the response from the buffer. ENOENT: the caller is gone.
+    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, response.as_mut_ptr()) };
+}
+
+fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, verbose: bool) -> Answer {
+    let data = &notification.data;
+    let tid = notification.pid;
+    let args = data.args;
+    let nr = libc::c_long::from(data.nr);
+    let call = match nr {
+        libc::SYS_connect => Call::Connect,
+        libc::SYS_sendto | libc::SYS_sendmsg => Call::FastOpen,
+        libc::SYS_listen => Call::Listen,
+        libc::SYS_accept | libc::SYS_accept4 => Call::Accept,
+        libc::SYS_setsockopt => return setsockopt_for_program(listener, notification, plan, verbose),
+        libc::SYS_io_uring_setup => {
+            warn_about_io_uring(tid, plan);
+            return Answer::Continue;
+        }
+        _ => return Answer::Continue,
+    };
+    let Ok(fd) = i32::try_from(args[0]) else {
+        return Answer::Continue;
+    };
+    let settings = plan.settings;
+    let peer = if settings.only.configured || settings.skip.configured {
+        match nr {
+            libc::SYS_connect => read_peer(tid, args[1], args[2]),
+            libc::SYS_sendto => read_peer(tid, args[4], args[5]),
+            libc::SYS_sendmsg => read_message_peer(tid, args[1]),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let Some(process) = plan.process_of(tid) else {
+        return Answer::Continue;
+    };
+    let socket = process.duplicate(fd);
+    // From here, the process and the memory read are known to be the caller's.
+    if !still_pending(listener, notification.id) {
+        return Answer::Continue;
+    }
+    let socket = match socket {
+        Ok(socket) => socket,
+        Err(error) => {
+            if verbose && error.raw_os_error() == Some(libc::EPERM) {
+                eprintln!(
+                    "keepalive[{tid}]: fd {fd} {}: untouched, the supervisor may not take the process's descriptors \
+                     (pidfd_getfd: {error}; Yama's ptrace_scope?)",
+                    call.name()
+                );
+            }
+            return Answer::Continue;
+        }
+    };
+    let label = label(&socket);
+    let line = trapped::configure_trapped(process, fd, socket, call, peer, &settings);
+    if verbose {
+        eprintln!("keepalive[{tid}]: fd {fd} {label} {}: {line}", call.name());
+    }
+    Answer::Continue
+}
+
+/// In force mode: the program's `setsockopt` of a keepalive option, carried out by the
+/// supervisor with the program's value, then ours put back on a socket we configure.
+fn setsockopt_for_program(
+    listener: RawFd,
+    notification: &libc::seccomp_notif,
+    plan: &mut Plan,
+    verbose: bool,
+) -> Answer {
+    let tid = notification.pid;
+    let args = notification.data.args;
+    let (Ok(fd), level, name) = (i32::try_from(args[0]), args[1] as i32, args[2] as i32) else {
+        return Answer::Continue;
+    };
+    // The options the filter traps take an int; a longer value is read as the kernel reads it.
+    let length = args[4] as u32;
+    let mut value = [0u8; 4];
+    let read = if length >= 4 { read_memory(tid, args[3], &mut value) } else { Err(libc::EINVAL) };
+    let settings = plan.settings;
+    let Some(process) = plan.process_of(tid) else {
+        return Answer::Continue;
+    };
+    let socket = process.duplicate(fd);
+    if !still_pending(listener, notification.id) {
+        return Answer::Continue;
+    }
+    // Not a descriptor of the program, or not one we may take; or a bad pointer or length: the
+    // kernel carries the call out and gives the program its answer.
+    let (Ok(socket), Ok(())) = (socket, read) else {
+        return Answer::Continue;
+    };
+    // SAFETY: value is 4 readable bytes, the length of an int option.
+    let result = unsafe { libc::setsockopt(socket.as_raw_fd(), level, name, value.as_ptr().cast(), 4) };
+    if result != 0 {
+        return Answer::Done(Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL)));
+    }
+    let label = label(&socket);
+    if let Some(line) = trapped::enforce(process, fd, socket, &settings) {
+        if verbose {
+            eprintln!("keepalive[{tid}]: fd {fd} {label} setsockopt(): {line}");
+        }
+    }
+    Answer::Done(Ok(0))
+}
+
+/// Once per supervisor, on the program's own standard error (a duplicate of its descriptor 2,
+/// which shares its offset): connections made through io_uring (`IORING_OP_CONNECT`,
+/// `IORING_OP_ACCEPT`) are not seen.
+fn warn_about_io_uring(tid: u32, plan: &mut Plan) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let Some(stderr) = plan.process_of(tid).and_then(|process| process.duplicate(2).ok()) else {
+        return;
+    };
+    if WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let name = std::fs::read_to_string(format!("/proc/{tid}/comm")).unwrap_or_default();
+    let line = format!(
+        "keepalive: warning: {}[{tid}] set up io_uring: connections it makes or accepts through io_uring \
+         bypass the supervisor and get no keepalive\n",
+        name.trim_end()
+    );
+    // SAFETY: writes the bytes of `line` to a descriptor we own.
+    unsafe { libc::write(stderr.as_raw_fd(), line.as_ptr().cast(), line.len()) };
+}
+
+/// `tcp` or `tcp6`, as debug lines name a socket.
+fn label(socket: &OwnedFd) -> &'static str {
+    let domain = crate::foreign::getsockopt::<i32>(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN);
+    if domain == Some(libc::AF_INET6) { "tcp6" } else { "tcp" }
+}
+
+fn still_pending(listener: RawFd, id: u64) -> bool {
+    let mut id = id;
+    // SAFETY: the ioctl reads a u64.
+    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &raw mut id) == 0 }
+}
+
+/// Copies `into.len()` bytes at `address` in thread `tid`'s memory. Another thread of the program
+/// may change them after they are read and before the kernel reads them for the call.
+fn read_memory(tid: u32, address: u64, into: &mut [u8]) -> Result<(), i32> {
+    let local = libc::iovec { iov_base: into.as_mut_ptr().cast(), iov_len: into.len() };
+    let remote = libc::iovec { iov_base: address as usize as *mut libc::c_void, iov_len: into.len() };
+    // SAFETY: `local` describes `into`; the kernel checks `remote`, which is only read.
+    let copied = unsafe { libc::process_vm_readv(tid as libc::pid_t, &raw const local, 1, &raw const remote, 1, 0) };
+    if copied == into.len() as isize {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EFAULT))
+    }
+}
+
+/// The peer in the `sockaddr` of `length` bytes at `address` in the program.
+fn read_peer(tid: u32, address: u64, length: u64) -> Option<Peer> {
+    let mut storage = [0u8; size_of::<libc::sockaddr_storage>()];
+    let length = usize::try_from(length).ok()?.min(storage.len());
+    if address == 0 {
+        return None;
+    }
+    read_memory(tid, address, &mut storage[..length]).ok()?;
+    peer_of(&storage[..length])
+}
+
+/// The peer in a `msghdr`'s `msg_name`.
+fn read_message_peer(tid: u32, message: u64) -> Option<Peer> {
+    let mut header = [0u8; 16];
+    read_memory(tid, message, &mut header).ok()?;
+    let name = u64::from_ne_bytes(header[..8].try_into().ok()?);
+    let length = u32::from_ne_bytes(header[8..12].try_into().ok()?);
+    read_peer(tid, name, u64::from(length))
+}
+
+/// An IPv4 or IPv6 peer in the bytes of a `sockaddr`.
+pub fn peer_of(bytes: &[u8]) -> Option<Peer> {
+    let family = i32::from(u16::from_ne_bytes(bytes.get(..2)?.try_into().ok()?));
+    let port = u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?);
+    match family {
+        libc::AF_INET if bytes.len() >= size_of::<libc::sockaddr_in>() => {
+            Some(Peer::v4(bytes.get(4..8)?.try_into().ok()?, port))
+        }
+        // The older IPv6 address without its scope id (RFC 2133) is 24 bytes.
+        libc::AF_INET6 if bytes.len() >= 24 => Some(Peer::v6(bytes.get(8..24)?.try_into().ok()?, port)),
+        _ => None,
+    }
+}

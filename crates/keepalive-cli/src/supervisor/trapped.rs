@@ -1,0 +1,170 @@
+//! What the supervisor does to a socket the program is about to connect, listen on or accept
+//! from: the shared decision (`keepalive_policy::decide`), made and carried out on a duplicate of
+//! the program's descriptor by `foreign`, as `--attach` does; this file adds what only a trap
+//! knows (the moment, the address given to `connect()`) and says what was done.
+
+use std::fmt::Write as _;
+use std::os::fd::OwnedFd;
+
+use keepalive_config::{Peer, Settings};
+use keepalive_policy::{Decision, Fact, Facts, Moment, Options, SocketOption, Timer};
+
+use crate::foreign::{Outcome, Snapshot, Socket, Target};
+
+/// The call the program made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    Connect,
+    /// A `sendto` or `sendmsg` with `MSG_FASTOPEN`, which connects like `connect()`.
+    FastOpen,
+    Listen,
+    /// `accept()` or `accept4()`: the socket is the listener, whose options the accepted socket
+    /// inherits; it is decided as at `listen()`, for a listener the program was handed.
+    Accept,
+}
+
+impl Call {
+    pub fn name(self) -> &'static str {
+        match self {
+            Call::Connect => "connect()",
+            Call::FastOpen => "sendto(MSG_FASTOPEN)",
+            Call::Listen => "listen()",
+            Call::Accept => "accept()",
+        }
+    }
+
+    fn moment(self) -> Moment {
+        match self {
+            Call::Connect | Call::FastOpen => Moment::Connect,
+            Call::Listen | Call::Accept => Moment::Listen,
+        }
+    }
+}
+
+/// How many processes the supervisor keeps open between their calls.
+const KEPT_PROCESSES: usize = 16;
+
+/// The settings, and the processes met lately, each with its network namespace's defaults
+/// learnt once.
+pub struct Plan {
+    pub settings: Settings,
+    processes: Vec<Target>,
+}
+
+impl Plan {
+    pub fn new(settings: Settings) -> Plan {
+        Plan { processes: Vec::new(), settings }
+    }
+
+    /// The process of thread `tid`, kept from an earlier call or opened now. A kept one that has
+    /// ended since is opened again: its ID may now be another process's. The caller checks that
+    /// the notification is still pending after using it, so that the process is the caller's.
+    pub fn process_of(&mut self, tid: u32) -> Option<&Target> {
+        // A thread that leads its process has the process's ID: no need to ask /proc.
+        let leader = self.processes.iter().any(|process| process.pid() == tid);
+        let pid = if leader { tid } else { thread_group(tid)? };
+        let kept = self.processes.iter().position(|process| process.pid() == pid);
+        if let Some(index) = kept {
+            let ended =
+                self.processes[index].duplicate(-1).is_err_and(|error| error.raw_os_error() == Some(libc::ESRCH));
+            if !ended {
+                return self.processes.get(index);
+            }
+            self.processes.remove(index);
+        }
+        let process = match Target::open(pid) {
+            Ok(process) => process,
+            Err(_) => Target::open(thread_group(tid)?).ok()?,
+        };
+        if self.processes.len() >= KEPT_PROCESSES {
+            self.processes.remove(0);
+        }
+        self.processes.push(process);
+        self.processes.last()
+    }
+}
+
+/// The process a thread belongs to (its `Tgid`).
+fn thread_group(tid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status.lines().find_map(|line| line.strip_prefix("Tgid:"))?.trim().parse().ok()
+}
+
+/// Decides on `socket` (the program's descriptor `fd`, duplicated) before the call proceeds,
+/// and carries the decision out. `peer` is the address the call was given, when peer rules need
+/// it. Returns the line `--verbose` shows.
+pub fn configure_trapped(
+    process: &Target,
+    fd: i32,
+    socket: OwnedFd,
+    call: Call,
+    peer: Option<Peer>,
+    settings: &Settings,
+) -> String {
+    let socket = Socket::read(socket);
+    let options = Options::of(settings);
+    if settings.force && call == Call::Accept && has_ours(&socket.before, &options) {
+        // Every accept() on a listener configured at listen(): nothing to redo.
+        return "untouched, has the options KEEPALIVE_FORCE keeps".to_owned();
+    }
+    let mut facts = Facts::at(call.moment());
+    if let Some(peer) = peer {
+        facts.peer = Fact::Known(peer);
+    }
+    describe(&process.configure_socket(fd, &socket, facts, settings), &options)
+}
+
+/// After the program's own `setsockopt` of a keepalive option in force mode, which the
+/// supervisor carried out on `socket`: the socket is decided as it is now, as `--attach`
+/// would, so that one the supervisor configures (connected, connecting or listening; one not
+/// connected yet, which `connect()` would configure anyway) gets our options back. `None` when
+/// nothing was set.
+pub fn enforce(process: &Target, fd: i32, socket: OwnedFd, settings: &Settings) -> Option<String> {
+    let outcome = process.configure_socket(fd, &Socket::read(socket), Facts::at(Moment::Attach), settings);
+    matches!(outcome.decision, Decision::SetAll | Decision::SetUnchosen(_))
+        .then(|| format!("KEEPALIVE_FORCE puts ours back: {}", describe(&outcome, &Options::of(settings))))
+}
+
+/// Whether every option of ours has our value already.
+fn has_ours(snapshot: &Snapshot, options: &Options) -> bool {
+    options.as_slice().iter().all(|option| match option.timer() {
+        Some(timer) => snapshot.timers.get(timer) == Some(option.value),
+        None => snapshot.keepalive == Some(true),
+    })
+}
+
+/// What was done, as the library's debug lines say it.
+fn describe(outcome: &Outcome, options: &Options) -> String {
+    let mut text = match outcome.decision {
+        Decision::SetAll => set_text(options.as_slice().iter().copied(), &[]),
+        Decision::SetUnchosen(kept) => {
+            let timers: Vec<Timer> = Timer::ALL.into_iter().filter(|&timer| kept.contains(timer)).collect();
+            set_text(options.except(kept), &timers)
+        }
+        Decision::PutBack(option) => format!("{} changed back, KEEPALIVE_FORCE keeps {}", option.name(), shown(option)),
+        Decision::LeaveAlone(reason) => format!("untouched, {}", reason.text().replace("library", "supervisor")),
+        Decision::Need(_) => "untouched".to_owned(),
+    };
+    for (option, error) in &outcome.failed {
+        let _ = write!(text, "; {} failed: {error}", option.name());
+    }
+    text
+}
+
+fn set_text(options: impl Iterator<Item = SocketOption>, kept: &[Timer]) -> String {
+    let mut text = "keepalive on".to_owned();
+    for option in options.filter(|option| option.timer().is_some()) {
+        let _ = write!(text, ", {}", shown(option));
+    }
+    for timer in kept {
+        let _ = write!(text, ", {} kept as the program set it", timer.label().0);
+    }
+    text
+}
+
+fn shown(option: SocketOption) -> String {
+    match option.timer() {
+        Some(timer) => format!("{} {}{}", timer.label().0, option.value, timer.label().1),
+        None => "keepalive on".to_owned(),
+    }
+}

@@ -1,0 +1,592 @@
+//! `keepalive --via seccomp` and `--via auto`: programs the preload cannot reach (static C,
+//! busybox, Go static and dynamic, PHP's sockets extension) get the options from the supervisor,
+//! read back from the kernel through `keepalive --status` (getsockopt on a pidfd_getfd duplicate)
+//! and seen on the wire; the program keeps its PID, exit status, signals and descriptors; each
+//! failure is one line and an exit status.
+
+mod common;
+use common::netns::{Host, Lab, Process};
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+fn command_path() -> PathBuf {
+    let path = root().join("target/release/keepalive");
+    assert!(path.exists(), "{} is missing: run the tests with `make test`", path.display());
+    path
+}
+
+fn keepalive(arguments: &[&str]) -> Command {
+    let mut command = clean_command(command_path());
+    command.args(arguments);
+    command
+}
+
+fn run(arguments: &[&str]) -> Output {
+    keepalive(arguments).output().unwrap()
+}
+
+/// `wire` linked statically against `libc` (glibc or musl).
+fn static_wire(libc: &str) -> PathBuf {
+    let path = root().join(format!("target/c-tests/static-{libc}/wire"));
+    assert!(path.exists(), "{} is missing: run the tests with `make test`", path.display());
+    path
+}
+
+/// tests/go/peer.go built `static` (CGO_ENABLED=0) or `dynamic`, offline, with caches under target/.
+fn go_peer(linking: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let directory = BUILT.get_or_init(|| {
+        let directory = root().join("target/go-tests");
+        for (name, cgo) in [("static", "0"), ("dynamic", "1")] {
+            let output = Command::new("go")
+                .args(["build", "-o"])
+                .arg(directory.join(name))
+                .arg(root().join("tests/go/peer.go"))
+                .env("CGO_ENABLED", cgo)
+                .env("GOCACHE", root().join("target/go-cache"))
+                .env("GOPATH", root().join("target/go-path"))
+                .env("GOFLAGS", "-mod=mod")
+                .env("GOPROXY", "off")
+                .env("GOTOOLCHAIN", "local")
+                .output()
+                .expect("go (Debian's golang-go) is needed for these tests");
+            assert!(output.status.success(), "go build {name}: {}", describe(&output));
+        }
+        directory
+    });
+    let program = directory.join(linking);
+    let has_loader = std::fs::read(&program).unwrap().windows(9).any(|window| window == b"/ld-linux");
+    assert_eq!(has_loader, linking == "dynamic", "{} is {linking}", program.display());
+    program
+}
+
+/// The KEEPALIVE column of the process's established connections, read back from the kernel.
+fn established_keepalive(pid: u32) -> Vec<String> {
+    let output = run(&["--status", &pid.to_string()]);
+    assert!(output.status.success(), "{}", describe(&output));
+    text(&output.stdout)
+        .lines()
+        .filter(|line| line.split_whitespace().nth(1) == Some("ESTABLISHED"))
+        .map(|line| line.splitn(5, char::is_whitespace).last().unwrap_or_default().trim().to_owned())
+        .map(|column| column.split_whitespace().skip(2).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// The processes in `host`'s namespace whose command line starts with `program`.
+fn pids_running(host: &Host, program: &Path) -> Vec<u32> {
+    let pids = Command::new("ip").args(["netns", "pids", &host.0]).output().unwrap();
+    let wanted = program.as_os_str().as_encoded_bytes();
+    text(&pids.stdout)
+        .split_whitespace()
+        .filter_map(|pid| pid.parse::<u32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| line.starts_with(wanted)))
+        .collect()
+}
+
+/// The process in `host` running `program` with `word` in its command line, once there is one.
+fn process_with(host: &Host, program: &Path, word: &str) -> u32 {
+    let found = wait_for(Duration::from_secs(5), || {
+        pids_running(host, program)
+            .into_iter()
+            .find(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| text(&line).contains(word)))
+    });
+    found.unwrap_or_else(|| panic!("no {} with {word:?} in {}", program.display(), host.0))
+}
+
+/// The KEEPALIVE column of every established connection of every process running `program`.
+fn rows_of(host: &Host, program: &Path) -> Vec<String> {
+    pids_running(host, program).into_iter().flat_map(established_keepalive).collect()
+}
+
+fn wait_listening(lab: &Lab, host: &Host, port: u16) {
+    let listening = wait_for(Duration::from_secs(10), || {
+        let output = lab.command(host, "ss").args(["-tlnH", &format!("sport = :{port}")]).output().unwrap();
+        (!output.stdout.is_empty()).then_some(())
+    });
+    listening.unwrap_or_else(|| panic!("nothing listens on port {port}"));
+}
+
+/// The state of `keepalive` run in `host` with `options`, then `program` and `arguments`.
+fn start_under(lab: &mut Lab, host: &Host, options: &[&str], program: &Path, arguments: &[&str]) -> Process {
+    let mut command = lab.command(host, command_path());
+    command.args(options).arg("--").arg(program).args(arguments);
+    lab.start(&mut command)
+}
+
+const EVERY_OPTION: [&str; 8] = ["--idle", "20", "--interval", "5", "--count", "3", "--user-timeout", "30s"];
+const OURS: &str = "idle 20s intvl 5s cnt 3 user-timeout 30000ms";
+
+#[test]
+fn static_c_servers_and_clients_get_every_option_before_their_first_packet() {
+    let Some(mut lab) = Lab::new("static C") else { return };
+    let host = lab.host("h");
+    for (port, libc) in [(7101, "glibc"), (7102, "musl")] {
+        let wire = static_wire(libc);
+        let options = [&["--via", "seccomp", "--verbose"], &EVERY_OPTION[..]].concat();
+        let mut server = start_under(&mut lab, &host, &options, &wire, &["serve", &port.to_string()]);
+        wait_listening(&lab, &host, port);
+        let mut client = start_under(&mut lab, &host, &options, &wire, &["connect", "127.0.0.1", &port.to_string()]);
+        client.expect("connected", Duration::from_secs(5));
+        server.expect("accepted", Duration::from_secs(5));
+        for (call, process) in [("listen()", &mut server), ("connect()", &mut client)] {
+            let seen = process.output(Duration::from_millis(100)).to_vec();
+            let line = format!("fd 3 tcp {call}: keepalive on, idle 20s, intvl 5s, cnt 3, user timeout 30000ms");
+            assert!(seen.iter().any(|seen| seen.ends_with(&line)), "{libc} {call}: {seen:?}");
+        }
+        let rows = rows_of(&host, &wire);
+        assert_eq!(rows.len(), 2, "{libc}: {rows:?}");
+        for row in rows {
+            assert!(row.starts_with(&format!("on, {OURS}")), "{libc}: {row}");
+        }
+        client.close_input();
+        server.close_input();
+    }
+}
+
+#[test]
+fn go_keeps_its_own_15s_without_force_and_gets_ours_with_force() {
+    let Some(mut lab) = Lab::new("Go") else { return };
+    let host = lab.host("h");
+    let cases = [("static", false, 7201), ("dynamic", false, 7202), ("static", true, 7203), ("dynamic", true, 7204)];
+    for (linking, force, port) in cases {
+        let peer = go_peer(linking);
+        let address = format!("127.0.0.1:{port}");
+        let mut options = vec!["--idle", "20", "--interval", "5", "--count", "3"];
+        if force {
+            options.push("--force");
+        }
+        // --via auto (the default) chooses the supervisor for a Go program.
+        let mut server = start_under(&mut lab, &host, &options, &peer, &["serve", &address]);
+        server.expect("listening", Duration::from_secs(10));
+        let mut client = start_under(&mut lab, &host, &options, &peer, &["connect", &address]);
+        client.expect("connected", Duration::from_secs(10));
+        server.expect("accepted", Duration::from_secs(5));
+        for pid in pids_running(&host, &peer) {
+            let status = text(&run(&["--status", &pid.to_string()]).stdout);
+            assert!(status.contains("supervised by keepalive"), "{linking}: {status}");
+        }
+        let rows = rows_of(&host, &peer);
+        // Go sets idle and interval to 15 s itself, after connect() and accept(); the count it
+        // leaves, so ours fills it in, as the library does.
+        let expected = if force { "on, idle 20s intvl 5s cnt 3" } else { "on, idle 15s intvl 15s cnt 3" };
+        assert_eq!(rows.len(), 2, "{linking}: {rows:?}");
+        for row in &rows {
+            assert!(row.starts_with(expected), "{linking}, force {force}: {row}");
+        }
+        report(&format!("Go {linking}, force {force}: {rows:?}"));
+        client.close_input();
+        server.close_input();
+    }
+}
+
+/// The supervisor of a process started under it, from `keepalive --status`.
+fn supervisor_of(pid: u32) -> u32 {
+    let status = text(&run(&["--status", &pid.to_string()]).stdout);
+    let after = status.split("supervisor PID ").nth(1).unwrap_or_else(|| panic!("not supervised: {status}"));
+    after.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+}
+
+#[test]
+fn auto_supervises_static_and_go_programs_and_preloads_the_others() {
+    let Some(mut lab) = Lab::new("auto") else { return };
+    let host = lab.host("h");
+    let cases = [(static_wire("musl"), "supervised by keepalive"), (c_program("glibc", "wire"), "libkeepalive loaded")];
+    for (port, (program, expected)) in (7301..).zip(cases) {
+        let mut server = start_under(&mut lab, &host, &["--idle", "20"], &program, &["serve", &port.to_string()]);
+        wait_listening(&lab, &host, port);
+        let pid = pids_running(&host, &program)[0];
+        let status = text(&run(&["--status", &pid.to_string()]).stdout);
+        assert!(status.contains(expected), "{}: {status}", program.display());
+        // --status without PID: every process with TCP sockets, and what protects it.
+        let overview = text(&run(&["--status"]).stdout);
+        let row = overview.lines().find(|line| line.split_whitespace().next() == Some(&pid.to_string()));
+        let protection = if expected.starts_with("supervised") { "supervisor (pid" } else { "library" };
+        assert!(row.is_some_and(|row| row.contains(protection)), "{pid}: {overview}");
+        let seen = server.output(Duration::from_millis(50)).to_vec();
+        assert!(seen.iter().all(|line| !line.contains("warning")), "{seen:?}");
+        server.close_input();
+    }
+}
+
+#[test]
+fn go_under_the_preload_is_warned_about() {
+    let peer = go_peer("dynamic");
+    let output = run(&["--via", "preload", peer.to_str().unwrap()]);
+    let expected = format!(
+        "keepalive: warning: {} is a Go program, which makes its own system calls: LD_PRELOAD cannot reach them",
+        peer.display()
+    );
+    assert!(text(&output.stderr).starts_with(&expected), "{}", describe(&output));
+    assert_eq!(output.status.code(), Some(2), "the program ran: {}", describe(&output));
+}
+
+#[test]
+fn exit_status_and_death_by_signal_are_the_programs() {
+    for via in [["--via", "seccomp"], ["--via", "auto"]] {
+        let shell = if via[1] == "auto" { vec!["busybox", "sh"] } else { vec!["sh"] };
+        let exited = run(&[&via[..], &shell[..], &["-c", "exit 7"]].concat());
+        assert_eq!(exited.status.code(), Some(7), "{}", describe(&exited));
+        assert_eq!(text(&exited.stderr), "", "nothing printed");
+        let killed = run(&[&via[..], &shell[..], &["-c", "kill -TERM $$"]].concat());
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(killed.status.signal(), Some(libc::SIGTERM), "{}", describe(&killed));
+    }
+}
+
+#[test]
+fn the_program_keeps_the_command_pid_and_gets_its_signals() {
+    let mut command = keepalive(&[
+        "--via",
+        "seccomp",
+        "sh",
+        "-c",
+        "trap 'echo got USR1' USR1; trap 'echo got TERM; exit 3' TERM; echo pid $$; while :; do sleep 0.05; done",
+    ]);
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    assert_eq!(lines.next().unwrap().unwrap(), format!("pid {pid}"), "the program has the command's PID");
+    unsafe { libc::kill(pid as i32, libc::SIGUSR1) };
+    assert_eq!(lines.next().unwrap().unwrap(), "got USR1");
+    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    let mut status = 0;
+    let stopped = unsafe { libc::waitpid(pid as i32, &mut status, libc::WUNTRACED) };
+    assert!(stopped == pid as i32 && libc::WIFSTOPPED(status), "stop reaches the program");
+    unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    assert_eq!(lines.next().unwrap().unwrap(), "got TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+}
+
+#[test]
+fn no_descriptor_of_ours_is_visible_to_the_program() {
+    // Each descriptor and what it is. What the shell opens itself (dash keeps descriptor 10) and
+    // what this test process passes on are there without us too.
+    let listing = "cd /proc/$$/fd && for fd in *; do echo $fd $(readlink $fd | sed 's/:.*//'); done";
+    let bare = clean_command("sh").args(["-c", listing]).output().unwrap();
+    let output = run(&["--via", "seccomp", "sh", "-c", listing]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let bare = text(&bare.stdout);
+    for line in text(&output.stdout).lines() {
+        assert!(bare.lines().any(|seen| seen == line), "{line:?} is ours: {bare:?}");
+    }
+    assert!(text(&output.stdout).lines().count() >= 3, "{}", describe(&output));
+}
+
+#[test]
+fn a_forked_daemon_stays_covered_and_the_supervisor_ends_with_it() {
+    let Some(mut lab) = Lab::new("daemon") else { return };
+    let host = lab.host("h");
+    let wire = static_wire("glibc");
+    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7401"]));
+    wait_listening(&lab, &host, 7401);
+    // The program forks a subshell that forks again and exits at once, leaving an orphan that
+    // execs the client later: a double-forking daemon, reparented away from the program.
+    let daemon =
+        format!("( (sleep 0.5; exec {} connect 127.0.0.1 7401 </dev/null >/dev/null 2>&1) & ); exit 0", wire.display());
+    let mut command = lab.command(&host, command_path());
+    command.args(["--via", "seccomp", "--idle", "20", "--", "sh", "-c", &daemon]);
+    let started = command.output().unwrap();
+    assert_eq!(started.status.code(), Some(0), "{}", describe(&started));
+    server.expect("accepted", Duration::from_secs(5));
+    let client = process_with(&host, &wire, "connect");
+    let rows = established_keepalive(client);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].starts_with("on, idle 20s"), "{rows:?}");
+    let supervisor = supervisor_of(client);
+    assert!(alive(supervisor));
+    unsafe { libc::kill(client as i32, libc::SIGKILL) };
+    let ended = wait_for(Duration::from_secs(5), || (!alive(supervisor)).then_some(()));
+    assert!(ended.is_some(), "the supervisor ends when the last supervised process does");
+}
+
+#[test]
+fn the_supervisor_ignores_signals_and_only_sigkill_leaves_the_program_with_enosys() {
+    let Some(mut lab) = Lab::new("killed") else { return };
+    let host = lab.host("h");
+    let wire = static_wire("musl");
+    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7501"]));
+    wait_listening(&lab, &host, 7501);
+    let script = format!("read go; exec {} connect 127.0.0.1 7501", wire.display());
+    for kill in [false, true] {
+        let mut program =
+            start_under(&mut lab, &host, &["--via", "seccomp", "--idle", "20"], Path::new("sh"), &["-c", &script]);
+        let shell = process_with(&host, Path::new("sh"), "read go");
+        let supervisor = supervisor_of(shell);
+        let signals = [
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+            libc::SIGALRM,
+            libc::SIGPIPE,
+            libc::SIGTSTP,
+        ];
+        for signal in signals {
+            unsafe { libc::kill(supervisor as i32, signal) };
+        }
+        if kill {
+            unsafe { libc::kill(supervisor as i32, libc::SIGKILL) };
+            assert!(wait_for(Duration::from_secs(5), || (!alive(supervisor)).then_some(())).is_some());
+            let status = text(&run(&["--status", &shell.to_string()]).stdout);
+            let expected = format!("started under a keepalive supervisor (PID {supervisor}) that no longer runs");
+            assert!(status.contains(&expected), "{status}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(alive(supervisor), !kill, "the supervisor outlives every signal but SIGKILL");
+        program.send("go");
+        if kill {
+            program.expect("connect: Function not implemented", Duration::from_secs(5));
+        } else {
+            program.expect("connected", Duration::from_secs(5));
+            server.expect("accepted", Duration::from_secs(5));
+            let rows = established_keepalive(process_with(&host, &wire, "connect"));
+            assert!(rows.first().is_some_and(|row| row.starts_with("on, idle 20s")), "{rows:?}");
+            program.close_input();
+        }
+    }
+}
+
+#[test]
+fn pid_1_of_a_pid_namespace_is_the_program() {
+    let Some(mut lab) = Lab::new("pid 1") else { return };
+    let host = lab.host("h");
+    let wire = static_wire("musl");
+    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7601"]));
+    wait_listening(&lab, &host, 7601);
+    let script = format!("echo pid $$; {} connect 127.0.0.1 7601", wire.display());
+    let mut command = lab.command(&host, "unshare");
+    command.args(["--pid", "--fork", "--mount-proc"]).arg(command_path());
+    command.args(["--via", "seccomp", "--idle", "20", "--", "sh", "-c", &script]);
+    let mut program = lab.start(&mut command);
+    program.expect("pid 1", Duration::from_secs(5));
+    program.expect("connected", Duration::from_secs(5));
+    server.expect("accepted", Duration::from_secs(5));
+    let rows = rows_of(&host, &wire);
+    assert!(rows.iter().filter(|row| row.starts_with("on, idle 20s")).count() == 1, "{rows:?}");
+    program.close_input();
+}
+
+#[test]
+fn busybox_nc_client_and_server() {
+    let Some(mut lab) = Lab::new("busybox") else { return };
+    let host = lab.host("h");
+    let busybox = PathBuf::from("/bin/busybox");
+    assert!(busybox.exists(), "busybox (Debian's busybox-static) is needed for these tests");
+    let mut server = start_under(&mut lab, &host, &["--idle", "25"], &busybox, &["nc", "-l", "-p", "7701"]);
+    wait_listening(&lab, &host, 7701);
+    let mut client = start_under(&mut lab, &host, &["--idle", "25"], &busybox, &["nc", "127.0.0.1", "7701"]);
+    client.send("hello");
+    server.expect("hello", Duration::from_secs(5));
+    let rows = rows_of(&host, &busybox);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|row| row.starts_with("on, idle 25s")), "{rows:?}");
+    client.close_input();
+}
+
+#[test]
+fn php_sockets_extension_under_the_supervisor() {
+    let Some(mut lab) = Lab::new("php") else { return };
+    let host = lab.host("h");
+    let php = PathBuf::from("/usr/bin/php");
+    assert!(php.exists(), "php (Debian's php-cli) is needed for these tests");
+    let mut server = lab.start(lab.command(&host, static_wire("glibc")).args(["serve", "7801"]));
+    wait_listening(&lab, &host, 7801);
+    let code = "$s = socket_create(AF_INET, SOCK_STREAM, SOL_TCP); \
+                if (!socket_connect($s, '127.0.0.1', 7801)) exit(1); echo \"connected\\n\"; fgets(STDIN);";
+    let mut client = start_under(&mut lab, &host, &["--via", "seccomp", "--idle", "21"], &php, &["-r", code]);
+    client.expect("connected", Duration::from_secs(10));
+    server.expect("accepted", Duration::from_secs(5));
+    let rows = rows_of(&host, &php);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].starts_with("on, idle 21s"), "{rows:?}");
+    client.close_input();
+}
+
+#[test]
+fn failures_are_one_line_and_an_exit_status() {
+    let directory = std::env::temp_dir().join(format!("keepalive-supervisor-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+
+    // A kernel or sandbox without seccomp(): noseccomp makes it fail with ENOSYS.
+    let mut command = clean_command(c_program("musl", "noseccomp"));
+    command.arg(command_path()).args(["--via", "seccomp", "true"]);
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", describe(&output));
+    let line = text(&output.stderr);
+    assert!(line.starts_with("keepalive: seccomp user notification is not available here"), "{line}");
+    assert!(line.contains("use --via preload"), "{line}");
+    assert_eq!(line.lines().count(), 1, "{line}");
+
+    // A kernel too old: setarch's UNAME26 personality makes uname() report 2.6.
+    let old = clean_command("setarch")
+        .arg(std::env::consts::ARCH)
+        .arg("--uname-2.6")
+        .arg(command_path())
+        .args(["--via", "seccomp", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(old.status.code(), Some(125), "{}", describe(&old));
+    assert!(text(&old.stderr).starts_with("keepalive: Linux 2.6."), "{}", describe(&old));
+    assert!(text(&old.stderr).contains("is too old for the supervisor, which needs 5.8"), "{}", describe(&old));
+    assert_eq!(text(&old.stderr).lines().count(), 1);
+
+    // The program installing its own notification filter: the kernel allows one (EBUSY).
+    let nested = run(&["--via", "seccomp", command_path().to_str().unwrap(), "--via", "seccomp", "true"]);
+    assert_eq!(nested.status.code(), Some(125), "{}", describe(&nested));
+    assert!(text(&nested.stderr).starts_with("keepalive: this process is already under a seccomp supervisor"));
+    assert_eq!(text(&nested.stderr).lines().count(), 1);
+
+    // A 32-bit program: refused before it starts.
+    let mut header = vec![0u8; 64];
+    header[..7].copy_from_slice(&[0x7f, b'E', b'L', b'F', 1, 1, 1]);
+    header[16] = 2;
+    header[18] = 3;
+    let program = directory.join("32-bit");
+    std::fs::write(directory.join(".32-bit"), &header).unwrap();
+    let installed = Command::new("install").arg("-m755").arg(directory.join(".32-bit")).arg(&program).status();
+    assert!(installed.unwrap().success());
+    let refused = run(&["--via", "seccomp", program.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(126), "{}", describe(&refused));
+    assert_eq!(
+        text(&refused.stderr),
+        format!(
+            "keepalive: {} is a 32-bit program: the supervisor's filter sees only this machine's 64-bit system calls\n",
+            program.display()
+        )
+    );
+
+    // A set-user-ID program would lose its privileges under no_new_privs: refused unless allowed.
+    if text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() != "0" {
+        report("SKIPPED: a set-user-ID file owned by another user needs root");
+        return;
+    }
+    let setuid = directory.join("setuid-true");
+    assert!(
+        Command::new("install")
+            .arg("-m4755")
+            .arg("-o")
+            .arg("nobody")
+            .arg("/bin/true")
+            .arg(&setuid)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let refused = run(&["--via", "seccomp", setuid.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(126), "{}", describe(&refused));
+    let expected = format!("keepalive: {} is set-user-ID: under the supervisor (no_new_privs)", setuid.display());
+    assert!(text(&refused.stderr).starts_with(&expected), "{}", describe(&refused));
+    let allowed = run(&["--via", "seccomp", "--allow-privilege-drop", setuid.to_str().unwrap()]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", describe(&allowed));
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+/// A client host and a server host on one link: 10.0.0.1 and 10.0.0.2.
+fn two_hosts(test: &str) -> Option<(Lab, Host, Host)> {
+    let mut lab = Lab::new(test)?;
+    let client = lab.host("c");
+    let server = lab.host("s");
+    lab.link(&client, "eth0", "10.0.0.1/24", &server, "eth0", "10.0.0.2/24");
+    Some((lab, client, server))
+}
+
+#[test]
+fn wire_a_static_client_finds_a_dead_peer_after_idle_plus_intvl_times_cnt() {
+    let Some((mut lab, client_host, server_host)) = two_hosts("supervised dead peer") else { return };
+    let mut server = lab.start(lab.command(&server_host, static_wire("musl")).args(["serve", "7001"]));
+    wait_listening(&lab, &server_host, 7001);
+    let fast = ["--via", "seccomp", "--idle", "2", "--interval", "1", "--count", "3"];
+    let mut client = start_under(&mut lab, &client_host, &fast, &static_wire("musl"), &["connect", "10.0.0.2", "7001"]);
+    client.expect("connected", Duration::from_secs(5));
+    server.expect("accepted", Duration::from_secs(5));
+    client.close_input();
+    lab.vanish(&server_host);
+    let (_, line) = client.expect("read:", Duration::from_secs(9));
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let seconds: f64 = fields[3].parse().unwrap();
+    report(&format!("supervised static client, idle 2 intvl 1 cnt 3: {line}"));
+    assert_eq!(fields[1], "ETIMEDOUT", "{line}");
+    assert!((4.0..=6.0).contains(&seconds), "{line}");
+}
+
+#[test]
+fn wire_a_user_timeout_bounds_the_blocked_syn_of_a_static_client() {
+    let Some((mut lab, client_host, server_host)) = two_hosts("supervised SYN") else { return };
+    lab.vanish(&server_host);
+    let options = ["--via", "seccomp", "--user-timeout", "3s"];
+    let started = std::time::Instant::now();
+    let mut client =
+        start_under(&mut lab, &client_host, &options, &static_wire("glibc"), &["connect", "10.0.0.2", "7002"]);
+    // Without the option set before the SYN, connect() would retry for about two minutes.
+    client.expect("connect: ETIMEDOUT", Duration::from_secs(8));
+    let seconds = started.elapsed().as_secs_f64();
+    report(&format!("supervised static client, user timeout 3 s, SYN unanswered: ETIMEDOUT after {seconds:.3} s"));
+    assert!((2.9..=5.0).contains(&seconds), "{seconds} s");
+}
+
+#[test]
+fn a_fast_open_send_is_configured_and_io_uring_is_reported() {
+    let Some(mut lab) = Lab::new("fast open") else { return };
+    let host = lab.host("h");
+    let mut server = lab.start(lab.command(&host, static_wire("musl")).args(["serve", "7901"]));
+    wait_listening(&lab, &host, 7901);
+    let python = python3();
+    // sendto(MSG_FASTOPEN) connects without connect(); io_uring_setup (425) opens a ring.
+    let code = "import ctypes, socket, sys\n\
+                s = socket.socket()\n\
+                s.sendto(b'hello\\n', socket.MSG_FASTOPEN, ('127.0.0.1', 7901))\n\
+                print('connected', flush=True)\n\
+                params = ctypes.create_string_buffer(120)\n\
+                ring = ctypes.CDLL(None, use_errno=True).syscall(425, 8, params)\n\
+                print('ring', ring, flush=True)\n\
+                sys.stdin.read()\n";
+    let mut client = start_under(&mut lab, &host, &["--via", "seccomp", "--idle", "22"], &python, &["-c", code]);
+    client.expect("connected", Duration::from_secs(10));
+    server.expect("accepted", Duration::from_secs(5));
+    let rows = rows_of(&host, &python);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].starts_with("on, idle 22s"), "{rows:?}");
+    client.line("ring", Duration::from_secs(5));
+    let seen = client.output(Duration::from_millis(200)).to_vec();
+    assert!(
+        seen.iter().any(|line| line.starts_with("ring ") && !line.ends_with("-1")),
+        "io_uring still works: {seen:?}"
+    );
+    let warning = "set up io_uring: connections it makes or accepts through io_uring bypass the supervisor";
+    let warnings: Vec<&String> = seen.iter().filter(|line| line.starts_with("stderr: keepalive: warning:")).collect();
+    assert!(warnings.len() == 1 && warnings[0].contains(warning), "{seen:?}");
+    client.close_input();
+}
+
+#[test]
+fn an_unprivileged_user_is_supervised_too() {
+    if text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() != "0" {
+        report("SKIPPED: switching to nobody needs root");
+        return;
+    }
+    let Some(mut lab) = Lab::new("unprivileged") else { return };
+    let host = lab.host("h");
+    let wire = static_wire("musl");
+    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7951"]));
+    wait_listening(&lab, &host, 7951);
+    let mut command = lab.command(&host, "setpriv");
+    command.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--inh-caps=-all"]);
+    command.arg(command_path()).args(["--idle", "23", "--"]).arg(&wire).args(["connect", "127.0.0.1", "7951"]);
+    let mut client = lab.start(&mut command);
+    client.expect("connected", Duration::from_secs(5));
+    server.expect("accepted", Duration::from_secs(5));
+    let rows = established_keepalive(process_with(&host, &wire, "connect"));
+    assert!(rows.len() == 1 && rows[0].starts_with("on, idle 23s"), "{rows:?}");
+    client.close_input();
+}
