@@ -40,7 +40,7 @@ impl Holder {
         Holder { running, lines }
     }
 
-    fn run(arguments: &[&str]) -> Holder {
+    fn with_arguments(arguments: &[&str]) -> Holder {
         let mut command = clean_command(holder());
         command.args(arguments);
         Holder::start(command)
@@ -61,7 +61,7 @@ impl Holder {
 
 /// `holder listen`: (holder, listening descriptor, port).
 fn listener() -> (Holder, u32, u16) {
-    let mut holder = Holder::run(&["listen"]);
+    let mut holder = Holder::with_arguments(&["listen"]);
     let numbers = holder.numbers("listening");
     (holder, numbers[0], numbers[1] as u16)
 }
@@ -71,7 +71,7 @@ fn client(port: u16, idle: Option<&str>) -> (Holder, u32) {
     let port = port.to_string();
     let mut arguments = vec!["connect", "127.0.0.1", &port];
     arguments.extend(idle);
-    let mut holder = Holder::run(&arguments);
+    let mut holder = Holder::with_arguments(&arguments);
     let fd = holder.numbers("connected")[0];
     (holder, fd)
 }
@@ -204,7 +204,7 @@ fn a_caller_without_rights_is_refused_and_the_other_processes_done() {
 
 #[test]
 fn ten_thousand_sockets_in_one_pass() {
-    let mut many = Holder::run(&["many", "5000"]);
+    let mut many = Holder::with_arguments(&["many", "5000"]);
     let fds = many.numbers("ready fds");
     let start = Instant::now();
     let output = attach(&["--idle", "20"], &[many.pid()]);

@@ -1096,11 +1096,14 @@ fn the_command_runs_alone_in_an_empty_root() {
     assert!(output.status.success(), "{}", describe(&output));
     assert!(text(&output.stdout).starts_with("export LD_PRELOAD=/usr/lib/libkeepalive.so\""), "{}", describe(&output));
 
-    // Given the library (without /proc it cannot look beside itself), it runs a program: a
-    // static one, which it warns about.
-    copy_executable(&library(), &empty.join("libkeepalive.so"));
+    // A static program runs under the supervisor, which needs no library; with the preload
+    // insisted on and the library given (without /proc it cannot look beside itself), it runs
+    // with a warning that the preload cannot reach it.
     copy_executable(&static_program(&scratch("empty-root-program")), &empty.join("static-program"));
-    let output = in_root(&["--library", "/libkeepalive.so", "--idle", "20", "/static-program"]);
+    let output = in_root(&["--idle", "20", "/static-program"]);
+    assert_eq!((output.status.code(), text(&output.stderr)), (Some(3), String::new()), "{}", describe(&output));
+    copy_executable(&library(), &empty.join("libkeepalive.so"));
+    let output = in_root(&["--via", "preload", "--library", "/libkeepalive.so", "--idle", "20", "/static-program"]);
     assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
     assert!(
         text(&output.stderr).starts_with("keepalive: warning: /static-program is statically linked"),

@@ -97,3 +97,12 @@ fn a_build_older_than_its_sources_is_refused() {
     assert_eq!(check_built(&built, &sources), Ok(()));
     std::fs::remove_dir_all(&directory).unwrap();
 }
+
+/// What the library is checked against is what cargo says it was built from.
+#[test]
+fn the_sources_of_a_build_are_cargos_own_list() {
+    let text = "/a b/target/release/libkeepalive.so: /a\\ b/src/lib.rs /a\\ b/src/hooks.rs\n\n/a b/x.rs:\n";
+    assert_eq!(dep_info_sources(text), ["/a b/src/lib.rs", "/a b/src/hooks.rs"].map(std::path::PathBuf::from));
+    let listed = std::fs::read_to_string(root().join("target/release/libkeepalive.d")).unwrap();
+    assert!(dep_info_sources(&listed).contains(&root().join("src/hooks.rs")), "{listed}");
+}

@@ -17,16 +17,41 @@ pub fn root() -> &'static Path {
 
 /// The release library that `make` builds; `make test` builds it before running these tests.
 pub fn library() -> PathBuf {
-    built("target/release/libkeepalive.so", &["src", "crates/keepalive-config/src", "crates/keepalive-policy/src"])
+    built_by_cargo("target/release/libkeepalive.so")
 }
 
 /// The release command that `make` builds.
 pub fn command_path() -> PathBuf {
-    built("target/release/keepalive", &["crates"])
+    built_by_cargo("target/release/keepalive")
+}
+
+/// A file cargo built, checked against the sources its dep-info file (`NAME.d` beside it) lists.
+fn built_by_cargo(relative: &str) -> PathBuf {
+    let dep_info = root().join(relative).with_extension("d");
+    let sources = std::fs::read_to_string(&dep_info).map(|text| dep_info_sources(&text)).unwrap_or_default();
+    let sources: Vec<String> = sources.iter().map(|source| source.to_string_lossy().into_owned()).collect();
+    built(relative, &sources.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// The prerequisites in a Makefile-style dependency line, `target: a.rs b\ c.rs`, where a
+/// backslash escapes a space in a path.
+pub fn dep_info_sources(text: &str) -> Vec<PathBuf> {
+    let line = text.lines().next().unwrap_or_default();
+    let Some((_, prerequisites)) = line.split_once(": ") else { return Vec::new() };
+    let mut sources = vec![String::new()];
+    let mut characters = prerequisites.chars();
+    while let Some(character) = characters.next() {
+        match character {
+            '\\' => sources.last_mut().unwrap().extend(characters.next()),
+            ' ' => sources.push(String::new()),
+            other => sources.last_mut().unwrap().push(other),
+        }
+    }
+    sources.into_iter().filter(|source| !source.is_empty()).map(PathBuf::from).collect()
 }
 
 /// A file `make` builds, checked to be newer than every source file under `sources` (relative to the
-/// checkout; one that does not exist is skipped). Plain `cargo test` builds neither the library nor
+/// checkout, or absolute; one that does not exist is skipped). Plain `cargo test` builds neither the library nor
 /// the C programs, so without this check it would quietly test what an older `make` left behind.
 pub fn built(relative: &str, sources: &[&str]) -> PathBuf {
     let path = root().join(relative);
