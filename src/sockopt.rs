@@ -271,16 +271,34 @@ fn forced_needs_options(fd: c_int, plan: &Plan, moment: Moment, holder: c_int) -
 #[cold]
 #[inline(never)]
 fn tcp_not_connected(fd: c_int, plan: &Plan, moment: Moment, before_connect: bool) -> bool {
-    if !sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).is_ok_and(policy::is_tcp_protocol) {
+    let Some(protocol) =
+        sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).ok().filter(|p| policy::is_tcp_protocol(*p))
+    else {
+        left_alone(fd, plan, moment, "");
+        return false;
+    };
+    let state = if before_connect { sys::tcp_state(fd).ok() } else { None };
+    // A raw socket has TCP's protocol number too. Its type is asked of the kernel only when
+    // nothing else tells it: only a TCP socket answers TCP_INFO, and accept() makes stream sockets.
+    let stream = state.is_some() || matches!(moment, Moment::Accept | Moment::Accept4);
+    let kind = if stream { libc::SOCK_STREAM } else { sys::getsockopt(fd, SOL_SOCKET, libc::SO_TYPE).unwrap_or(0) };
+    if !policy::is_tcp_socket(kind, protocol) {
         left_alone(fd, plan, moment, "");
         return false;
     }
     // A socket whose state cannot be read (MPTCP before Linux 5.16) counts as not connected.
-    if before_connect && sys::tcp_state(fd).is_ok_and(|state| state != TCP_CLOSE) {
+    if state.is_some_and(|state| state != TCP_CLOSE) {
         left_alone(fd, plan, moment, "connected or connecting already, keepalive turned off by the program");
         return false;
     }
     true
+}
+
+/// Whether `fd` is a TCP socket, asked of the kernel: the type only when the protocol is TCP's.
+fn is_tcp(fd: c_int) -> bool {
+    let protocol = sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).unwrap_or(0);
+    policy::is_tcp_protocol(protocol)
+        && sys::getsockopt(fd, SOL_SOCKET, libc::SO_TYPE).is_ok_and(|kind| policy::is_tcp_socket(kind, protocol))
 }
 
 /// The state of a TCP socket before `connect()` and after it failed (linux/tcp_states.h).
@@ -519,7 +537,7 @@ pub mod held {
         let Some(slot) = slot(fd) else { return false };
         let same = match slot.load(Ordering::Relaxed) {
             0 => return false,
-            NO_COOKIE => sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).is_ok_and(policy::is_tcp_protocol),
+            NO_COOKIE => is_tcp(fd),
             cookie => sys::cookie(fd) == Ok(cookie),
         };
         if !same {
@@ -554,8 +572,7 @@ fn configure_and_describe(fd: c_int, plan: &Plan, moment: Moment) {
 #[cold]
 #[inline(never)]
 fn describe_left_alone(fd: c_int, moment: Moment) {
-    let protocol = sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).unwrap_or(0);
-    if policy::is_tcp_protocol(protocol) {
+    if is_tcp(fd) {
         Line::debug(|line| {
             describe(line, fd, moment);
             line.text("keepalive already on, left as it is");

@@ -648,7 +648,7 @@ fn status_of_a_thread_shows_its_process() {
     assert_eq!(lines.next(), Some(format!("thread {thread} is in process {pid}; showing the process").as_str()));
     assert!(lines.next().unwrap().starts_with(&format!("process {pid} (python3")), "{report}");
     assert!(lines.any(|line| line.contains("LISTEN") && line.contains("on, idle 20s ")), "{report}");
-    assert!(report.ends_with("1 TCP sockets, 1 with keepalive on\n"), "options read, not guessed: {report}");
+    assert!(report.ends_with("1 TCP socket, 1 with keepalive on\n"), "options read, not guessed: {report}");
 }
 
 fn row_ends(report: &str, local: u16, ending: &str) -> bool {
@@ -835,4 +835,27 @@ fn debian_package_installs_and_removes_cleanly() {
     dpkg(&["--remove", "libkeepalive"]);
     let left: Vec<String> = files_under(&target).into_iter().filter(|path| !path.starts_with("var/lib/dpkg")).collect();
     assert_eq!(left, Vec::<String>::new(), "files left after removal");
+}
+
+/// Only stream sockets are TCP: a raw socket with protocol IPPROTO_TCP is no row of `--status`.
+#[test]
+fn status_leaves_raw_tcp_sockets_out() {
+    const RAW_AND_LISTENER: &str = "import socket, time\n\
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP); raw.connect(('127.0.0.1', 0))\n\
+        listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
+        print(raw.fileno(), listener.fileno(), flush=True)\n\
+        time.sleep(30)";
+    let mut under = keepalive(&["--idle", "20"]);
+    under.arg(python3()).args(["-c", RAW_AND_LISTENER]);
+    let mut process = spawn(under);
+    let mut line = String::new();
+    BufReader::new(process.0.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let fds: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fds.len(), 2, "python: {line}");
+    let output = run(&["--status", &process.0.id().to_string()]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let report = text(&output.stdout);
+    assert!(!report.lines().any(|row| row.split_whitespace().next() == Some(fds[0])), "raw socket listed: {report}");
+    assert!(report.lines().any(|row| row.split_whitespace().next() == Some(fds[1])), "{report}");
+    assert!(report.ends_with("1 TCP socket, 1 with keepalive on\n"), "{report}");
 }

@@ -280,3 +280,35 @@ fn a_bad_legacy_value_is_named_by_its_own_name() {
         "libkeepalive: ignoring KEEPCNT=\"lots\": expected a whole number of probes from 1 to 127\n"
     );
 }
+
+/// A raw socket with protocol IPPROTO_TCP is not TCP: SO_PROTOCOL says 6, SO_TYPE says SOCK_RAW.
+/// Keepalive stays off through connect() in every mode, and no debug line calls it tcp.
+#[test]
+fn raw_tcp_sockets_are_not_tcp_in_any_mode() {
+    let modes: [&[(&str, &str)]; 7] = [
+        &[],
+        &[("KEEPALIVE_IDLE", "20")],
+        &[("KEEPALIVE_FORCE", "1"), ("KEEPALIVE_IDLE", "20")],
+        &[("KEEPALIVE_ONLY", "127.0.0.0/8,::1")],
+        &[("KEEPALIVE_SKIP", "10.0.0.0/8")],
+        &[("KEEPALIVE_SIDE", "client")],
+        &[("KEEPALIVE_FORCE", "1"), ("KEEPALIVE_ONLY", "127.0.0.1")],
+    ];
+    for libc in LIBCS {
+        for mode in modes {
+            let output = preloaded(c_program(libc, "scenarios"))
+                .arg("raw_tcp")
+                .env("KEEPALIVE_DEBUG", "1")
+                .envs(mode.iter().copied())
+                .output()
+                .unwrap();
+            if output.status.code() == Some(77) {
+                println!("SKIPPED: {}", text(&output.stdout));
+                return;
+            }
+            assert!(output.status.success(), "{libc} {mode:?}: {}", describe(&output));
+            let stderr = text(&output.stderr);
+            assert!(!stderr.contains(" connect(): "), "{libc} {mode:?}: a raw socket described as TCP:\n{stderr}");
+        }
+    }
+}
