@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 use std::collections::BTreeMap;
+use std::process::Command;
 
 /// A port free on IPv4 and IPv6 alike (the scenario listens on 127.0.0.x and on ::1): a dual-stack
 /// bind takes it on both at once.
@@ -311,4 +312,28 @@ fn raw_tcp_sockets_are_not_tcp_in_any_mode() {
             assert!(!stderr.contains(" connect(): "), "{libc} {mode:?}: a raw socket described as TCP:\n{stderr}");
         }
     }
+}
+
+/// `KEEPALIVE_ONLY` or `_SKIP` without one valid rule counts as unset: every connection gets
+/// keepalive, and one line names the variable. The command refuses the same values as options.
+#[test]
+fn rules_without_one_valid_rule_count_as_unset() {
+    const RULES_EXPECTED: &str =
+        "expected an address, a CIDR prefix or a port, like 10.0.0.0/8, 192.168.1.5:5432, [2001:db8::/32]:443, :6379";
+    for name in ["KEEPALIVE_ONLY", "KEEPALIVE_SKIP"] {
+        for value in ["", " ", ",", "garbage", "10.0.0.0/33", "127.0.0.1:99999"] {
+            let (seen, stderr) = filters("glibc", &[(name, value)]);
+            assert_eq!(seen, expect(true, "abcde", "abcde"), "{name}={value:?}");
+            assert_eq!(stderr, format!("libkeepalive: ignoring {name}=\"{value}\": {RULES_EXPECTED}\n"));
+            let option = if name == "KEEPALIVE_ONLY" { "--only" } else { "--skip" };
+            let command = Command::new(root().join("target/release/keepalive"))
+                .args([option, value, "--print-env"])
+                .output()
+                .unwrap();
+            assert_eq!(command.status.code(), Some(2), "keepalive {option} {value:?}: {}", describe(&command));
+        }
+    }
+    let (seen, stderr) = filters("glibc", &[("KEEPALIVE_ONLY", "garbage, 127.0.0.2")]);
+    assert_eq!(seen, expect(false, "b", ""), "the valid rule applies");
+    assert_eq!(stderr, format!("libkeepalive: ignoring \"garbage\" in KEEPALIVE_ONLY: {RULES_EXPECTED}\n"));
 }
