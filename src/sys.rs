@@ -172,6 +172,37 @@ pub fn write(fd: c_int, bytes: &[u8]) -> Result<usize> {
     check(result).map(|written| written as usize)
 }
 
+/// The kernel's signal set, one bit per signal (`sigset_t` in the C library is larger).
+type KernelSignals = u64;
+const PIPE_SIGNAL: KernelSignals = 1 << (libc::SIGPIPE - 1);
+
+/// `write` that never raises SIGPIPE in the program, for a stderr that may be a pipe or socket
+/// whose reader is gone. There is no MSG_NOSIGNAL for write(2): SIGPIPE is blocked in this thread
+/// around the call (the kernel sends it to the writing thread), and one the write caused is
+/// taken back before the mask is restored, unless one was pending already, which the program
+/// caused itself and keeps. No lock and no allocation: async-signal-safe. If the signal cannot
+/// be blocked (a seccomp filter), nothing is written.
+pub fn write_without_signal(fd: c_int, bytes: &[u8]) -> Result<usize> {
+    let size = size_of::<KernelSignals>();
+    let (pipe, mut saved, mut pending) = (PIPE_SIGNAL, 0 as KernelSignals, 0 as KernelSignals);
+    let block = [libc::SIG_BLOCK as usize, &raw const pipe as usize, &raw mut saved as usize, size];
+    // SAFETY: the sets are alive across the calls and `size` bytes long, as the kernel expects.
+    check(unsafe { raw(libc::SYS_rt_sigprocmask, block) })?;
+    // SAFETY: as above.
+    let pending_before = check(unsafe { raw(libc::SYS_rt_sigpending, [&raw mut pending as usize, size]) });
+    let result = write(fd, bytes);
+    if result == Err(libc::EPIPE) && pending_before.is_ok() && pending & PIPE_SIGNAL == 0 {
+        let now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let take = [&raw const pipe as usize, 0, &raw const now as usize, size];
+        // SAFETY: as above; no siginfo is asked for, and a zero timeout never waits.
+        unsafe { raw(libc::SYS_rt_sigtimedwait, take) };
+    }
+    let restore = [libc::SIG_SETMASK as usize, &raw const saved as usize, 0, size];
+    // SAFETY: as above.
+    unsafe { raw(libc::SYS_rt_sigprocmask, restore) };
+    result
+}
+
 /// `length` bytes of fresh zeroed memory, never given back: the kernel's, not an allocator's, so
 /// that a hook may ask for it.
 pub fn map_zeroed(length: usize) -> Result<*mut u8> {
