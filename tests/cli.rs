@@ -5,7 +5,6 @@
 mod common;
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -539,17 +538,6 @@ fn whitespace_inside_a_value_becomes_one_space() {
         text(&output.stderr),
         "keepalive: invalid --only \"10.0.0.0/8,\\u{b}:6379\": control characters are not accepted\n"
     );
-}
-
-/// The writing end of a pipe whose reader is already closed.
-fn pipe_without_reader() -> OwnedFd {
-    let mut ends = [0; 2];
-    // SAFETY: pipe2 fills the two-element array with new descriptors, which are then owned here.
-    unsafe {
-        assert_eq!(libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC), 0);
-        drop(OwnedFd::from_raw_fd(ends[0]));
-        OwnedFd::from_raw_fd(ends[1])
-    }
 }
 
 #[test]

@@ -3,19 +3,7 @@
 
 mod common;
 use common::*;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
-
-/// The writing end of a pipe whose reader is already closed, as after `| true` exited.
-fn pipe_without_reader() -> OwnedFd {
-    let mut ends = [0; 2];
-    // SAFETY: pipe2 fills the two-element array with new descriptors, which are then owned here.
-    unsafe {
-        assert_eq!(libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC), 0);
-        drop(OwnedFd::from_raw_fd(ends[0]));
-        OwnedFd::from_raw_fd(ends[1])
-    }
-}
 
 #[test]
 fn a_warning_on_a_broken_pipe_is_no_signal() {

@@ -155,3 +155,15 @@ impl Drop for Running {
 pub fn spawn(mut command: Command) -> Running {
     Running(command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("program starts"))
 }
+
+/// The writing end of a pipe whose reader is already closed.
+pub fn pipe_without_reader() -> std::os::fd::OwnedFd {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut ends = [0; 2];
+    // SAFETY: pipe2 fills the two-element array with new descriptors, which are then owned here.
+    unsafe {
+        assert_eq!(libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        drop(OwnedFd::from_raw_fd(ends[0]));
+        OwnedFd::from_raw_fd(ends[1])
+    }
+}
