@@ -19,6 +19,7 @@ mod hooks;
 mod log;
 mod mem;
 mod policy;
+mod probe;
 mod real;
 mod sockopt;
 mod sys;

@@ -354,7 +354,7 @@ fn configure_unset(fd: c_int, plan: &Plan, moment: Moment) {
 
 /// What a fresh TCP socket's timers are (the system's defaults). With side or peer rules they
 /// are read from the first socket `socket()` makes, which has them still; otherwise they are
-/// asked of the kernel with a throwaway socket, the first time a socket reaches `connect()` or
+/// asked of the kernel by the probe (see `probe`), the first time a socket reaches `connect()` or
 /// `accept()` without keepalive. Two threads asking at once store the same values.
 mod fresh {
     use super::*;
@@ -367,14 +367,17 @@ mod fresh {
 
     pub fn defaults() -> Option<[c_int; 4]> {
         stored().or_else(|| {
-            let probe = sys::Probe::open().ok()?;
-            read_from(probe.fd())
+            let values = crate::probe::fresh_tcp_options(TIMERS)?;
+            for (value, stored) in values.iter().zip(&DEFAULTS) {
+                stored.store(i64::from(*value), Ordering::Relaxed);
+            }
+            Some(values)
         })
     }
 
     /// Reads the defaults from `fd`, a socket `socket()` just made, unless they are known: four
-    /// `getsockopt` calls once per process instead of a probe socket, which would briefly take a
-    /// descriptor and could meet a seccomp filter the program installed later.
+    /// `getsockopt` calls once per process instead of the probe, which costs a child process and
+    /// could meet a seccomp filter the program installed later.
     pub fn learn(fd: c_int) {
         if DEFAULTS[TIMERS.len() - 1].load(Ordering::Relaxed) == UNKNOWN {
             read_from(fd);

@@ -76,7 +76,16 @@ unsafe fn raw6(number: c_long, arguments: [usize; 6]) -> c_long {
     result
 }
 
-fn check(result: c_long) -> Result<c_long> {
+/// A system call whose failure comes back as `Err(code)`.
+///
+/// # Safety
+/// The arguments are valid for the call: pointers to memory alive across it, of the sizes given.
+pub unsafe fn syscall<const N: usize>(number: c_long, arguments: [usize; N]) -> Result<c_long> {
+    // SAFETY: the caller's arguments.
+    check(unsafe { raw(number, arguments) })
+}
+
+pub fn check(result: c_long) -> Result<c_long> {
     // The kernel returns -4095..-1 for errors.
     if (-4095..0).contains(&result) { Err(-result as c_int) } else { Ok(result) }
 }
@@ -131,28 +140,6 @@ pub fn read_own_memory(address: *const u8, into: &mut [u8]) -> Result<()> {
     let copied = check(unsafe { raw(libc::SYS_process_vm_readv, arguments) })?;
     // A range that runs into an unmapped page is copied only up to it.
     if copied as usize == into.len() { Ok(()) } else { Err(libc::EFAULT) }
-}
-
-/// A TCP socket made only to read the options fresh sockets get; closed when dropped.
-pub struct Probe(c_int);
-
-impl Probe {
-    pub fn open() -> Result<Probe> {
-        let arguments = [libc::AF_INET as usize, (libc::SOCK_STREAM | libc::SOCK_CLOEXEC) as usize, 0, 0, 0];
-        // SAFETY: plain integers.
-        check(unsafe { raw(libc::SYS_socket, arguments) }).map(|fd| Probe(fd as c_int))
-    }
-
-    pub fn fd(&self) -> c_int {
-        self.0
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        // SAFETY: our own descriptor, closed once.
-        unsafe { raw(libc::SYS_close, [self.0 as usize, 0, 0, 0, 0]) };
-    }
 }
 
 /// The peer of a connected socket, as the kernel checked and wrote it.
