@@ -146,11 +146,18 @@ struct Environment {
 }
 
 impl Environment {
+    /// Our variables, or none at all in secure-execution mode (a set-user-ID or set-group-ID
+    /// program, or one gaining capabilities): they come from the user who runs it, who must not
+    /// choose the timers of its sockets or read its connections in debug lines, just as the
+    /// loader ignores `LD_*` then. Keepalive stays on with the system's timers.
     fn read() -> Environment {
         unsafe extern "C" {
             static environ: *const *const c_char;
         }
         let mut environment = Environment { found: [(&[], &[]); NAMES.len()], length: 0 };
+        if secure_execution() {
+            return environment;
+        }
         // SAFETY: environ is a null-terminated array of NUL-terminated strings; it is only read.
         let mut entry = unsafe { environ };
         // SAFETY: as above; the array ends with a null pointer, never passed.
@@ -185,6 +192,12 @@ impl Environment {
     fn get(&self, name: &CStr) -> Option<&'static [u8]> {
         self.get_bytes(name.to_bytes())
     }
+}
+
+/// Whether the kernel started this program in secure-execution mode (`AT_SECURE`).
+fn secure_execution() -> bool {
+    // SAFETY: getauxval only reads the auxiliary vector the C library saved at start.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
 
 /// Splits `NAME=value` if NAME may be ours (`KEEPALIVE…`, or libkeepalive's `KEEP…` and
