@@ -115,7 +115,8 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
     if STATE.compare_exchange(UNREAD, PUBLISHING, Ordering::Acquire, Ordering::Relaxed).is_err() {
         return None;
     }
-    // SAFETY: we won the race above; nobody reads PLAN until PUBLISHED is stored.
+    // SAFETY: we won the race above; nobody reads PLAN until PUBLISHED is stored, and this
+    // exclusive reference ends before that.
     let plan = unsafe { &mut *PLAN.0.get() };
     let environment = Environment::read();
     plan.settings = keepalive_config::from_env(|name| environment.get(name), warn);
@@ -128,6 +129,8 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
     if plan.force {
         crate::sockopt::held::prepare();
     }
+    // From here on other threads may read the plan: only a shared reference is left.
+    let plan: &'static Plan = plan;
     let switches = match plan.enabled {
         true => ENABLED | if plan.debug { DEBUG } else { 0 } | if plan.force { FORCING } else { 0 },
         false => 0,
@@ -152,13 +155,15 @@ impl Environment {
     /// loader ignores `LD_*` then. Keepalive stays on with the system's timers.
     fn read() -> Environment {
         unsafe extern "C" {
-            static environ: *const *const c_char;
+            // Mutable: setenv() and putenv() replace the array. Read once, by value.
+            static mut environ: *const *const c_char;
         }
         let mut environment = Environment { found: [(&[], &[]); NAMES.len()], length: 0 };
         if secure_execution() {
             return environment;
         }
-        // SAFETY: environ is a null-terminated array of NUL-terminated strings; it is only read.
+        // SAFETY: a copy of the pointer, no reference to the static; environ is a null-terminated
+        // array of NUL-terminated strings, only read here.
         let mut entry = unsafe { environ };
         // SAFETY: as above; the array ends with a null pointer, never passed.
         while let Some(text) = unsafe { entry.as_ref() }.copied().filter(|text| !text.is_null()) {

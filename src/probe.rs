@@ -227,6 +227,7 @@ mod tests {
         assert_eq!(fresh_tcp_options(names), Some(expected));
         assert_eq!(descriptors(), before);
         let mut status = 0;
+        // SAFETY: waitpid with WNOHANG only asks; `status` is a valid int.
         let no_child = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::WNOHANG) };
         assert_eq!(no_child, -1, "the child is reaped");
     }

@@ -105,14 +105,27 @@ pub fn getsockopt(fd: c_int, level: c_int, name: c_int) -> Result<c_int> {
     getsockopt_as::<c_int>(fd, level, name)
 }
 
-/// An option of type `T`, plain data that any bytes the kernel writes leave valid. Options
-/// longer than `T`, such as `TCP_INFO`, are cut to its size by the kernel.
+/// Plain data for which any bytes are a valid value, as the kernel may write any.
+///
+/// # Safety
+/// Every bit pattern of `size_of::<Self>()` bytes is a valid `Self`.
+unsafe trait AnyBytes: Copy + Default {}
+// SAFETY: integers have no invalid bit patterns.
+unsafe impl AnyBytes for c_int {}
+// SAFETY: as above.
+unsafe impl AnyBytes for u64 {}
+// SAFETY: as above.
+unsafe impl AnyBytes for u8 {}
+
+/// An option of type `T`. Options longer than `T`, such as `TCP_INFO`, are cut to its size by
+/// the kernel.
 #[inline(always)]
-fn getsockopt_as<T: Copy + Default>(fd: c_int, level: c_int, name: c_int) -> Result<T> {
+fn getsockopt_as<T: AnyBytes>(fd: c_int, level: c_int, name: c_int) -> Result<T> {
     let mut value = T::default();
     let mut length = size_of::<T>() as socklen_t;
     let addresses = (&raw mut value as usize, &raw mut length as usize);
-    // SAFETY: the pointers describe `value` and `length`, alive across the call.
+    // SAFETY: the pointers describe `value` and `length`, alive across the call; whatever bytes
+    // the kernel writes into `value` are a valid `T` (`AnyBytes`).
     let result =
         unsafe { raw(libc::SYS_getsockopt, [fd as usize, level as usize, name as usize, addresses.0, addresses.1]) };
     check(result).map(|_| value)
@@ -218,7 +231,7 @@ pub fn file_identity(fd: c_int) -> Result<(u64, u64)> {
     check(result)?;
     // SAFETY: zero-initialised plain data, filled in by a successful fstat.
     let status = unsafe { status.assume_init() };
-    Ok((status.st_dev as u64, status.st_ino as u64))
+    Ok((status.st_dev, status.st_ino))
 }
 
 /// The calls behind our hooks, made directly: used only when the C library's own functions
@@ -278,6 +291,7 @@ mod tests {
 
     #[test]
     fn socket_options_round_trip_without_touching_errno() {
+        // SAFETY: socket(2) with plain integers.
         let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
         assert!(fd >= 0);
         crate::errno::set(4242);
@@ -286,6 +300,7 @@ mod tests {
         assert_eq!(setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 0), Err(libc::EINVAL));
         assert_eq!(getsockopt(-1, libc::SOL_SOCKET, libc::SO_KEEPALIVE), Err(libc::EBADF));
         assert_eq!(crate::errno::get(), 4242);
+        // SAFETY: our own descriptor, closed once.
         unsafe { libc::close(fd) };
     }
 
@@ -299,6 +314,7 @@ mod tests {
 
     #[test]
     fn fallbacks_behave_like_the_c_library() {
+        // SAFETY: the fallbacks take plain integers, and the null pointers are refused by the kernel.
         unsafe {
             crate::errno::set(0);
             assert_eq!(fallback::socket(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_UDP), -1);

@@ -6,6 +6,9 @@ use common::*;
 use std::collections::BTreeMap;
 use std::process::Command;
 
+/// Variables set for one run.
+type Environment<'a> = &'a [(&'a str, &'a str)];
+
 /// A port free on IPv4 and IPv6 alike (the scenario listens on 127.0.0.x and on ::1): a dual-stack
 /// bind takes it on both at once.
 fn free_port() -> u16 {
@@ -58,7 +61,7 @@ fn expect(socket: bool, clients: &str, servers: &str) -> BTreeMap<String, bool> 
 
 #[test]
 fn peer_rules_and_sides() {
-    let cases: [(&[(&str, &str)], BTreeMap<String, bool>); 8] = [
+    let cases: [(Environment, BTreeMap<String, bool>); 8] = [
         (&[], expect(true, "abcde", "abcde")),
         (&[("KEEPALIVE_ONLY", "127.0.0.2, [::1], :{PORT2}")], expect(false, "bce", "c")),
         (&[("KEEPALIVE_ONLY", "127.0.0.1")], expect(false, "ade", "abde")),
@@ -228,7 +231,7 @@ fn without_force_the_program_turning_keepalive_off_keeps_its_timers() {
 /// The old libraries' names, read with the same rules as ours, when ours are unset.
 #[test]
 fn legacy_variables() {
-    let cases: [(&[(&str, &str)], &[(&str, &str)]); 6] = [
+    let cases: [(Environment, Environment); 6] = [
         (
             &[("KEEPIDLE", "30"), ("KEEPINTVL", "6"), ("KEEPCNT", "4")],
             &[("EXPECT_IDLE", "30"), ("EXPECT_INTVL", "6"), ("EXPECT_CNT", "4")],

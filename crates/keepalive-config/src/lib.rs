@@ -66,7 +66,7 @@ impl Variable {
             Kind::Millis { min, max } => (value::parse_duration_ms(text)?, min, max),
             Kind::Count { min, max } => (value::parse_count(text)?, min, max),
         };
-        (u64::from(min)..=u64::from(max)).contains(&value).then(|| value as u32)
+        (u64::from(min)..=u64::from(max)).contains(&value).then_some(value as u32)
     }
 }
 
