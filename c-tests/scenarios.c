@@ -572,6 +572,9 @@ static int force(void) {
     /* Once connected, turning keepalive off works, unless forced. */
     SUCCEEDS(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof zero));
     check_value(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", forced, "after turning it off once connected");
+    /* Turning it on (again, when forced: the value force mode keeps). */
+    SUCCEEDS(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one));
+    check_value(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 1, "after turning it on");
     close(fd);
 
     /* Sockets the library did not configure are never held: UDP, and raw ones until connect(). */

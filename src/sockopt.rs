@@ -424,11 +424,22 @@ pub fn enforce(fd: c_int, level: c_int, name: c_int, plan: &Plan) {
         return;
     };
     if held::holds(fd) {
-        let restored = sys::setsockopt(fd, option.level, option.name, option.value);
         if plan.debug {
-            describe_kept(fd, option, restored);
+            return enforce_and_describe(fd, option);
         }
+        let _ = sys::setsockopt(fd, option.level, option.name, option.value);
     }
+}
+
+/// With debug lines, the value the program set is read first: the line says whether it was
+/// changed back, or was the operator's already (then there is nothing to change back).
+#[cold]
+#[inline(never)]
+fn enforce_and_describe(fd: c_int, option: &SocketOption) {
+    if sys::getsockopt(fd, option.level, option.name) == Ok(option.value) {
+        return describe_kept(fd, option, None);
+    }
+    describe_kept(fd, option, Some(sys::setsockopt(fd, option.level, option.name, option.value)));
 }
 
 const SIN6_LEN_RFC2133: usize = 24;
@@ -609,13 +620,16 @@ fn describe_why(fd: c_int, moment: Moment, why: &'static str) {
 
 #[cold]
 #[inline(never)]
-fn describe_kept(fd: c_int, option: &SocketOption, restored: sys::Result<()>) {
+/// `restored`: the result of putting the operator's value back, `None` when the program set
+/// that very value.
+fn describe_kept(fd: c_int, option: &SocketOption, restored: Option<sys::Result<()>>) {
     Line::debug(|line| {
         describe(line, fd, Moment::Setsockopt);
         line.text(option_name(option.name, option.level));
         match restored {
-            Ok(()) => line.text(" changed back, KEEPALIVE_FORCE keeps "),
-            Err(code) => line.text(" could not be changed back (").errno(code).text("), KEEPALIVE_FORCE wanted "),
+            None => line.text(" set to the value KEEPALIVE_FORCE keeps, "),
+            Some(Ok(())) => line.text(" changed back, KEEPALIVE_FORCE keeps "),
+            Some(Err(code)) => line.text(" could not be changed back (").errno(code).text("), KEEPALIVE_FORCE wanted "),
         };
         if option.level == IPPROTO_TCP {
             let (label, unit) = label(option.name);

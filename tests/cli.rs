@@ -84,6 +84,30 @@ fn an_invalid_option_stops_everything_with_one_line() {
     assert_eq!(text(&nothing.stderr).lines().count(), 1, "{}", describe(&nothing));
 }
 
+/// Values that are not in a list, or not a number, name what would have been accepted.
+#[test]
+fn a_bad_format_or_process_id_says_what_is_accepted() {
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--print-env", "--format", "yaml"],
+            "keepalive: invalid --format \"yaml\": expected one of shell, dockerfile, systemd\n",
+        ),
+        (
+            &["--status", "abc"],
+            "keepalive: invalid --status \"abc\": expected a process ID, a whole number such as 4242\n",
+        ),
+        (
+            &["--status", "-5"],
+            "keepalive: invalid --status \"-5\": expected a process ID, a whole number such as 4242\n",
+        ),
+    ];
+    for (arguments, message) in cases {
+        let output = run(arguments);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), message, "{arguments:?}");
+    }
+}
+
 #[test]
 fn format_is_refused_without_print_env() {
     let directory = scratch("format");
@@ -310,6 +334,28 @@ fn warns_when_the_preload_cannot_reach_the_program() {
 
     let dynamic = run(&["sh", "-c", "exit 0"]);
     assert_eq!(text(&dynamic.stderr), "", "no warning for a dynamic program");
+}
+
+/// Go's advice is only for Go programs (busybox and other static C programs get none); a Go
+/// program is told by the build information its linker writes, imitated here.
+#[test]
+fn the_static_warning_names_go_only_for_go_programs() {
+    let directory = scratch("static-go");
+    let c_program = static_program(&directory);
+    let output = run(&[c_program.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert!(stderr.ends_with("; set keepalive in the program instead\n"), "{stderr}");
+    assert!(!stderr.contains("Go"), "{stderr}");
+
+    let source = directory.join("go.c");
+    let marker = "__attribute__((section(\".go.buildinfo\"), used)) static const char info[] = \"\\xff Go buildinf:\";";
+    std::fs::write(&source, format!("{marker}\nint main(void) {{ return 3; }}\n")).unwrap();
+    let go_program = directory.join("go-program");
+    let built = Command::new("cc").arg("-static").arg("-o").arg(&go_program).arg(&source).output().unwrap();
+    assert!(built.status.success(), "{}", describe(&built));
+    let output = run(&[go_program.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert!(stderr.ends_with("; set keepalive in the program (Go: net.Dialer's KeepAlive) instead\n"), "{stderr}");
 }
 
 /// The first 64 bytes of an executable ELF file with no program headers.

@@ -212,6 +212,12 @@ fn force_says_what_it_kept() {
     assert!(output.status.success(), "{}", describe(&output));
     let stderr = text(&output.stderr);
     assert!(stderr.contains("setsockopt(): SO_KEEPALIVE changed back, KEEPALIVE_FORCE keeps keepalive on"), "{stderr}");
+    // Turned off twice, then on: the last call set the value force mode keeps.
+    assert_eq!(stderr.matches("SO_KEEPALIVE changed back").count(), 2, "{stderr}");
+    assert!(
+        stderr.contains("setsockopt(): SO_KEEPALIVE set to the value KEEPALIVE_FORCE keeps, keepalive on"),
+        "{stderr}"
+    );
     assert!(stderr.contains("setsockopt(): TCP_KEEPIDLE changed back, KEEPALIVE_FORCE keeps idle 20s"), "{stderr}");
     assert!(!stderr.contains("TCP_KEEPINTVL changed back"), "not configured, so not held: {stderr}");
 }

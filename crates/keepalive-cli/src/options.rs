@@ -82,7 +82,7 @@ pub struct Cli {
     pub format: Option<Format>,
 
     /// Show the TCP connections of a running process and whether keepalive runs on them
-    #[arg(long, value_name = "PID", conflicts_with_all = [
+    #[arg(long, value_name = "PID", value_parser = process_id, conflicts_with_all = [
         "command", "idle", "interval", "count", "user_timeout", "force", "only", "skip", "side", "verbose",
     ])]
     pub status: Option<u32>,
@@ -142,6 +142,10 @@ impl Setting {
 /// space means the same and keeps newlines out of the lines `--print-env` writes.
 fn single_spaced(text: &str) -> String {
     text.trim().split_ascii_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn process_id(text: &str) -> Result<u32, String> {
+    text.trim().parse().map_err(|_| "expected a process ID, a whole number such as 4242".to_owned())
 }
 
 /// A well-formed duration such as `1500ms` that a variable taking whole seconds refuses.
@@ -217,6 +221,15 @@ fn one_line(error: &clap::Error) -> String {
         let option = option.split_whitespace().next().unwrap_or(option);
         let reason = std::error::Error::source(error).map(ToString::to_string).unwrap_or_default();
         return format!("invalid {option} {value:?}: {reason}");
+    }
+    if let (ErrorKind::InvalidValue, Some(option), Some(value), Some(ContextValue::Strings(valid))) = (
+        error.kind(),
+        context(ContextKind::InvalidArg),
+        context(ContextKind::InvalidValue),
+        error.get(ContextKind::ValidValue),
+    ) {
+        let option = option.split_whitespace().next().unwrap_or(option);
+        return format!("invalid {option} {value:?}: expected one of {}", valid.join(", "));
     }
     if error.kind() == ErrorKind::MissingRequiredArgument {
         return "nothing to do: give a PROGRAM to run, --print-env or --status PID (see keepalive --help)".to_owned();

@@ -62,15 +62,26 @@ fn inspect(program: &Path, script: Option<&Path>, warnings: &mut Vec<String>) {
         ));
     }
     match contents {
-        Some(Contents::Elf { dynamic: false }) => warnings.push(format!(
-            "{shown} is statically linked: LD_PRELOAD cannot reach it, so its connections will not \
-             get keepalive; set keepalive in the program (Go: net.Dialer's KeepAlive) instead"
-        )),
+        Some(Contents::Elf { dynamic: false }) => {
+            let how = if is_go_program(program) { " (Go: net.Dialer's KeepAlive)" } else { "" };
+            warnings.push(format!(
+                "{shown} is statically linked: LD_PRELOAD cannot reach it, so its connections will \
+                 not get keepalive; set keepalive in the program{how} instead"
+            ))
+        }
         Some(Contents::ForeignElf(description)) => {
             warnings.push(format!("{shown} is {description}; the library cannot be preloaded into it"))
         }
         _ => {}
     }
+}
+
+/// Whether `program` was built by Go, whose linker writes its build information after this
+/// marker (in the `.go.buildinfo` section) since Go 1.13.
+fn is_go_program(program: &Path) -> bool {
+    const MARKER: &[u8] = b"\xff Go buildinf:";
+    let contents = fs::read(program).unwrap_or_default();
+    contents.windows(MARKER.len()).any(|window| window == MARKER)
 }
 
 /// Why running `program` would put the loader in secure-execution mode: a set-user-ID or
