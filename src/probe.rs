@@ -24,27 +24,45 @@ struct Report {
     length: u32,
     /// How many values the child read.
     read: u32,
+    /// Set by the child first thing: still 0 when it could not write into our memory (valgrind
+    /// runs such a clone as a fork).
+    started: u32,
 }
 
 const NAMES: usize = 0;
 const VALUES: usize = 16;
 const LENGTH: usize = 32;
 const READ: usize = 36;
+const STARTED: usize = 40;
 const _: () = {
     assert!(core::mem::offset_of!(Report, names) == NAMES && core::mem::offset_of!(Report, values) == VALUES);
     assert!(core::mem::offset_of!(Report, length) == LENGTH && core::mem::offset_of!(Report, read) == READ);
+    assert!(core::mem::offset_of!(Report, started) == STARTED);
 };
 
-/// The values of the `IPPROTO_TCP` options `names` on a fresh `AF_INET` TCP socket, or `None`
-/// when the child could not be made or could not read them (a seccomp filter, the process limit).
-pub fn fresh_tcp_options(names: [c_int; 4]) -> Option<[c_int; 4]> {
-    let mut report = Report { names, values: [0; 4], length: 0, read: 0 };
+/// What the probe learned.
+pub enum Fresh {
+    /// The values of the options asked for.
+    Options([c_int; 4]),
+    /// Not this time: the child could not read them (no descriptor left), or could not be made
+    /// for now (the process limit).
+    NotNow,
+    /// Never in this process: the child cannot be made (a seccomp filter, an architecture
+    /// without the probe) or does not share our memory.
+    Never,
+}
+
+/// The values of the `IPPROTO_TCP` options `names` on a fresh `AF_INET` TCP socket.
+pub fn fresh_tcp_options(names: [c_int; 4]) -> Fresh {
+    let mut report = Report { names, values: [0; 4], length: 0, read: 0, started: 0 };
     let every_signal: u64 = !0;
     let mut saved: u64 = 0;
     let size = size_of::<u64>();
     let block = [libc::SIG_SETMASK as usize, &raw const every_signal as usize, &raw mut saved as usize, size];
     // SAFETY: both sets are alive across the call and `size` bytes long.
-    unsafe { sys::syscall(libc::SYS_rt_sigprocmask, block) }.ok()?;
+    if unsafe { sys::syscall(libc::SYS_rt_sigprocmask, block) }.is_err() {
+        return Fresh::Never;
+    }
     // SAFETY: `report` stays alive and unmoved until the child has exited: CLONE_VFORK holds this
     // thread until then.
     let child = unsafe { clone_and_read(&raw mut report) };
@@ -57,9 +75,17 @@ pub fn fresh_tcp_options(names: [c_int; 4]) -> Option<[c_int; 4]> {
     // SAFETY: as above.
     let _ = unsafe { sys::syscall(libc::SYS_rt_sigprocmask, restore) };
     // SAFETY: plain data the child wrote before it exited, which the wait above ordered.
-    let read = unsafe { core::ptr::read_volatile(&raw const report.read) };
-    // SAFETY: as above.
-    (child.is_ok() && read == 4).then(|| unsafe { core::ptr::read_volatile(&raw const report.values) })
+    let (started, read) = unsafe {
+        (core::ptr::read_volatile(&raw const report.started), core::ptr::read_volatile(&raw const report.read))
+    };
+    match child {
+        Err(libc::EAGAIN) => Fresh::NotNow,
+        Err(_) => Fresh::Never,
+        Ok(_) if started == 0 => Fresh::Never,
+        Ok(_) if read != 4 => Fresh::NotNow,
+        // SAFETY: as above.
+        Ok(_) => Fresh::Options(unsafe { core::ptr::read_volatile(&raw const report.values) }),
+    }
 }
 
 /// `clone` without `CLONE_FILES`: the child opens a TCP socket, reads the options named in
@@ -78,6 +104,7 @@ unsafe fn clone_and_read(report: *mut Report) -> sys::Result<c_long> {
             "syscall",
             "test rax, rax",
             "jnz 3f",
+            "mov dword ptr [r13 + {started}], 1",
             // The child: socket(AF_INET, SOCK_STREAM, 0).
             "mov eax, {socket}",
             "mov edi, {inet}",
@@ -121,6 +148,7 @@ unsafe fn clone_and_read(report: *mut Report) -> sys::Result<c_long> {
             values = const VALUES,
             length = const LENGTH,
             read = const READ,
+            started = const STARTED,
             inlateout("rax") libc::SYS_clone => result,
             in("rdi") (libc::CLONE_VM | libc::CLONE_VFORK) as u64,
             in("rsi") 0u64,
@@ -148,6 +176,8 @@ unsafe fn clone_and_read(report: *mut Report) -> sys::Result<c_long> {
         core::arch::asm!(
             "svc 0",
             "cbnz x0, 3f",
+            "mov w12, 1",
+            "str w12, [x10, {started}]",
             "mov x8, {socket}",
             "mov x0, {inet}",
             "mov x1, {stream}",
@@ -189,6 +219,7 @@ unsafe fn clone_and_read(report: *mut Report) -> sys::Result<c_long> {
             values = const VALUES,
             length = const LENGTH,
             read = const READ,
+            started = const STARTED,
             inlateout("x0") (libc::CLONE_VM | libc::CLONE_VFORK) as u64 => result,
             in("x1") 0u64,
             in("x2") 0u64,
@@ -224,7 +255,7 @@ mod tests {
         let descriptors = || std::fs::read_dir("/proc/self/fd").unwrap().count();
         let before = descriptors();
         let expected = [sysctl("tcp_keepalive_time"), sysctl("tcp_keepalive_intvl"), sysctl("tcp_keepalive_probes"), 0];
-        assert_eq!(fresh_tcp_options(names), Some(expected));
+        assert!(matches!(fresh_tcp_options(names), Fresh::Options(values) if values == expected));
         assert_eq!(descriptors(), before);
         let mut status = 0;
         // SAFETY: waitpid with WNOHANG only asks; `status` is a valid int.

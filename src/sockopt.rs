@@ -358,20 +358,35 @@ fn configure_unset(fd: c_int, plan: &Plan, moment: Moment) {
 /// `accept()` without keepalive. Two threads asking at once store the same values.
 mod fresh {
     use super::*;
-    use core::sync::atomic::AtomicI64;
+    use crate::probe::Fresh;
+    use core::sync::atomic::{AtomicBool, AtomicI64};
 
     const TIMERS: [c_int; 4] = [libc::TCP_KEEPIDLE, libc::TCP_KEEPINTVL, libc::TCP_KEEPCNT, libc::TCP_USER_TIMEOUT];
     // No c_int: `stored` fails until every value has been read.
     const UNKNOWN: i64 = i64::MIN;
     static DEFAULTS: [AtomicI64; 4] = [const { AtomicI64::new(UNKNOWN) }; 4];
 
+    /// The probe cannot run in this process: it is not tried again at every socket.
+    static NO_PROBE: AtomicBool = AtomicBool::new(false);
+
     pub fn defaults() -> Option<[c_int; 4]> {
         stored().or_else(|| {
-            let values = crate::probe::fresh_tcp_options(TIMERS)?;
-            for (value, stored) in values.iter().zip(&DEFAULTS) {
-                stored.store(i64::from(*value), Ordering::Relaxed);
+            if NO_PROBE.load(Ordering::Relaxed) {
+                return None;
             }
-            Some(values)
+            match crate::probe::fresh_tcp_options(TIMERS) {
+                Fresh::Options(values) => {
+                    for (value, stored) in values.iter().zip(&DEFAULTS) {
+                        stored.store(i64::from(*value), Ordering::Relaxed);
+                    }
+                    Some(values)
+                }
+                Fresh::NotNow => None,
+                Fresh::Never => {
+                    NO_PROBE.store(true, Ordering::Relaxed);
+                    None
+                }
+            }
         })
     }
 
