@@ -121,7 +121,7 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
     let environment = Environment::read();
     plan.settings = keepalive_config::from_env(|name| environment.get(name), warn);
     // Only debug lines need to know which file descriptor 2 is: without them, loading the library
-    // makes no system call at all.
+    // makes no system call but one when our variables are set (secure-execution mode or not).
     if plan.settings.debug {
         crate::log::remember_stderr();
     }
@@ -159,9 +159,6 @@ impl Environment {
             static mut environ: *const *const c_char;
         }
         let mut environment = Environment { found: [(&[], &[]); NAMES.len()], length: 0 };
-        if secure_execution() {
-            return environment;
-        }
         // SAFETY: a copy of the pointer, no reference to the static; environ is a null-terminated
         // array of NUL-terminated strings, only read here.
         let mut entry = unsafe { environ };
@@ -173,6 +170,10 @@ impl Environment {
             }
             // SAFETY: not past the terminating null pointer, checked above.
             entry = unsafe { entry.add(1) };
+        }
+        // Asked of the kernel only when there is something to ignore.
+        if environment.length > 0 && crate::sys::secure_execution() {
+            environment.length = 0;
         }
         environment
     }
@@ -197,12 +198,6 @@ impl Environment {
     fn get(&self, name: &CStr) -> Option<&'static [u8]> {
         self.get_bytes(name.to_bytes())
     }
-}
-
-/// Whether the kernel started this program in secure-execution mode (`AT_SECURE`).
-fn secure_execution() -> bool {
-    // SAFETY: getauxval only reads the auxiliary vector the C library saved at start.
-    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
 
 /// Splits `NAME=value` if NAME may be ours (`KEEPALIVE…`, or libkeepalive's `KEEP…` and

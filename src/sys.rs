@@ -203,6 +203,34 @@ pub fn write_without_signal(fd: c_int, bytes: &[u8]) -> Result<usize> {
     result
 }
 
+/// Whether the kernel started this program in secure-execution mode (`AT_SECURE`): read from the
+/// auxiliary vector the kernel keeps (`PR_GET_AUXV`, Linux 6.4), which costs one system call
+/// and, unlike the C library's `getauxval`, no symbol for the loader to look up in every process.
+/// Before Linux 6.4, whether the real and effective user or group differ: a set-user-ID or
+/// set-group-ID program, not one given file capabilities.
+pub fn secure_execution() -> bool {
+    const PR_GET_AUXV: usize = 0x4155_5856;
+    // (type, value) pairs, ending with AT_NULL; AT_SECURE comes among the first twenty.
+    let mut vector = [0u64; 128];
+    let arguments = [PR_GET_AUXV, vector.as_mut_ptr() as usize, size_of_val(&vector), 0, 0];
+    // SAFETY: the kernel writes at most `size_of_val(&vector)` bytes into `vector`.
+    match check(unsafe { raw(libc::SYS_prctl, arguments) }) {
+        Ok(_) => vector
+            .chunks_exact(2)
+            .take_while(|pair| pair[0] != libc::AT_NULL)
+            .any(|pair| pair[0] == libc::AT_SECURE && pair[1] != 0),
+        Err(_) => ids_differ(libc::SYS_getresuid) || ids_differ(libc::SYS_getresgid),
+    }
+}
+
+/// Whether the real and effective ids differ, by `getresuid` or `getresgid`.
+fn ids_differ(call: c_long) -> bool {
+    let mut ids = [0u32; 3];
+    let arguments = [ids.as_mut_ptr() as usize, ids[1..].as_mut_ptr() as usize, ids[2..].as_mut_ptr() as usize];
+    // SAFETY: three ids, each written into its own element of `ids`.
+    check(unsafe { raw(call, arguments) }).is_ok() && ids[0] != ids[1]
+}
+
 /// `length` bytes of fresh zeroed memory, never given back: the kernel's, not an allocator's, so
 /// that a hook may ask for it.
 pub fn map_zeroed(length: usize) -> Result<*mut u8> {
@@ -302,6 +330,12 @@ mod tests {
         assert_eq!(crate::errno::get(), 4242);
         // SAFETY: our own descriptor, closed once.
         unsafe { libc::close(fd) };
+    }
+
+    #[test]
+    fn not_secure_here() {
+        assert!(!secure_execution());
+        assert!(!ids_differ(libc::SYS_getresuid) && !ids_differ(libc::SYS_getresgid));
     }
 
     #[test]

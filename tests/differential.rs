@@ -14,6 +14,8 @@
 //! - `gettid` then `process_vm_readv` of the process's own memory, before a `connect()` with peer
 //!   rules set: the library reads the address through the kernel, which reports a bad pointer
 //!   instead of crashing on it; reading changes nothing;
+//! - `prctl(PR_GET_AUXV)` once per process at load, when our variables are set: whether the
+//!   program runs in secure-execution mode, where they are ignored; reading changes nothing;
 //! - the library's probe: once per process, the first time a socket without keepalive reaches
 //!   `connect()` or `accept()`, it reads the timers fresh sockets get in a child that shares its
 //!   memory but not its descriptors (`rt_sigprocmask` blocking every signal, `clone` with
@@ -304,6 +306,7 @@ struct Figures {
     getpeername: usize,
     address_reads: usize,
     probes: usize,
+    auxv_reads: usize,
     loader: usize,
 }
 
@@ -361,6 +364,11 @@ fn compare(without: &Trace, with: &Trace, figures: &mut Figures) -> Result<(), S
                 "setsockopt" if kind == "TCP" || kind == "TCPv6" => figures.setsockopt += 1,
                 "getsockopt" => figures.getsockopt += 1,
                 "getpeername" if kind == "TCP" || kind == "TCPv6" => figures.getpeername += 1,
+                // PR_GET_AUXV into 1 KiB (strace 6.1 does not name it, and its number normalises
+                // as an address).
+                "prctl" if extra.contains("PR_GET_AUXV, ") || extra.contains("/* PR_??? */, ADDR, 0x400, 0, 0)") => {
+                    figures.auxv_reads += 1
+                }
                 "gettid" if address_read_length(&preloaded[j..]) > 0 => {
                     figures.address_reads += 1;
                     j += address_read_length(&preloaded[j..]);
@@ -406,6 +414,7 @@ fn same_calls(label: &str, program: &Path, arguments: &[&str], environment: &[(&
         panic!("{label}: the program could notice the library.\n{difference}");
     }
     assert!(figures.loader > 0, "{label}: the library was not loaded");
+    assert_eq!(figures.auxv_reads, figures.processes, "{label}: one PR_GET_AUXV per process, at load");
     report(&format!(
         "{label}: {} processes, {} calls identical; added: {} setsockopt on TCP sockets, {} getsockopt, {} address reads, {} probe, {} loader calls mapping the library",
         figures.processes,

@@ -51,8 +51,7 @@ fn needs_only_what_every_c_library_has() {
     // Each import is a symbol the dynamic loader looks up in every process we enter, and must
     // exist in musl as in glibc. dlsym is weak: glibc before 2.34 keeps it in libdl.
     let strong: Vec<String> = imports().into_iter().filter(|(_, _, strong)| *strong).map(|(name, _, _)| name).collect();
-    // getauxval: AT_SECURE, to ignore the variables in a set-user-ID program (glibc 2.16, musl).
-    assert_eq!(strong, ["__errno_location", "environ", "getauxval"], "new imports cost load time everywhere");
+    assert_eq!(strong, ["__errno_location", "environ"], "new imports cost load time everywhere");
     let weak: Vec<String> = imports().into_iter().filter(|(_, _, strong)| !strong).map(|(name, _, _)| name).collect();
     assert!(weak.contains(&"dlsym".to_string()), "{weak:?}");
 }
