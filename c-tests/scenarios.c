@@ -236,6 +236,37 @@ static int program_choice(void) {
     return finish();
 }
 
+/* Raw sockets with protocol IPPROTO_TCP (SO_PROTOCOL 6, SO_TYPE SOCK_RAW) are not TCP: keepalive
+ * stays off through connect(), even after the program turned it off itself, in every mode. Made
+ * through socket() and by system call alike. Needs CAP_NET_RAW. */
+static int raw_tcp(void) {
+    for (int family = AF_INET; family; family = family == AF_INET ? AF_INET6 : 0) {
+        for (int by_system_call = 0; by_system_call < 2; by_system_call++) {
+            int fd = by_system_call ? (int)syscall(SYS_socket, family, SOCK_RAW, IPPROTO_TCP)
+                                    : socket(family, SOCK_RAW, IPPROTO_TCP);
+            if (fd < 0 && (errno == EPERM || errno == EACCES)) {
+                printf("SKIP raw_tcp: no CAP_NET_RAW for a raw socket\n");
+                return 77;
+            }
+            if (fd < 0) {
+                FAIL("socket(SOCK_RAW, IPPROTO_TCP): %s", strerror(errno));
+                return 1;
+            }
+            int off = 0;
+            SUCCEEDS(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &off, sizeof off));
+            struct sockaddr_storage address;
+            socklen_t length = loopback(family, 0, &address);
+            SUCCEEDS(connect(fd, (struct sockaddr *)&address, length));
+            check_keepalive_off(fd, by_system_call ? "a raw TCP socket made by system call, after connect()"
+                                                   : "a raw TCP socket after connect()");
+            SUCCEEDS(connect(fd, (struct sockaddr *)&address, length));
+            check_keepalive_off(fd, "a raw TCP socket connected twice");
+            close(fd);
+        }
+    }
+    return finish();
+}
+
 /* errno after every successful hooked call is what it was before. */
 static int errno_kept(void) {
     struct sockaddr_storage address;
@@ -541,6 +572,9 @@ static int force(void) {
     /* Once connected, turning keepalive off works, unless forced. */
     SUCCEEDS(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof zero));
     check_value(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", forced, "after turning it off once connected");
+    /* Turning it on (again, when forced: the value force mode keeps). */
+    SUCCEEDS(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one));
+    check_value(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 1, "after turning it on");
     close(fd);
 
     /* Sockets the library did not configure are never held: UDP, and raw ones until connect(). */
@@ -610,6 +644,7 @@ static const struct {
     {"ipproto_tcp", ipproto_tcp},
     {"mptcp", mptcp},
     {"untouched", untouched},
+    {"raw_tcp", raw_tcp},
     {"raw_socket_connect", raw_socket_connect},
     {"accept_raw_listener", accept_raw_listener},
     {"listener_passes_options", listener_passes_options},

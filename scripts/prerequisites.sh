@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks that everything `make test` needs is here, before anything is built: the commands in
-# scripts/prerequisites.txt, cargo (Rust 1.85 or later) and the C library's static archive.
+# scripts/prerequisites.txt, cargo (Rust 1.85 or later) with clippy, and the C library's static
+# archive.
 # As root with apt-get it installs the missing Debian packages; otherwise, or with --check, it
 # names every missing command and its package in one message and exits 1.
 # Only bash builtins are used, so that it runs whatever else is missing.
@@ -55,6 +56,8 @@ find_missing() {
     elif cargo_version=$(cargo --version 2>/dev/null) && [[ $cargo_version =~ ^cargo\ ([0-9]+\.[0-9]+) ]] &&
         ! at_least "${BASH_REMATCH[1]}" "$rust_required"; then
         missing+=("cargo $rust_required or later (this is ${BASH_REMATCH[1]})"$'\t'"rustup (https://rustup.rs)")
+    elif ! cargo clippy --version >/dev/null 2>&1; then
+        missing+=("cargo clippy"$'\t'"rustup (rustup component add clippy)")
     fi
 }
 

@@ -124,12 +124,13 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
     if STATE.compare_exchange(UNREAD, PUBLISHING, Ordering::Acquire, Ordering::Relaxed).is_err() {
         return None;
     }
-    // SAFETY: we won the race above; nobody reads PLAN until PUBLISHED is stored.
+    // SAFETY: we won the race above; nobody reads PLAN until PUBLISHED is stored, and this
+    // exclusive reference ends before that.
     let plan = unsafe { &mut *PLAN.0.get() };
     let environment = Environment::read();
     plan.settings = keepalive_config::from_env(|name| environment.get(name), warn);
     // Only debug lines need to know which file descriptor 2 is: without them, loading the library
-    // makes no system call at all.
+    // makes no system call but one when our variables are set (secure-execution mode or not).
     if plan.settings.debug {
         crate::log::remember_stderr();
     }
@@ -137,6 +138,8 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
     if plan.force {
         crate::sockopt::held::prepare();
     }
+    // From here on other threads may read the plan: only a shared reference is left.
+    let plan: &'static Plan = plan;
     let switches = match plan.enabled {
         true => ENABLED | if plan.debug { DEBUG } else { 0 } | if plan.force { FORCING } else { 0 },
         false => 0,
@@ -155,12 +158,18 @@ struct Environment {
 }
 
 impl Environment {
+    /// Our variables, or none at all in secure-execution mode (a set-user-ID or set-group-ID
+    /// program, or one gaining capabilities): they come from the user who runs it, who must not
+    /// choose the timers of its sockets or read its connections in debug lines, just as the
+    /// loader ignores `LD_*` then. Keepalive stays on with the system's timers.
     fn read() -> Environment {
         unsafe extern "C" {
-            static environ: *const *const c_char;
+            // Mutable: setenv() and putenv() replace the array. Read once, by value.
+            static mut environ: *const *const c_char;
         }
         let mut environment = Environment { found: [(&[], &[]); NAMES.len()], length: 0 };
-        // SAFETY: environ is a null-terminated array of NUL-terminated strings; it is only read.
+        // SAFETY: a copy of the pointer, no reference to the static; environ is a null-terminated
+        // array of NUL-terminated strings, only read here.
         let mut entry = unsafe { environ };
         // SAFETY: as above; the array ends with a null pointer, never passed.
         while let Some(text) = unsafe { entry.as_ref() }.copied().filter(|text| !text.is_null()) {
@@ -170,6 +179,10 @@ impl Environment {
             }
             // SAFETY: not past the terminating null pointer, checked above.
             entry = unsafe { entry.add(1) };
+        }
+        // Asked of the kernel only when there is something to ignore.
+        if environment.length > 0 && crate::sys::secure_execution() {
+            environment.length = 0;
         }
         environment
     }

@@ -19,6 +19,7 @@ mod hooks;
 mod log;
 mod mem;
 mod policy;
+mod probe;
 mod real;
 mod sockopt;
 mod sys;
@@ -28,6 +29,7 @@ mod sys;
 fn panic(_: &core::panic::PanicInfo) -> ! {
     // No code path here panics; a test checks that the built library does not even reference
     // `abort`, which only this handler would.
+    // SAFETY: abort takes no arguments and never returns; a panic here has nowhere else to go.
     unsafe { libc::abort() }
 }
 

@@ -154,8 +154,9 @@ impl Line<'_> {
 
     fn send(&mut self) {
         if let Some(bytes) = self.terminated() {
-            // A failure (stderr closed) is deliberately ignored; errno is not touched.
-            let _ = crate::sys::write(2, bytes);
+            // A failure (stderr closed, or a pipe without reader) is deliberately ignored; errno
+            // is not touched, and no SIGPIPE reaches the program.
+            let _ = crate::sys::write_without_signal(2, bytes);
         }
     }
 }

@@ -114,10 +114,12 @@ mod tests {
         let source: Vec<u8> = (0..64).map(|i| i * 3 + 1).collect();
         for offset in 0..8 {
             for length in 0..40 {
-                let mut target = vec![0u8; 64];
+                let mut target = [0u8; 64];
+                // SAFETY: the pointers cover `length` bytes of `source` and `target` from `offset`, 40 + 8 < 64.
                 unsafe { test_memcpy(target[offset..].as_mut_ptr().cast(), source[offset..].as_ptr().cast(), length) };
                 assert_eq!(target[offset..offset + length], source[offset..offset + length]);
                 assert!(target[..offset].iter().chain(&target[offset + length..]).all(|&b| b == 0));
+                // SAFETY: as above.
                 unsafe { test_memset(target[offset..].as_mut_ptr().cast(), 0x5a, length) };
                 assert!(target[offset..offset + length].iter().all(|&b| b == 0x5a));
                 assert!(target[..offset].iter().chain(&target[offset + length..]).all(|&b| b == 0));
@@ -129,6 +131,7 @@ mod tests {
     fn copy_and_set() {
         let source: Vec<u8> = (0..=255).collect();
         let mut target = vec![0u8; 256];
+        // SAFETY: every call stays within the 256 bytes of `source` and `target`.
         unsafe {
             assert_eq!(
                 test_memcpy(target.as_mut_ptr().cast(), source.as_ptr().cast(), 256),
@@ -150,7 +153,9 @@ mod tests {
             let mut expected = original.clone();
             expected.copy_within(from..from + length, to);
             let base = ours.as_mut_ptr();
+            // SAFETY: `from + length` and `to + length` are at most 64, the length of `ours`.
             let result = unsafe { test_memmove(base.add(to).cast(), base.add(from).cast(), length) };
+            // SAFETY: `to` is at most 64, inside `ours` or one past its end.
             assert_eq!(result, unsafe { base.add(to) }.cast());
             assert_eq!(ours, expected, "{from} -> {to}, {length}");
         }
@@ -158,6 +163,7 @@ mod tests {
 
     #[test]
     fn comparisons() {
+        // SAFETY: both slices are `left.len()` bytes long in every call below.
         let compare = |left: &[u8], right: &[u8]| unsafe {
             (
                 test_memcmp(left.as_ptr().cast(), right.as_ptr().cast(), left.len()).signum(),

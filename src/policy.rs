@@ -15,6 +15,12 @@ pub fn is_tcp_protocol(protocol: c_int) -> bool {
     matches!(protocol, libc::IPPROTO_TCP | libc::IPPROTO_MPTCP)
 }
 
+/// Whether a socket is TCP (or MPTCP) by the kernel's `SO_TYPE` and `SO_PROTOCOL`. Only stream
+/// sockets are: a raw socket (`SOCK_RAW`, `IPPROTO_TCP`) has TCP's protocol number too.
+pub fn is_tcp_socket(kind: c_int, protocol: c_int) -> bool {
+    kind == libc::SOCK_STREAM && is_tcp_protocol(protocol)
+}
+
 /// The label debug lines give a socket: `tcp`, `tcp6`, `mptcp` or `mptcp6`.
 pub fn label(domain: c_int, protocol: c_int) -> &'static str {
     match (domain == libc::AF_INET6, protocol == libc::IPPROTO_MPTCP) {
@@ -54,5 +60,8 @@ mod tests {
         assert!(!is_tcp_protocol(0));
         assert!(!is_tcp_protocol(IPPROTO_SCTP));
         assert!(is_tcp_protocol(IPPROTO_TCP) && is_tcp_protocol(IPPROTO_MPTCP));
+        assert!(is_tcp_socket(SOCK_STREAM, IPPROTO_TCP) && is_tcp_socket(SOCK_STREAM, IPPROTO_MPTCP));
+        assert!(!is_tcp_socket(SOCK_RAW, IPPROTO_TCP), "a raw socket has TCP's protocol number");
+        assert!(!is_tcp_socket(SOCK_STREAM, IPPROTO_SCTP) && !is_tcp_socket(SOCK_STREAM, 0));
     }
 }

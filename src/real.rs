@@ -171,8 +171,10 @@ mod tests {
         DLSYM.with(|dlsym| dlsym.set(None));
         let real: Real<SocketFn> = Real::new(c"socket", fallback::socket);
         assert_eq!(real.get() as usize, fallback::socket as SocketFn as usize);
+        // SAFETY: the kernel's socket(2), with plain integers.
         let fd = unsafe { real.get()(libc::AF_INET, libc::SOCK_STREAM, 0) };
         assert!(fd >= 0);
+        // SAFETY: our own descriptor, closed once.
         unsafe { libc::close(fd) };
     }
 }

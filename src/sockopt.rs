@@ -271,16 +271,34 @@ fn forced_needs_options(fd: c_int, plan: &Plan, moment: Moment, holder: c_int) -
 #[cold]
 #[inline(never)]
 fn tcp_not_connected(fd: c_int, plan: &Plan, moment: Moment, before_connect: bool) -> bool {
-    if !sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).is_ok_and(policy::is_tcp_protocol) {
+    let Some(protocol) =
+        sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).ok().filter(|p| policy::is_tcp_protocol(*p))
+    else {
+        left_alone(fd, plan, moment, "");
+        return false;
+    };
+    let state = if before_connect { sys::tcp_state(fd).ok() } else { None };
+    // A raw socket has TCP's protocol number too. Its type is asked of the kernel only when
+    // nothing else tells it: only a TCP socket answers TCP_INFO, and accept() makes stream sockets.
+    let stream = state.is_some() || matches!(moment, Moment::Accept | Moment::Accept4);
+    let kind = if stream { libc::SOCK_STREAM } else { sys::getsockopt(fd, SOL_SOCKET, libc::SO_TYPE).unwrap_or(0) };
+    if !policy::is_tcp_socket(kind, protocol) {
         left_alone(fd, plan, moment, "");
         return false;
     }
     // A socket whose state cannot be read (MPTCP before Linux 5.16) counts as not connected.
-    if before_connect && sys::tcp_state(fd).is_ok_and(|state| state != TCP_CLOSE) {
+    if state.is_some_and(|state| state != TCP_CLOSE) {
         left_alone(fd, plan, moment, "connected or connecting already, keepalive turned off by the program");
         return false;
     }
     true
+}
+
+/// Whether `fd` is a TCP socket, asked of the kernel: the type only when the protocol is TCP's.
+fn is_tcp(fd: c_int) -> bool {
+    let protocol = sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).unwrap_or(0);
+    policy::is_tcp_protocol(protocol)
+        && sys::getsockopt(fd, SOL_SOCKET, libc::SO_TYPE).is_ok_and(|kind| policy::is_tcp_socket(kind, protocol))
 }
 
 /// The state of a TCP socket before `connect()` and after it failed (linux/tcp_states.h).
@@ -336,27 +354,45 @@ fn configure_unset(fd: c_int, plan: &Plan, moment: Moment) {
 
 /// What a fresh TCP socket's timers are (the system's defaults). With side or peer rules they
 /// are read from the first socket `socket()` makes, which has them still; otherwise they are
-/// asked of the kernel with a throwaway socket, the first time a socket reaches `connect()` or
+/// asked of the kernel by the probe (see `probe`), the first time a socket reaches `connect()` or
 /// `accept()` without keepalive. Two threads asking at once store the same values.
 mod fresh {
     use super::*;
-    use core::sync::atomic::AtomicI64;
+    use crate::probe::Fresh;
+    use core::sync::atomic::{AtomicBool, AtomicI64};
 
     const TIMERS: [c_int; 4] = [libc::TCP_KEEPIDLE, libc::TCP_KEEPINTVL, libc::TCP_KEEPCNT, libc::TCP_USER_TIMEOUT];
     // No c_int: `stored` fails until every value has been read.
     const UNKNOWN: i64 = i64::MIN;
     static DEFAULTS: [AtomicI64; 4] = [const { AtomicI64::new(UNKNOWN) }; 4];
 
+    /// The probe cannot run in this process: it is not tried again at every socket.
+    static NO_PROBE: AtomicBool = AtomicBool::new(false);
+
     pub fn defaults() -> Option<[c_int; 4]> {
         stored().or_else(|| {
-            let probe = sys::Probe::open().ok()?;
-            read_from(probe.fd())
+            if NO_PROBE.load(Ordering::Relaxed) {
+                return None;
+            }
+            match crate::probe::fresh_tcp_options(TIMERS) {
+                Fresh::Options(values) => {
+                    for (value, stored) in values.iter().zip(&DEFAULTS) {
+                        stored.store(i64::from(*value), Ordering::Relaxed);
+                    }
+                    Some(values)
+                }
+                Fresh::NotNow => None,
+                Fresh::Never => {
+                    NO_PROBE.store(true, Ordering::Relaxed);
+                    None
+                }
+            }
         })
     }
 
     /// Reads the defaults from `fd`, a socket `socket()` just made, unless they are known: four
-    /// `getsockopt` calls once per process instead of a probe socket, which would briefly take a
-    /// descriptor and could meet a seccomp filter the program installed later.
+    /// `getsockopt` calls once per process instead of the probe, which costs a child process and
+    /// could meet a seccomp filter the program installed later.
     pub fn learn(fd: c_int) {
         if DEFAULTS[TIMERS.len() - 1].load(Ordering::Relaxed) == UNKNOWN {
             read_from(fd);
@@ -403,11 +439,22 @@ pub fn enforce(fd: c_int, level: c_int, name: c_int, plan: &Plan) {
         return;
     };
     if held::holds(fd) {
-        let restored = sys::setsockopt(fd, option.level, option.name, option.value);
         if plan.debug {
-            describe_kept(fd, option, restored);
+            return enforce_and_describe(fd, option);
         }
+        let _ = sys::setsockopt(fd, option.level, option.name, option.value);
     }
+}
+
+/// With debug lines, the value the program set is read first: the line says whether it was
+/// changed back, or was the operator's already (then there is nothing to change back).
+#[cold]
+#[inline(never)]
+fn enforce_and_describe(fd: c_int, option: &SocketOption) {
+    if sys::getsockopt(fd, option.level, option.name) == Ok(option.value) {
+        return describe_kept(fd, option, None);
+    }
+    describe_kept(fd, option, Some(sys::setsockopt(fd, option.level, option.name, option.value)));
 }
 
 const SIN6_LEN_RFC2133: usize = 24;
@@ -519,7 +566,7 @@ pub mod held {
         let Some(slot) = slot(fd) else { return false };
         let same = match slot.load(Ordering::Relaxed) {
             0 => return false,
-            NO_COOKIE => sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).is_ok_and(policy::is_tcp_protocol),
+            NO_COOKIE => is_tcp(fd),
             cookie => sys::cookie(fd) == Ok(cookie),
         };
         if !same {
@@ -554,8 +601,7 @@ fn configure_and_describe(fd: c_int, plan: &Plan, moment: Moment) {
 #[cold]
 #[inline(never)]
 fn describe_left_alone(fd: c_int, moment: Moment) {
-    let protocol = sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).unwrap_or(0);
-    if policy::is_tcp_protocol(protocol) {
+    if is_tcp(fd) {
         Line::debug(|line| {
             describe(line, fd, moment);
             line.text("keepalive already on, left as it is");
@@ -589,13 +635,16 @@ fn describe_why(fd: c_int, moment: Moment, why: &'static str) {
 
 #[cold]
 #[inline(never)]
-fn describe_kept(fd: c_int, option: &SocketOption, restored: sys::Result<()>) {
+/// `restored`: the result of putting the operator's value back, `None` when the program set
+/// that very value.
+fn describe_kept(fd: c_int, option: &SocketOption, restored: Option<sys::Result<()>>) {
     Line::debug(|line| {
         describe(line, fd, Moment::Setsockopt);
         line.text(option_name(option.name, option.level));
         match restored {
-            Ok(()) => line.text(" changed back, KEEPALIVE_FORCE keeps "),
-            Err(code) => line.text(" could not be changed back (").errno(code).text("), KEEPALIVE_FORCE wanted "),
+            None => line.text(" set to the value KEEPALIVE_FORCE keeps, "),
+            Some(Ok(())) => line.text(" changed back, KEEPALIVE_FORCE keeps "),
+            Some(Err(code)) => line.text(" could not be changed back (").errno(code).text("), KEEPALIVE_FORCE wanted "),
         };
         if option.level == IPPROTO_TCP {
             let (label, unit) = label(option.name);

@@ -76,7 +76,16 @@ unsafe fn raw6(number: c_long, arguments: [usize; 6]) -> c_long {
     result
 }
 
-fn check(result: c_long) -> Result<c_long> {
+/// A system call whose failure comes back as `Err(code)`.
+///
+/// # Safety
+/// The arguments are valid for the call: pointers to memory alive across it, of the sizes given.
+pub unsafe fn syscall<const N: usize>(number: c_long, arguments: [usize; N]) -> Result<c_long> {
+    // SAFETY: the caller's arguments.
+    check(unsafe { raw(number, arguments) })
+}
+
+pub fn check(result: c_long) -> Result<c_long> {
     // The kernel returns -4095..-1 for errors.
     if (-4095..0).contains(&result) { Err(-result as c_int) } else { Ok(result) }
 }
@@ -96,14 +105,27 @@ pub fn getsockopt(fd: c_int, level: c_int, name: c_int) -> Result<c_int> {
     getsockopt_as::<c_int>(fd, level, name)
 }
 
-/// An option of type `T`, plain data that any bytes the kernel writes leave valid. Options
-/// longer than `T`, such as `TCP_INFO`, are cut to its size by the kernel.
+/// Plain data for which any bytes are a valid value, as the kernel may write any.
+///
+/// # Safety
+/// Every bit pattern of `size_of::<Self>()` bytes is a valid `Self`.
+unsafe trait AnyBytes: Copy + Default {}
+// SAFETY: integers have no invalid bit patterns.
+unsafe impl AnyBytes for c_int {}
+// SAFETY: as above.
+unsafe impl AnyBytes for u64 {}
+// SAFETY: as above.
+unsafe impl AnyBytes for u8 {}
+
+/// An option of type `T`. Options longer than `T`, such as `TCP_INFO`, are cut to its size by
+/// the kernel.
 #[inline(always)]
-fn getsockopt_as<T: Copy + Default>(fd: c_int, level: c_int, name: c_int) -> Result<T> {
+fn getsockopt_as<T: AnyBytes>(fd: c_int, level: c_int, name: c_int) -> Result<T> {
     let mut value = T::default();
     let mut length = size_of::<T>() as socklen_t;
     let addresses = (&raw mut value as usize, &raw mut length as usize);
-    // SAFETY: the pointers describe `value` and `length`, alive across the call.
+    // SAFETY: the pointers describe `value` and `length`, alive across the call; whatever bytes
+    // the kernel writes into `value` are a valid `T` (`AnyBytes`).
     let result =
         unsafe { raw(libc::SYS_getsockopt, [fd as usize, level as usize, name as usize, addresses.0, addresses.1]) };
     check(result).map(|_| value)
@@ -133,28 +155,6 @@ pub fn read_own_memory(address: *const u8, into: &mut [u8]) -> Result<()> {
     if copied as usize == into.len() { Ok(()) } else { Err(libc::EFAULT) }
 }
 
-/// A TCP socket made only to read the options fresh sockets get; closed when dropped.
-pub struct Probe(c_int);
-
-impl Probe {
-    pub fn open() -> Result<Probe> {
-        let arguments = [libc::AF_INET as usize, (libc::SOCK_STREAM | libc::SOCK_CLOEXEC) as usize, 0, 0, 0];
-        // SAFETY: plain integers.
-        check(unsafe { raw(libc::SYS_socket, arguments) }).map(|fd| Probe(fd as c_int))
-    }
-
-    pub fn fd(&self) -> c_int {
-        self.0
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        // SAFETY: our own descriptor, closed once.
-        unsafe { raw(libc::SYS_close, [self.0 as usize, 0, 0, 0, 0]) };
-    }
-}
-
 /// The peer of a connected socket, as the kernel checked and wrote it.
 pub fn getpeername(fd: c_int) -> Result<(libc::sockaddr_storage, socklen_t)> {
     let mut address = core::mem::MaybeUninit::<libc::sockaddr_storage>::zeroed();
@@ -170,6 +170,65 @@ pub fn write(fd: c_int, bytes: &[u8]) -> Result<usize> {
     // SAFETY: the pointer and length describe `bytes`.
     let result = unsafe { raw(libc::SYS_write, [fd as usize, bytes.as_ptr() as usize, bytes.len(), 0, 0]) };
     check(result).map(|written| written as usize)
+}
+
+/// The kernel's signal set, one bit per signal (`sigset_t` in the C library is larger).
+type KernelSignals = u64;
+const PIPE_SIGNAL: KernelSignals = 1 << (libc::SIGPIPE - 1);
+
+/// `write` that never raises SIGPIPE in the program, for a stderr that may be a pipe or socket
+/// whose reader is gone. There is no MSG_NOSIGNAL for write(2): SIGPIPE is blocked in this thread
+/// around the call (the kernel sends it to the writing thread), and one the write caused is
+/// taken back before the mask is restored, unless one was pending already, which the program
+/// caused itself and keeps. No lock and no allocation: async-signal-safe. If the signal cannot
+/// be blocked (a seccomp filter), nothing is written.
+pub fn write_without_signal(fd: c_int, bytes: &[u8]) -> Result<usize> {
+    let size = size_of::<KernelSignals>();
+    let (pipe, mut saved, mut pending) = (PIPE_SIGNAL, 0 as KernelSignals, 0 as KernelSignals);
+    let block = [libc::SIG_BLOCK as usize, &raw const pipe as usize, &raw mut saved as usize, size];
+    // SAFETY: the sets are alive across the calls and `size` bytes long, as the kernel expects.
+    check(unsafe { raw(libc::SYS_rt_sigprocmask, block) })?;
+    // SAFETY: as above.
+    let pending_before = check(unsafe { raw(libc::SYS_rt_sigpending, [&raw mut pending as usize, size]) });
+    let result = write(fd, bytes);
+    if result == Err(libc::EPIPE) && pending_before.is_ok() && pending & PIPE_SIGNAL == 0 {
+        let now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let take = [&raw const pipe as usize, 0, &raw const now as usize, size];
+        // SAFETY: as above; no siginfo is asked for, and a zero timeout never waits.
+        unsafe { raw(libc::SYS_rt_sigtimedwait, take) };
+    }
+    let restore = [libc::SIG_SETMASK as usize, &raw const saved as usize, 0, size];
+    // SAFETY: as above.
+    unsafe { raw(libc::SYS_rt_sigprocmask, restore) };
+    result
+}
+
+/// Whether the kernel started this program in secure-execution mode (`AT_SECURE`): read from the
+/// auxiliary vector the kernel keeps (`PR_GET_AUXV`, Linux 6.4), which costs one system call
+/// and, unlike the C library's `getauxval`, no symbol for the loader to look up in every process.
+/// Before Linux 6.4, whether the real and effective user or group differ: a set-user-ID or
+/// set-group-ID program, not one given file capabilities.
+pub fn secure_execution() -> bool {
+    const PR_GET_AUXV: usize = 0x4155_5856;
+    // (type, value) pairs, ending with AT_NULL; AT_SECURE comes among the first twenty.
+    let mut vector = [0u64; 128];
+    let arguments = [PR_GET_AUXV, vector.as_mut_ptr() as usize, size_of_val(&vector), 0, 0];
+    // SAFETY: the kernel writes at most `size_of_val(&vector)` bytes into `vector`.
+    match check(unsafe { raw(libc::SYS_prctl, arguments) }) {
+        Ok(_) => vector
+            .chunks_exact(2)
+            .take_while(|pair| pair[0] != libc::AT_NULL)
+            .any(|pair| pair[0] == libc::AT_SECURE && pair[1] != 0),
+        Err(_) => ids_differ(libc::SYS_getresuid) || ids_differ(libc::SYS_getresgid),
+    }
+}
+
+/// Whether the real and effective ids differ, by `getresuid` or `getresgid`.
+fn ids_differ(call: c_long) -> bool {
+    let mut ids = [0u32; 3];
+    let arguments = [ids.as_mut_ptr() as usize, ids[1..].as_mut_ptr() as usize, ids[2..].as_mut_ptr() as usize];
+    // SAFETY: three ids, each written into its own element of `ids`.
+    check(unsafe { raw(call, arguments) }).is_ok() && ids[0] != ids[1]
 }
 
 /// `length` bytes of fresh zeroed memory, never given back: the kernel's, not an allocator's, so
@@ -200,7 +259,7 @@ pub fn file_identity(fd: c_int) -> Result<(u64, u64)> {
     check(result)?;
     // SAFETY: zero-initialised plain data, filled in by a successful fstat.
     let status = unsafe { status.assume_init() };
-    Ok((status.st_dev as u64, status.st_ino as u64))
+    Ok((status.st_dev, status.st_ino))
 }
 
 /// The calls behind our hooks, made directly: used only when the C library's own functions
@@ -260,6 +319,7 @@ mod tests {
 
     #[test]
     fn socket_options_round_trip_without_touching_errno() {
+        // SAFETY: socket(2) with plain integers.
         let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
         assert!(fd >= 0);
         crate::errno::set(4242);
@@ -268,7 +328,14 @@ mod tests {
         assert_eq!(setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 0), Err(libc::EINVAL));
         assert_eq!(getsockopt(-1, libc::SOL_SOCKET, libc::SO_KEEPALIVE), Err(libc::EBADF));
         assert_eq!(crate::errno::get(), 4242);
+        // SAFETY: our own descriptor, closed once.
         unsafe { libc::close(fd) };
+    }
+
+    #[test]
+    fn not_secure_here() {
+        assert!(!secure_execution());
+        assert!(!ids_differ(libc::SYS_getresuid) && !ids_differ(libc::SYS_getresgid));
     }
 
     #[test]
@@ -281,6 +348,7 @@ mod tests {
 
     #[test]
     fn fallbacks_behave_like_the_c_library() {
+        // SAFETY: the fallbacks take plain integers, and the null pointers are refused by the kernel.
         unsafe {
             crate::errno::set(0);
             assert_eq!(fallback::socket(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_UDP), -1);

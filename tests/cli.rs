@@ -5,7 +5,6 @@
 mod common;
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -89,6 +88,30 @@ fn an_invalid_option_stops_everything_with_one_line() {
     let nothing = run(&[]);
     assert_eq!(nothing.status.code(), Some(2));
     assert_eq!(text(&nothing.stderr).lines().count(), 1, "{}", describe(&nothing));
+}
+
+/// Values that are not in a list, or not a number, name what would have been accepted.
+#[test]
+fn a_bad_format_or_process_id_says_what_is_accepted() {
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--print-env", "--format", "yaml"],
+            "keepalive: invalid --format \"yaml\": expected one of shell, dockerfile, systemd\n",
+        ),
+        (
+            &["--status", "abc"],
+            "keepalive: invalid --status \"abc\": expected a process ID, or a cgroup directory (with a /)\n",
+        ),
+        (
+            &["--status", "-5"],
+            "keepalive: invalid --status \"-5\": expected a process ID, or a cgroup directory (with a /)\n",
+        ),
+    ];
+    for (arguments, message) in cases {
+        let output = run(arguments);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), message, "{arguments:?}");
+    }
 }
 
 #[test]
@@ -323,6 +346,28 @@ fn warns_when_the_preload_cannot_reach_the_program() {
     assert_eq!(text(&dynamic.stderr), "", "no warning for a dynamic program");
 }
 
+/// Go's advice is only for Go programs (busybox and other static C programs get none); a Go
+/// program is told by the build information its linker writes, imitated here.
+#[test]
+fn the_static_warning_names_go_only_for_go_programs() {
+    let directory = scratch("static-go");
+    let c_program = static_program(&directory);
+    let output = run(&[c_program.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert!(stderr.ends_with("; set keepalive in the program instead\n"), "{stderr}");
+    assert!(!stderr.contains("Go"), "{stderr}");
+
+    let source = directory.join("go.c");
+    let marker = "__attribute__((section(\".go.buildinfo\"), used)) static const char info[] = \"\\xff Go buildinf:\";";
+    std::fs::write(&source, format!("{marker}\nint main(void) {{ return 3; }}\n")).unwrap();
+    let go_program = directory.join("go-program");
+    let built = Command::new("cc").arg("-static").arg("-o").arg(&go_program).arg(&source).output().unwrap();
+    assert!(built.status.success(), "{}", describe(&built));
+    let output = run(&[go_program.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert!(stderr.ends_with("; set keepalive in the program (Go: net.Dialer's KeepAlive) instead\n"), "{stderr}");
+}
+
 /// The first 64 bytes of an executable ELF file with no program headers.
 fn elf_header(class: u8, data: u8, machine: u16) -> Vec<u8> {
     let mut header = vec![0u8; 64];
@@ -552,17 +597,6 @@ fn whitespace_inside_a_value_becomes_one_space() {
     );
 }
 
-/// The writing end of a pipe whose reader is already closed.
-fn pipe_without_reader() -> OwnedFd {
-    let mut ends = [0; 2];
-    // SAFETY: pipe2 fills the two-element array with new descriptors, which are then owned here.
-    unsafe {
-        assert_eq!(libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC), 0);
-        drop(OwnedFd::from_raw_fd(ends[0]));
-        OwnedFd::from_raw_fd(ends[1])
-    }
-}
-
 #[test]
 fn output_that_cannot_be_written() {
     let pid = std::process::id().to_string();
@@ -659,7 +693,7 @@ fn status_of_a_thread_shows_its_process() {
     assert_eq!(lines.next(), Some(format!("thread {thread} is in process {pid}; showing the process").as_str()));
     assert!(lines.next().unwrap().starts_with(&format!("process {pid} (python3")), "{report}");
     assert!(lines.any(|line| line.contains("LISTEN") && line.contains("on, idle 20s ")), "{report}");
-    assert!(report.ends_with("1 TCP sockets, 1 with keepalive on\n"), "options read, not guessed: {report}");
+    assert!(report.ends_with("1 TCP socket, 1 with keepalive on\n"), "options read, not guessed: {report}");
 }
 
 fn row_ends(report: &str, local: u16, ending: &str) -> bool {
@@ -1135,4 +1169,27 @@ fn documented_print_env_examples_are_what_the_command_prints() {
         }
     }
     assert!(checked > 0, "no example found");
+}
+
+/// Only stream sockets are TCP: a raw socket with protocol IPPROTO_TCP is no row of `--status`.
+#[test]
+fn status_leaves_raw_tcp_sockets_out() {
+    const RAW_AND_LISTENER: &str = "import socket, time\n\
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP); raw.connect(('127.0.0.1', 0))\n\
+        listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
+        print(raw.fileno(), listener.fileno(), flush=True)\n\
+        time.sleep(30)";
+    let mut under = keepalive(&["--idle", "20"]);
+    under.arg(python3()).args(["-c", RAW_AND_LISTENER]);
+    let mut process = spawn(under);
+    let mut line = String::new();
+    BufReader::new(process.0.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let fds: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fds.len(), 2, "python: {line}");
+    let output = run(&["--status", &process.0.id().to_string()]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let report = text(&output.stdout);
+    assert!(!report.lines().any(|row| row.split_whitespace().next() == Some(fds[0])), "raw socket listed: {report}");
+    assert!(report.lines().any(|row| row.split_whitespace().next() == Some(fds[1])), "{report}");
+    assert!(report.ends_with("1 TCP socket, 1 with keepalive on\n"), "{report}");
 }

@@ -4,6 +4,10 @@
 mod common;
 use common::*;
 use std::collections::BTreeMap;
+use std::process::Command;
+
+/// Variables set for one run.
+type Environment<'a> = &'a [(&'a str, &'a str)];
 
 /// Runs c-tests `filters` with `environment`, `{PORT}`/`{PORT2}` replaced by free ports, and
 /// returns what it printed: `label.socket|client|server` -> keepalive on.
@@ -47,7 +51,7 @@ fn expect(socket: bool, clients: &str, servers: &str) -> BTreeMap<String, bool> 
 
 #[test]
 fn peer_rules_and_sides() {
-    let cases: [(&[(&str, &str)], BTreeMap<String, bool>); 8] = [
+    let cases: [(Environment, BTreeMap<String, bool>); 8] = [
         (&[], expect(true, "abcde", "abcde")),
         (&[("KEEPALIVE_ONLY", "127.0.0.2, [::1], :{PORT2}")], expect(false, "bce", "c")),
         (&[("KEEPALIVE_ONLY", "127.0.0.1")], expect(false, "ade", "abde")),
@@ -198,6 +202,12 @@ fn force_says_what_it_kept() {
     assert!(output.status.success(), "{}", describe(&output));
     let stderr = text(&output.stderr);
     assert!(stderr.contains("setsockopt(): SO_KEEPALIVE changed back, KEEPALIVE_FORCE keeps keepalive on"), "{stderr}");
+    // Turned off twice, then on: the last call set the value force mode keeps.
+    assert_eq!(stderr.matches("SO_KEEPALIVE changed back").count(), 2, "{stderr}");
+    assert!(
+        stderr.contains("setsockopt(): SO_KEEPALIVE set to the value KEEPALIVE_FORCE keeps, keepalive on"),
+        "{stderr}"
+    );
     assert!(stderr.contains("setsockopt(): TCP_KEEPIDLE changed back, KEEPALIVE_FORCE keeps idle 20s"), "{stderr}");
     assert!(!stderr.contains("TCP_KEEPINTVL changed back"), "not configured, so not held: {stderr}");
 }
@@ -217,7 +227,7 @@ fn without_force_the_program_turning_keepalive_off_keeps_its_timers() {
 /// The old libraries' names, read with the same rules as ours, when ours are unset.
 #[test]
 fn legacy_variables() {
-    let cases: [(&[(&str, &str)], &[(&str, &str)]); 9] = [
+    let cases: [(Environment, Environment); 9] = [
         (
             &[("KEEPIDLE", "30"), ("KEEPINTVL", "6"), ("KEEPCNT", "4")],
             &[("EXPECT_IDLE", "30"), ("EXPECT_INTVL", "6"), ("EXPECT_CNT", "4")],
@@ -302,4 +312,60 @@ fn a_bad_legacy_value_is_named_by_its_own_name() {
         text(&output.stderr),
         "libkeepalive: ignoring KEEPCNT=\"lots\": expected a whole number of probes from 1 to 127\n"
     );
+}
+
+/// A raw socket with protocol IPPROTO_TCP is not TCP: SO_PROTOCOL says 6, SO_TYPE says SOCK_RAW.
+/// Keepalive stays off through connect() in every mode, and no debug line calls it tcp.
+#[test]
+fn raw_tcp_sockets_are_not_tcp_in_any_mode() {
+    let modes: [&[(&str, &str)]; 7] = [
+        &[],
+        &[("KEEPALIVE_IDLE", "20")],
+        &[("KEEPALIVE_FORCE", "1"), ("KEEPALIVE_IDLE", "20")],
+        &[("KEEPALIVE_ONLY", "127.0.0.0/8,::1")],
+        &[("KEEPALIVE_SKIP", "10.0.0.0/8")],
+        &[("KEEPALIVE_SIDE", "client")],
+        &[("KEEPALIVE_FORCE", "1"), ("KEEPALIVE_ONLY", "127.0.0.1")],
+    ];
+    for libc in LIBCS {
+        for mode in modes {
+            let output = preloaded(c_program(libc, "scenarios"))
+                .arg("raw_tcp")
+                .env("KEEPALIVE_DEBUG", "1")
+                .envs(mode.iter().copied())
+                .output()
+                .unwrap();
+            if output.status.code() == Some(77) {
+                println!("SKIPPED: {}", text(&output.stdout));
+                return;
+            }
+            assert!(output.status.success(), "{libc} {mode:?}: {}", describe(&output));
+            let stderr = text(&output.stderr);
+            assert!(!stderr.contains(" connect(): "), "{libc} {mode:?}: a raw socket described as TCP:\n{stderr}");
+        }
+    }
+}
+
+/// `KEEPALIVE_ONLY` or `_SKIP` without one valid rule counts as unset: every connection gets
+/// keepalive, and one line names the variable. The command refuses the same values as options.
+#[test]
+fn rules_without_one_valid_rule_count_as_unset() {
+    const RULES_EXPECTED: &str =
+        "expected an address, a CIDR prefix or a port, like 10.0.0.0/8, 192.168.1.5:5432, [2001:db8::/32]:443, :6379";
+    for name in ["KEEPALIVE_ONLY", "KEEPALIVE_SKIP"] {
+        for value in ["", " ", ",", "garbage", "10.0.0.0/33", "127.0.0.1:99999"] {
+            let (seen, stderr) = filters("glibc", &[(name, value)]);
+            assert_eq!(seen, expect(true, "abcde", "abcde"), "{name}={value:?}");
+            assert_eq!(stderr, format!("libkeepalive: ignoring {name}=\"{value}\": {RULES_EXPECTED}\n"));
+            let option = if name == "KEEPALIVE_ONLY" { "--only" } else { "--skip" };
+            let command = Command::new(root().join("target/release/keepalive"))
+                .args([option, value, "--print-env"])
+                .output()
+                .unwrap();
+            assert_eq!(command.status.code(), Some(2), "keepalive {option} {value:?}: {}", describe(&command));
+        }
+    }
+    let (seen, stderr) = filters("glibc", &[("KEEPALIVE_ONLY", "garbage, 127.0.0.2")]);
+    assert_eq!(seen, expect(false, "b", ""), "the valid rule applies");
+    assert_eq!(stderr, format!("libkeepalive: ignoring \"garbage\" in KEEPALIVE_ONLY: {RULES_EXPECTED}\n"));
 }

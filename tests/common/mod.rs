@@ -238,3 +238,15 @@ pub fn on_free_ports<const N: usize, T>(mut attempt: impl FnMut([u16; N]) -> Res
     }
     panic!("a port was taken by another process five times in a row; last attempt: {last}");
 }
+
+/// The writing end of a pipe whose reader is already closed.
+pub fn pipe_without_reader() -> std::os::fd::OwnedFd {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut ends = [0; 2];
+    // SAFETY: pipe2 fills the two-element array with new descriptors, which are then owned here.
+    unsafe {
+        assert_eq!(libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        drop(OwnedFd::from_raw_fd(ends[0]));
+        OwnedFd::from_raw_fd(ends[1])
+    }
+}

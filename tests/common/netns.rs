@@ -157,6 +157,7 @@ impl Drop for Lab {
     fn drop(&mut self) {
         for child in &mut self.children {
             // Each process leads its own group: this also ends whatever it started.
+            // SAFETY: kill takes plain integers; the group is the child's own.
             unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
             let _ = child.wait();
         }
@@ -181,6 +182,7 @@ fn remove_abandoned_labs() {
 fn remove_namespace(name: &str) {
     let pids = Command::new("ip").args(["netns", "pids", name]).output();
     for pid in pids.map(|output| text(&output.stdout)).unwrap_or_default().split_whitespace() {
+        // SAFETY: kill takes plain integers.
         unsafe { libc::kill(pid.parse().unwrap_or(0), libc::SIGKILL) };
     }
     let _ = Command::new("ip").args(["netns", "delete", name]).status();
@@ -189,6 +191,7 @@ fn remove_namespace(name: &str) {
 /// Runs the command in `host`'s network namespace, in a process group of its own.
 fn inside(host: &Host, mut command: Command) -> Command {
     let namespace = File::open(format!("/run/netns/{}", host.0)).expect("the namespace exists");
+    // SAFETY: pre_exec's closure only makes system calls (prctl, setns), which are async-signal-safe.
     unsafe {
         command.pre_exec(move || {
             // Killed with the test, should the test itself be killed before its Drop runs.

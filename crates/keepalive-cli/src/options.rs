@@ -310,6 +310,15 @@ fn one_line(error: &clap::Error) -> String {
         let reason = std::error::Error::source(error).map(ToString::to_string).unwrap_or_default();
         return format!("invalid {option} {value:?}: {reason}");
     }
+    if let (ErrorKind::InvalidValue, Some(option), Some(value), Some(ContextValue::Strings(valid))) = (
+        error.kind(),
+        context(ContextKind::InvalidArg),
+        context(ContextKind::InvalidValue),
+        error.get(ContextKind::ValidValue),
+    ) {
+        let option = option.split_whitespace().next().unwrap_or(option);
+        return format!("invalid {option} {value:?}: expected one of {}", valid.join(", "));
+    }
     if error.kind() == ErrorKind::MissingRequiredArgument {
         return "nothing to do: give a PROGRAM to run, --print-env, --attach PID, --cgroup DIR or --status \
                 (see keepalive --help)"

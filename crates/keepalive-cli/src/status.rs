@@ -92,7 +92,8 @@ fn process_report(pid: u32) -> Result<String, String> {
         return Ok(out);
     }
     out += &table(["FD", "STATE", "LOCAL", "PEER", "KEEPALIVE"], &rows);
-    let _ = writeln!(out, "{} TCP sockets, {with_keepalive} with keepalive on", rows.len());
+    let noun = if rows.len() == 1 { "socket" } else { "sockets" };
+    let _ = writeln!(out, "{} TCP {noun}, {with_keepalive} with keepalive on", rows.len());
     if let Err(reason) = reader {
         let _ = writeln!(out, "socket options not read ({reason}); keepalive shown from the kernel's timers");
     }

@@ -55,7 +55,7 @@ impl Variable {
             Kind::Rules => {
                 let mut valid = true;
                 let rules = rules::parse_rules(text, |_| valid = false);
-                return valid.then(|| rules.rules().len() as u32);
+                return (valid && !rules.rules().is_empty()).then(|| rules.rules().len() as u32);
             }
             Kind::Seconds { min, max } => {
                 let ms = value::parse_duration_ms(text)?;
@@ -266,7 +266,8 @@ impl Default for Settings {
 /// Something wrong with the environment, reported once and otherwise ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Problem<'a> {
-    /// The variable is set to something it does not accept; it stays at its default.
+    /// The variable is set to something it does not accept; it stays at its default. A list of
+    /// rules without one valid rule is such a value, and counts as unset.
     Invalid { name: &'static CStr, value: &'a [u8], expected: &'static str },
     /// One entry of a list of rules is malformed; it is ignored, the others apply.
     InvalidEntry { name: &'static CStr, entry: &'a [u8], expected: &'static str },
@@ -324,6 +325,12 @@ pub fn from_env<'a>(
     };
     let mut read_rules = |variable: &Variable| match lookup(variable.name) {
         None => Rules::NONE,
+        // A list without one valid rule (empty, or every entry wrong) would select no connection
+        // at all: the variable counts as unset, like any other invalid value.
+        Some(text) if rules::parse_rules(text, |_| {}).rules().is_empty() => {
+            report(Problem::Invalid { name: variable.name, value: text, expected: variable.expected });
+            Rules::NONE
+        }
         Some(text) => rules::parse_rules(text, |error| {
             report(match error {
                 RuleError::Entry(entry) => {

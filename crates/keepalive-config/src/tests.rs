@@ -344,5 +344,19 @@ fn msantos_libkeepalive_values_get_our_validation() {
             _ => Some(u32::from(settings.debug)),
         };
         assert_eq!(read(&settings), read(&untouched), "{key} keeps the default");
+fn rules_without_one_valid_rule_count_as_unset_with_one_line() {
+    for name in [c"KEEPALIVE_ONLY", c"KEEPALIVE_SKIP"] {
+        let variable = if name == c"KEEPALIVE_ONLY" { &ONLY } else { &SKIP };
+        let key = name.to_str().unwrap();
+        for value in [&b""[..], b" ", b",", b" , ,", b"garbage", b"10.0.0.0/33", b"127.0.0.1:99999", b"garbage,[::1"] {
+            let (settings, problems) = settings_and_problems(&[(key, value)]);
+            assert_eq!(problems, [invalid(name, value, variable)], "{key}={value:?}");
+            assert_eq!(settings, Settings::DEFAULT, "{key}={value:?} counts as unset");
+            assert_eq!(variable.parse(value), None);
+        }
+        let (settings, problems) = settings_and_problems(&[(key, b"garbage, 10.0.0.0/8")]);
+        assert_eq!(problems, [Problem::InvalidEntry { name, entry: b"garbage", expected: variable.expected }]);
+        let rules = if name == c"KEEPALIVE_ONLY" { settings.only } else { settings.skip };
+        assert!(rules.configured && rules.rules().len() == 1, "the valid rule applies");
     }
 }

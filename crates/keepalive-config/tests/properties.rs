@@ -233,6 +233,10 @@ fn expected_settings<'a>(lookup: &impl Fn(&CStr) -> Option<&'a [u8]>) -> (Settin
         .map(|variable| if matches!(variable.kind, keepalive_config::Kind::Rules) { None } else { value(variable) });
     let mut list = |variable: &Variable| match lookup(variable.name) {
         None => Rules::NONE,
+        Some(text) if rules::parse_rules(text, |_| {}).rules().is_empty() => {
+            problems.push(Problem::Invalid { name: variable.name, value: text, expected: variable.expected });
+            Rules::NONE
+        }
         Some(text) => rules::parse_rules(text, |error| {
             problems.push(match error {
                 rules::RuleError::Entry(entry) => {
