@@ -179,6 +179,7 @@ fn nobody() -> Command {
 
 #[test]
 fn a_caller_without_rights_is_refused_and_the_other_processes_done() {
+    // SAFETY: geteuid takes no arguments and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         report("SKIPPED a_caller_without_rights_is_refused: running a process as nobody needs root");
         return;
@@ -283,6 +284,8 @@ fn follow_stops_cleanly_on_sigterm() {
     followed.read_line(&mut line).unwrap();
     followed.read_line(&mut line).unwrap();
     assert!(line.contains("1 TCP socket: 1 configured"), "{line}");
+    // SAFETY: kill takes a pid and a signal number and touches no memory of ours; `follow` is our
+    // child, not yet waited for, so its pid is still its own.
     unsafe { libc::kill(follow.0.id() as i32, libc::SIGTERM) };
     let status = follow.0.wait().unwrap();
     assert_eq!(status.code(), Some(0));
@@ -352,6 +355,7 @@ fn namespace_pids(host: &Host) -> Vec<u32> {
 
 #[test]
 fn a_process_that_is_not_dumpable_is_refused_with_the_reason() {
+    // SAFETY: geteuid takes no arguments and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         report("SKIPPED a_process_that_is_not_dumpable: running a process as nobody needs root");
         return;

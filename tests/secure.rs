@@ -94,6 +94,6 @@ fn set_user_id_programs_ignore_every_variable() {
         let output = plain.run(&environment);
         assert!(text(&output.stdout).starts_with("AT_SECURE=0\n"), "{libc}: {}", describe(&output));
         assert!(output.status.success(), "{libc}: {}", describe(&output));
-        assert!(text(&output.stderr).contains("loaded: keepalive on, idle 1s"), "{libc}: {}", describe(&output));
+        assert!(text(&output.stderr).contains(": keepalive on, idle 1s, intvl 1s"), "{libc}: {}", describe(&output));
     }
 }

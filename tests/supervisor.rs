@@ -254,13 +254,20 @@ fn the_program_keeps_the_command_pid_and_gets_its_signals() {
     let pid = child.id();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
     assert_eq!(lines.next().unwrap().unwrap(), format!("pid {pid}"), "the program has the command's PID");
+    // SAFETY: kill takes a pid and a signal number and touches no memory of ours; `child` is not
+    // waited for until the end, so `pid` is still its own.
     unsafe { libc::kill(pid as i32, libc::SIGUSR1) };
     assert_eq!(lines.next().unwrap().unwrap(), "got USR1");
+    // SAFETY: as above.
     unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
     let mut status = 0;
+    // SAFETY: `status` is a live, writable c_int for waitpid to fill; with WUNTRACED it reports
+    // the stop without reaping `child`, which `child.wait()` still does below.
     let stopped = unsafe { libc::waitpid(pid as i32, &mut status, libc::WUNTRACED) };
     assert!(stopped == pid as i32 && libc::WIFSTOPPED(status), "stop reaches the program");
+    // SAFETY: as for SIGUSR1 above.
     unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+    // SAFETY: as above.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     assert_eq!(lines.next().unwrap().unwrap(), "got TERM");
     assert_eq!(child.wait().unwrap().code(), Some(3));
@@ -303,6 +310,8 @@ fn a_forked_daemon_stays_covered_and_the_supervisor_ends_with_it() {
     assert!(rows[0].starts_with("on, idle 20s"), "{rows:?}");
     let supervisor = supervisor_of(client);
     assert!(alive(supervisor));
+    // SAFETY: kill takes a pid and a signal number and touches no memory of ours; `client` is the
+    // process just found running in the lab's namespace, not this one.
     unsafe { libc::kill(client as i32, libc::SIGKILL) };
     let ended = wait_for(Duration::from_secs(5), || (!alive(supervisor)).then_some(()));
     assert!(ended.is_some(), "the supervisor ends when the last supervised process does");
@@ -333,9 +342,12 @@ fn the_supervisor_ignores_signals_and_only_sigkill_leaves_the_program_with_enosy
             libc::SIGTSTP,
         ];
         for signal in signals {
+            // SAFETY: kill takes a pid and a signal number and touches no memory of ours;
+            // `supervisor` is the supervisor process found in the lab's namespace, not this one.
             unsafe { libc::kill(supervisor as i32, signal) };
         }
         if kill {
+            // SAFETY: as above.
             unsafe { libc::kill(supervisor as i32, libc::SIGKILL) };
             assert!(wait_for(Duration::from_secs(5), || (!alive(supervisor)).then_some(())).is_some());
             let status = text(&run(&["--status", &shell.to_string()]).stdout);

@@ -67,8 +67,7 @@ impl TestCgroup {
 
     /// `keepalive ARGS --cgroup DIR`.
     pub fn keepalive(&self, arguments: &[&str]) -> Output {
-        let output = Command::new(keepalive()).args(arguments).arg("--cgroup").arg(&self.path).output().unwrap();
-        output
+        Command::new(keepalive()).args(arguments).arg("--cgroup").arg(&self.path).output().unwrap()
     }
 
     /// The same, which must succeed.
@@ -115,6 +114,8 @@ impl Drop for TestCgroup {
         let _ = Command::new(keepalive()).arg("--cgroup").arg(&self.path).arg("--detach").output();
         let _ = std::fs::write(self.path.join("cgroup.kill"), "1");
         for pid in self.processes() {
+            // SAFETY: kill takes a pid and a signal number and touches no memory of ours; a process
+            // that has gone already only makes it fail, which is ignored.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         super::wait_for(Duration::from_secs(5), || self.processes().is_empty().then_some(()));
@@ -157,10 +158,13 @@ impl Options {
 /// The connected TCP sockets of process `pid`, as (peer port, options), read through duplicates
 /// of its descriptors taken with `pidfd_getfd`.
 pub fn connections(pid: u32) -> Vec<(u16, Options)> {
+    // SAFETY: pidfd_open takes a pid and flags, reads no memory of ours, and returns a new
+    // descriptor or -1.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if pidfd < 0 {
         return Vec::new();
     }
+    // SAFETY: `pidfd` is a new descriptor from pidfd_open, checked above, that nothing else owns.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
     let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return Vec::new() };
     let mut found = Vec::new();
@@ -171,10 +175,14 @@ pub fn connections(pid: u32) -> Vec<(u16, Options)> {
         if !is_socket {
             continue;
         }
+        // SAFETY: pidfd_getfd takes `pidfd`, open across the call, a descriptor number of that
+        // process and flags; it reads no memory of ours and returns a new descriptor or -1.
         let socket = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), number, 0) };
         if socket < 0 {
             continue;
         }
+        // SAFETY: `socket` is a new descriptor from pidfd_getfd, checked above, that nothing else
+        // owns.
         let socket = unsafe { OwnedFd::from_raw_fd(socket as i32) };
         if let Some(connection) = tcp_connection(&socket) {
             found.push(connection);
@@ -187,18 +195,25 @@ fn tcp_connection(socket: &OwnedFd) -> Option<(u16, Options)> {
     let option = |level, name| {
         let mut value: libc::c_int = 0;
         let mut length = 4;
+        // SAFETY: `value` and `length` are live locals; `length` says `value` has room for the 4
+        // bytes (a c_int) the kernel writes.
         let result = unsafe { libc::getsockopt(socket.as_raw_fd(), level, name, (&raw mut value).cast(), &mut length) };
         (result == 0).then_some(value)
     };
     if option(libc::SOL_SOCKET, libc::SO_PROTOCOL)? != libc::IPPROTO_TCP {
         return None;
     }
+    // SAFETY: sockaddr_storage is plain integers, for which all zero bytes are a valid value.
     let mut address: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut length = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `address` and `length` are live locals, and `length` is the size of `address`, the
+    // most the kernel writes into it.
     if unsafe { libc::getpeername(socket.as_raw_fd(), (&raw mut address).cast(), &mut length) } != 0 {
         return None;
     }
     // The port sits at the same place in sockaddr_in and sockaddr_in6.
+    // SAFETY: sockaddr_storage is larger than sockaddr_in and at least as aligned, and every byte
+    // of `address` is initialised (zeroed, then written by the kernel), so `sin_port` is in bounds.
     let port = u16::from_be(unsafe { (*(&raw const address).cast::<libc::sockaddr_in>()).sin_port });
     Some((
         port,
@@ -285,8 +300,13 @@ pub fn attach_another_program(path: &Path) {
     attr[8..16].copy_from_slice(&(instructions.as_ptr() as u64).to_ne_bytes());
     attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
     attr[48..53].copy_from_slice(b"other");
+    // SAFETY: `attr` is a live bpf_attr of `attr.len()` bytes for BPF_PROG_LOAD; the pointers in
+    // it are to `instructions` (the 2 that insn_cnt says) and the NUL-terminated `license`, both
+    // alive across the call, and the kernel only reads them.
     let program = unsafe { libc::syscall(libc::SYS_bpf, PROG_LOAD, attr.as_mut_ptr(), attr.len()) };
     assert!(program >= 0, "loading another program: {}", std::io::Error::last_os_error());
+    // SAFETY: `program` is a new descriptor from BPF_PROG_LOAD, checked above, that nothing else
+    // owns.
     let program = unsafe { OwnedFd::from_raw_fd(program as i32) };
     let directory = std::fs::File::open(path).unwrap();
     let mut attr = [0u8; 144];
@@ -294,6 +314,8 @@ pub fn attach_another_program(path: &Path) {
     attr[4..8].copy_from_slice(&(program.as_raw_fd() as u32).to_ne_bytes()); // attach_bpf_fd
     attr[8..12].copy_from_slice(&3u32.to_ne_bytes()); // BPF_CGROUP_SOCK_OPS
     attr[12..16].copy_from_slice(&2u32.to_ne_bytes()); // BPF_F_ALLOW_MULTI
+    // SAFETY: `attr` is a live bpf_attr of `attr.len()` bytes for BPF_PROG_ATTACH, holding only
+    // descriptor numbers (open across the call) and flags, no pointers.
     let attached = unsafe { libc::syscall(libc::SYS_bpf, PROG_ATTACH, attr.as_mut_ptr(), attr.len()) };
     assert!(attached == 0, "attaching another program: {}", std::io::Error::last_os_error());
 }

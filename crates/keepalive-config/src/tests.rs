@@ -344,6 +344,10 @@ fn msantos_libkeepalive_values_get_our_validation() {
             _ => Some(u32::from(settings.debug)),
         };
         assert_eq!(read(&settings), read(&untouched), "{key} keeps the default");
+    }
+}
+
+#[test]
 fn rules_without_one_valid_rule_count_as_unset_with_one_line() {
     for name in [c"KEEPALIVE_ONLY", c"KEEPALIVE_SKIP"] {
         let variable = if name == c"KEEPALIVE_ONLY" { &ONLY } else { &SKIP };

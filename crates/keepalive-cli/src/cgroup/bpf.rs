@@ -130,8 +130,7 @@ pub fn load_program(hook: Hook, name: &str, instructions: &[Instruction]) -> Res
 pub fn last_line(log: &str) -> Option<String> {
     log.lines()
         .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with("processed ") && !line.starts_with("verification time"))
-        .next_back()
+        .rfind(|line| !line.is_empty() && !line.starts_with("processed ") && !line.starts_with("verification time"))
         .map(str::to_owned)
 }
 

@@ -143,7 +143,7 @@ mod tests {
 
     /// Runs the filter as the kernel would, on a `seccomp_data` of `nr`, `arch` and arguments.
     fn run(program: &[sock_filter], nr: i64, arch: u32, args: [u64; 6]) -> u32 {
-        let mut data = vec![0u8; 64];
+        let mut data = [0u8; 64];
         data[0..4].copy_from_slice(&(nr as u32).to_ne_bytes());
         data[4..8].copy_from_slice(&arch.to_ne_bytes());
         for (index, arg) in args.iter().enumerate() {

@@ -144,8 +144,9 @@ fn supervise(channel: OwnedFd, settings: Settings, verbose: bool) -> ! {
     let listener = receive_listener(&channel);
     if let Some(listener) = listener {
         // The program may start once the listener is safe here; it learns the supervisor's PID.
-        // SAFETY: getpid cannot fail; send reads 4 bytes from a valid buffer.
+        // SAFETY: getpid cannot fail.
         let pid = unsafe { libc::getpid() }.to_ne_bytes();
+        // SAFETY: send reads 4 bytes from a valid buffer.
         unsafe { libc::send(channel.as_raw_fd(), pid.as_ptr().cast(), pid.len(), libc::MSG_NOSIGNAL) };
         drop(channel);
         serve::serve(listener, trapped::Plan::new(settings), verbose);
@@ -318,14 +319,11 @@ fn receive_listener(channel: &OwnedFd) -> Option<OwnedFd> {
 /// Why a program cannot run under the supervisor, found before anything starts.
 pub fn refusal(path: &Path, allow_privilege_drop: bool) -> Option<String> {
     use crate::program::{self, Kind};
-    match program::kind(path) {
-        Kind::Foreign(description) => {
-            return Some(format!(
-                "{} is {description}: the supervisor's filter sees only this machine's 64-bit system calls",
-                path.display()
-            ));
-        }
-        _ => {}
+    if let Kind::Foreign(description) = program::kind(path) {
+        return Some(format!(
+            "{} is {description}: the supervisor's filter sees only this machine's 64-bit system calls",
+            path.display()
+        ));
     }
     if allow_privilege_drop {
         return None;
