@@ -3,7 +3,9 @@
 //! kernel, never from our own bookkeeping.
 
 mod common;
-use common::cgroup::{Options, TestCgroup, connections, go_program, options_of, pin_directory, static_c_program};
+use common::cgroup::{
+    Options, TestCgroup, connections, go_program, keepalive, options_of, pin_directory, static_c_program,
+};
 use common::{Running, clean_command, describe, spawn, text};
 use std::net::TcpListener;
 use std::process::Command;
@@ -63,6 +65,28 @@ fn accepted_connections_inside_get_the_options() {
             .expect("the server in the cgroup listens");
     let client_port = client.local_addr().unwrap().port();
     assert_eq!(options_of(server.0.id(), client_port), CONFIGURED);
+}
+
+/// Variables in the command's environment apply, as they do for the library and the other ways
+/// in, and options win over them.
+#[test]
+fn variables_in_the_environment_apply_and_options_win() {
+    let Some(cgroup) = TestCgroup::new("environment") else { return };
+    let wire = static_c_program("wire");
+    let (_listener, port) = listener();
+    let output = clean_command(keepalive())
+        .envs([("KEEPALIVE_IDLE", "25"), ("KEEPALIVE_CNT", "7")])
+        .args(["--count", "4", "--cgroup"])
+        .arg(&cgroup.path)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let status = cgroup.status();
+    assert!(status.contains("KEEPALIVE_IDLE=25") && status.contains("KEEPALIVE_CNT=4"), "{status}");
+    assert!(!status.contains("KEEPALIVE_CNT=7"), "{status}");
+    let inside = start(cgroup.inside(wire_client(&wire, port)));
+    let options = options_of(inside.0.id(), port);
+    assert_eq!((options.idle, options.count), (25, 4), "from the kernel");
 }
 
 #[test]

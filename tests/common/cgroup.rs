@@ -2,7 +2,7 @@
 //! options of any process read back from the kernel. Dropping it, even while a failed test
 //! unwinds, detaches ours, kills what runs in it and removes it.
 
-use super::{describe, root, text};
+use super::{clean_command, describe, root, text};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -67,7 +67,7 @@ impl TestCgroup {
 
     /// `keepalive ARGS --cgroup DIR`.
     pub fn keepalive(&self, arguments: &[&str]) -> Output {
-        Command::new(keepalive()).args(arguments).arg("--cgroup").arg(&self.path).output().unwrap()
+        clean_command(keepalive()).args(arguments).arg("--cgroup").arg(&self.path).output().unwrap()
     }
 
     /// The same, which must succeed.

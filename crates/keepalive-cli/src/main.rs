@@ -30,18 +30,15 @@ fn main() -> ExitCode {
         return write_output(&version_report(cli.library.as_deref()));
     }
     if let Some(pids) = &cli.attach {
-        let (settings, problems) = options::effective_settings(&cli.settings());
-        for problem in problems {
-            eprintln!("keepalive: {problem}");
-        }
-        return ExitCode::from(attach::run(pids, &settings, cli.follow));
+        let effective = effective_settings(&cli.settings());
+        return ExitCode::from(attach::run(pids, &effective.settings, cli.follow));
     }
     let report = match (&cli.status, &cli.cgroup) {
         (Some(Some(StatusOf::Process(pid))), _) => Some(status::report(*pid)),
         (Some(Some(StatusOf::Cgroup(directory))), _) => Some(cgroup::status(directory)),
         (Some(None), _) => Some(overview::report_all()),
         (None, Some(directory)) if cli.detach => Some(cgroup::detach(directory)),
-        (None, Some(directory)) => Some(cgroup::attach(directory, &cli.settings())),
+        (None, Some(directory)) => Some(cgroup::attach(directory, &effective_settings(&cli.settings()))),
         (None, None) => None,
     };
     if let Some(report) = report {
@@ -65,11 +62,8 @@ fn main() -> ExitCode {
             return ExitCode::from(launch::CANNOT_RUN);
         }
         let (name, arguments) = (&cli.command[0], &cli.command[1..]);
-        let (effective, problems) = options::effective_settings(&settings);
-        for problem in problems {
-            eprintln!("keepalive: {problem}");
-        }
-        return ExitCode::from(supervisor::run(path, name, arguments, effective, cli.verbose));
+        let effective = effective_settings(&settings);
+        return ExitCode::from(supervisor::run(path, name, arguments, effective.settings, cli.verbose));
     }
     let chosen = match &cli.library {
         Some(path) => library::given(path, !cli.print_env),
@@ -95,6 +89,16 @@ fn supervised(via: Via, path: &std::path::Path) -> bool {
         Via::Seccomp => true,
         Via::Auto => matches!(program::kind(path), Kind::Static | Kind::Go),
     }
+}
+
+/// The settings for the ways in that apply them from here, each problem with a variable said in
+/// one line on stderr, as the library would say it.
+fn effective_settings(given: &[options::Setting]) -> options::Effective {
+    let effective = options::effective_settings(given);
+    for problem in &effective.problems {
+        eprintln!("keepalive: {problem}");
+    }
+    effective
 }
 
 /// This command's version, and the version and path of the library it would preload.

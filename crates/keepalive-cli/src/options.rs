@@ -330,20 +330,37 @@ fn one_line(error: &clap::Error) -> String {
 }
 
 /// The settings the options and this command's own `KEEPALIVE_*` variables make together, read
-/// by the library's parser as the library would read them; the options win. For `--attach`,
-/// which applies them itself. Each problem with a variable is one line.
-pub fn effective_settings(given: &[Setting]) -> (keepalive_config::Settings, Vec<String>) {
+/// by the library's parser as the library would read them; the options win. For the ways in that
+/// apply them from here: `--attach`, the supervisor and `--cgroup`.
+pub struct Effective {
+    pub settings: keepalive_config::Settings,
+    /// One line per problem with a variable.
+    pub problems: Vec<String>,
+    /// `NAME=value` for each name the parser read a value from, options and environment alike.
+    pub read: Vec<String>,
+}
+
+pub fn effective_settings(given: &[Setting]) -> Effective {
     let environment: Vec<(&CStr, Vec<u8>)> = keepalive_config::NAMES
         .iter()
         .filter_map(|name| Some((*name, std::env::var_os(name.to_str().ok()?)?.into_vec())))
         .collect();
-    let lookup = |name: &CStr| {
+    let mut read = Vec::new();
+    let lookup = |name: &'static CStr| {
         let option = given.iter().find(|setting| setting.variable.name == name).map(|setting| setting.value.as_bytes());
-        option.or_else(|| environment.iter().find(|(known, _)| *known == name).map(|(_, value)| value.as_slice()))
+        let value =
+            option.or_else(|| environment.iter().find(|(known, _)| *known == name).map(|(_, value)| value.as_slice()));
+        if let Some(value) = value {
+            let line = format!("{}={}", name.to_string_lossy(), String::from_utf8_lossy(value));
+            if !read.contains(&line) {
+                read.push(line);
+            }
+        }
+        value
     };
     let mut problems = Vec::new();
     let settings = keepalive_config::from_env(lookup, |problem| problems.push(describe_problem(&problem)));
-    (settings, problems)
+    Effective { settings, problems, read }
 }
 
 fn describe_problem(problem: &Problem) -> String {

@@ -11,10 +11,8 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use keepalive_config::Settings;
-
 use crate::launch::without_error_number;
-use crate::options::Setting;
+use crate::options::Effective;
 use bpf::Hook;
 use checks::Cgroup;
 
@@ -49,18 +47,6 @@ impl Pins {
 }
 
 /// The settings as the library would read them from the same variables.
-fn settings_of(options: &[Setting]) -> Settings {
-    let lookup = |name: &std::ffi::CStr| {
-        options.iter().find(|option| option.variable.name == name).map(|option| option.value.as_bytes())
-    };
-    keepalive_config::from_env(lookup, |_| {})
-}
-
-/// What `--status` shows of the settings: one `NAME=value` a line.
-fn settings_text(options: &[Setting]) -> String {
-    options.iter().map(|option| format!("{}={}\n", option.name(), option.value)).collect()
-}
-
 fn failure(what: &str, error: &io::Error) -> String {
     match error.raw_os_error() {
         Some(libc::EPERM) => format!("{what}: permission denied (needs CAP_BPF and CAP_NET_ADMIN)"),
@@ -127,8 +113,8 @@ struct Loaded {
     force: Option<(OwnedFd, OwnedFd)>,
 }
 
-fn load_programs(options: &[Setting], pins: &Pins) -> Result<Loaded, String> {
-    let settings = settings_of(options);
+fn load_programs(effective: &Effective, pins: &Pins) -> Result<Loaded, String> {
+    let settings = &effective.settings;
     let marks = if settings.force {
         let marks = bpf::pinned(&pins.marks()).or_else(|_| bpf::marks_map());
         Some(marks.map_err(|error| failure("cannot create the map of configured sockets", &error))?)
@@ -136,14 +122,15 @@ fn load_programs(options: &[Setting], pins: &Pins) -> Result<Loaded, String> {
         None
     };
     let marks_fd = marks.as_ref().map(AsRawFd::as_raw_fd);
-    let sock_ops = load(Hook::SockOps, "keepalive", &program::sock_ops(&settings, marks_fd))?;
-    let text =
-        bpf::settings_map(&settings_text(options)).map_err(|error| failure("cannot store the settings", &error))?;
+    let sock_ops = load(Hook::SockOps, "keepalive", &program::sock_ops(settings, marks_fd))?;
+    // What `--status` shows of the settings: one `NAME=value` a line.
+    let text = effective.read.iter().map(|line| format!("{line}\n")).collect::<String>();
+    let text = bpf::settings_map(&text).map_err(|error| failure("cannot store the settings", &error))?;
     bpf::bind_map(sock_ops.as_fd(), text.as_fd()).map_err(|error| failure("cannot store the settings", &error))?;
     let force = match marks {
         Some(marks) => {
             let setsockopt =
-                load(Hook::SetSockOpt, "keepalive_force", &program::setsockopt(&settings, marks.as_raw_fd()))?;
+                load(Hook::SetSockOpt, "keepalive_force", &program::setsockopt(settings, marks.as_raw_fd()))?;
             Some((setsockopt, marks))
         }
         None => None,
@@ -152,11 +139,11 @@ fn load_programs(options: &[Setting], pins: &Pins) -> Result<Loaded, String> {
 }
 
 /// Attaches ours to `directory`, or replaces what is there with the new settings.
-pub fn attach(directory: &Path, options: &[Setting]) -> Result<String, String> {
+pub fn attach(directory: &Path, effective: &Effective) -> Result<String, String> {
     let cgroup = prepare(directory)?;
     let pins = Pins::of(&cgroup);
     let _lock = lock()?;
-    let loaded = load_programs(options, &pins)?;
+    let loaded = load_programs(effective, &pins)?;
     std::fs::create_dir_all(&pins.directory)
         .map_err(|error| format!("cannot create {}: {}", pins.directory.display(), without_error_number(&error)))?;
     let result = attach_loaded(&cgroup, &pins, loaded);
