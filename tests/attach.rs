@@ -4,7 +4,7 @@
 
 mod common;
 use common::netns::{Host, Lab};
-use common::{Running, c_program, clean_command, describe, report, root, spawn, text};
+use common::{Running, c_program, clean_command, command_path, copies_for_other_users, describe, report, spawn, text};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -13,9 +13,7 @@ use std::process::{ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn keepalive() -> Command {
-    let path = root().join("target/release/keepalive");
-    assert!(path.exists(), "{} is missing: run the tests with `make test`", path.display());
-    clean_command(path)
+    clean_command(command_path())
 }
 
 fn attach(options: &[&str], pids: &[u32]) -> Output {
@@ -186,12 +184,13 @@ fn a_caller_without_rights_is_refused_and_the_other_processes_done() {
     }
     let (_server, _, port) = listener();
     let (roots, roots_fd) = client(port, None);
+    let [holder, keepalive] = copies_for_other_users([&holder(), &command_path()]);
     let mut command = nobody();
-    command.arg(holder()).args(["connect", "127.0.0.1", &port.to_string()]);
+    command.arg(holder).args(["connect", "127.0.0.1", &port.to_string()]);
     let mut nobodys = Holder::start(command);
     let nobodys_fd = nobodys.numbers("connected")[0];
     let mut command = nobody();
-    command.arg(root().join("target/release/keepalive")).args(["--idle", "30", "--attach"]);
+    command.arg(keepalive).args(["--idle", "30", "--attach"]);
     command.arg(roots.pid().to_string()).arg(nobodys.pid().to_string());
     let output = command.output().unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
@@ -373,7 +372,8 @@ fn a_process_that_is_not_dumpable_is_refused_with_the_reason() {
     let mut python = Holder::start(command);
     let fd = python.numbers("connected")[0];
     let mut command = nobody();
-    command.arg(root().join("target/release/keepalive")).args(["--attach", &python.pid().to_string()]);
+    let [keepalive] = copies_for_other_users([&command_path()]);
+    command.arg(keepalive).args(["--attach", &python.pid().to_string()]);
     let output = command.output().unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     let pid = python.pid();

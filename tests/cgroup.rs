@@ -191,10 +191,11 @@ fn errors_are_one_line_and_leave_nothing_attached() {
         &mut without_capabilities,
         "--cgroup needs CAP_BPF and CAP_NET_ADMIN; this process lacks CAP_BPF and CAP_NET_ADMIN",
     );
+    let [keepalive_copy] = common::copies_for_other_users([keepalive.as_path()]);
     let mut as_nobody = Command::new("setpriv");
     as_nobody
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&keepalive)
+        .arg(&keepalive_copy)
         .arg("--cgroup")
         .arg(&cgroup.path);
     refused(&mut as_nobody, "this process lacks CAP_BPF and CAP_NET_ADMIN");

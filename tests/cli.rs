@@ -31,16 +31,11 @@ fn is_root() -> bool {
     text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() == "0"
 }
 
-/// Copies of the command and the library in a new directory anyone may enter, for tests that run
-/// the command as nobody: the checkout may be under a directory only its owner can enter (a
-/// clone in /root). Returns the command's path; the library is beside it.
+/// Copies of the command and the library that nobody can run: see `copies_for_other_users`.
+/// Returns the command's path; the library is beside it.
 fn copies_for_nobody(command: &Path, library: &Path) -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let directory = scratch(&format!("for-nobody-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
-    std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(0o755)).unwrap();
-    copy_executable(command, &directory.join("keepalive"));
-    copy_executable(library, &directory.join("libkeepalive.so"));
-    directory.join("keepalive")
+    let [command, _library] = copies_for_other_users([command, library]);
+    command
 }
 
 #[test]

@@ -358,10 +358,7 @@ fn rules_without_one_valid_rule_count_as_unset() {
             assert_eq!(seen, expect(true, "abcde", "abcde"), "{name}={value:?}");
             assert_eq!(stderr, format!("libkeepalive: ignoring {name}=\"{value}\": {RULES_EXPECTED}\n"));
             let option = if name == "KEEPALIVE_ONLY" { "--only" } else { "--skip" };
-            let command = Command::new(root().join("target/release/keepalive"))
-                .args([option, value, "--print-env"])
-                .output()
-                .unwrap();
+            let command = Command::new(command_path()).args([option, value, "--print-env"]).output().unwrap();
             assert_eq!(command.status.code(), Some(2), "keepalive {option} {value:?}: {}", describe(&command));
         }
     }

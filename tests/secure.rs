@@ -42,6 +42,18 @@ impl Copy {
                 .unwrap()
                 .success()
         );
+        // Beside it, readable by the user nobody the set-user-ID copy runs as, wherever the checkout
+        // is (a home closed to other users included).
+        assert!(
+            clean_command("install")
+                .arg("-m")
+                .arg("644")
+                .arg(library())
+                .arg(directory.join("libkeepalive.so"))
+                .status()
+                .unwrap()
+                .success()
+        );
         if set_user_id {
             assert!(Command::new("chown").arg("nobody").arg(&program).status().unwrap().success());
             std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o4755)).unwrap();
@@ -50,7 +62,8 @@ impl Copy {
     }
 
     fn run(&self, environment: &[(&str, &str)]) -> std::process::Output {
-        clean_command(&self.0).arg(library()).envs(environment.iter().copied()).output().unwrap()
+        let library = self.0.with_file_name("libkeepalive.so");
+        clean_command(&self.0).arg(library).envs(environment.iter().copied()).output().unwrap()
     }
 }
 

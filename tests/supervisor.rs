@@ -12,12 +12,6 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-fn command_path() -> PathBuf {
-    let path = root().join("target/release/keepalive");
-    assert!(path.exists(), "{} is missing: run the tests with `make test`", path.display());
-    path
-}
-
 fn keepalive(arguments: &[&str]) -> Command {
     let mut command = clean_command(command_path());
     command.args(arguments);
@@ -594,11 +588,12 @@ fn an_unprivileged_user_is_supervised_too() {
     wait_listening(&lab, &host, 7951);
     let mut command = lab.command(&host, "setpriv");
     command.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--inh-caps=-all"]);
-    command.arg(command_path()).args(["--idle", "23", "--"]).arg(&wire).args(["connect", "127.0.0.1", "7951"]);
+    let [command_copy, wire_copy] = copies_for_other_users([&command_path(), &wire]);
+    command.arg(command_copy).args(["--idle", "23", "--"]).arg(&wire_copy).args(["connect", "127.0.0.1", "7951"]);
     let mut client = lab.start(&mut command);
     client.expect("connected", Duration::from_secs(5));
     server.expect("accepted", Duration::from_secs(5));
-    let rows = established_keepalive(process_with(&host, &wire, "connect"));
+    let rows = established_keepalive(process_with(&host, &wire_copy, "connect"));
     assert!(rows.len() == 1 && rows[0].starts_with("on, idle 23s"), "{rows:?}");
     client.close_input();
 }

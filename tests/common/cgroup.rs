@@ -14,9 +14,7 @@ static CGROUPS: AtomicU32 = AtomicU32::new(0);
 
 /// The release command that `make` builds.
 pub fn keepalive() -> PathBuf {
-    let path = root().join("target/release/keepalive");
-    assert!(path.exists(), "{} is missing: run the tests with `make test`", path.display());
-    path
+    super::command_path()
 }
 
 /// Where cgroup v2 is mounted, or why these tests cannot run here.

@@ -250,3 +250,23 @@ pub fn pipe_without_reader() -> std::os::fd::OwnedFd {
         OwnedFd::from_raw_fd(ends[1])
     }
 }
+
+/// Copies of `files` in a new directory every user may enter, each under its own name, for tests
+/// that run them as another user (nobody): the checkout may lie under a directory only its owner
+/// can enter, as a clone in /root does.
+pub fn copies_for_other_users<const N: usize>(files: [&Path; N]) -> [PathBuf; N] {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let number = NEXT.fetch_add(1, Ordering::Relaxed);
+    let directory = std::env::temp_dir().join(format!("keepalive-for-others-{}-{number}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).unwrap();
+    std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(0o755)).unwrap();
+    files.map(|file| {
+        let copy = directory.join(file.file_name().unwrap());
+        let status = clean_command("install").arg("-m").arg("755").arg(file).arg(&copy).status().unwrap();
+        assert!(status.success(), "install {} {}", file.display(), copy.display());
+        copy
+    })
+}
