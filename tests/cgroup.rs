@@ -531,3 +531,85 @@ fn another_program_on_the_cgroup_is_left_alone() {
     let status = cgroup.status();
     assert!(status.contains("keepalive not attached") && status.contains("other sock_ops programs: 1"), "{status}");
 }
+
+/// The cgroup ID the kernel reports for the link pinned at `pin` (bpftool, a test aid only).
+fn link_cgroup_id(pin: &std::path::Path) -> u64 {
+    let output = Command::new("bpftool").args(["-j", "link", "show", "pinned"]).arg(pin).output();
+    let output = output.expect("bpftool is needed for these tests");
+    assert!(output.status.success(), "bpftool link show pinned {}: {}", pin.display(), describe(&output));
+    let json = text(&output.stdout);
+    let id = json.split("\"cgroup_id\":").nth(1).and_then(|rest| rest.split([',', '}']).next());
+    id.and_then(|id| id.trim().parse().ok()).unwrap_or_else(|| panic!("no cgroup_id in {json}"))
+}
+
+/// The ID of our cgroup/setsockopt program in `keepalive --status DIR`, under --force.
+fn force_program_id(status: &str) -> u32 {
+    let line = status.lines().find_map(|line| line.strip_prefix("force: on, cgroup/setsockopt program "));
+    line.and_then(|id| id.parse().ok()).unwrap_or_else(|| panic!("no force program in {status}"))
+}
+
+#[test]
+fn the_pins_of_a_removed_cgroup_go_at_the_next_run_once_the_kernel_lets_go_of_it() {
+    let Some(gone) = TestCgroup::new("removed") else { return };
+    let Some(other) = TestCgroup::new("removed_other") else { return };
+    gone.attach(&["--force", "--idle", "30"]);
+    let status = gone.status();
+    let programs = [program_id(&status), force_program_id(&status)];
+    let pins = gone.remove_without_detaching();
+    let id = pins.file_name().unwrap().to_string_lossy().into_owned();
+    // The kernel lets go of a removed cgroup's programs a moment later (its links then say
+    // cgroup 0); until then the command leaves its pins.
+    let released = common::wait_for(std::time::Duration::from_secs(5), || {
+        (link_cgroup_id(&pins.join("sock_ops")) == 0).then_some(())
+    });
+    assert!(released.is_some(), "the link of removed cgroup {id} still holds it");
+    let detached = other.keepalive(&["--detach"]);
+    assert!(detached.status.success(), "{}", describe(&detached));
+    // Another test's command, run at the same time, may have pruned them first.
+    let not_attached = format!("keepalive was not attached to {}\n", other.path.display());
+    let said = format!("removed {}: cgroup ID {id} no longer exists\n", pins.display());
+    assert!(
+        [format!("{said}{not_attached}"), not_attached].contains(&text(&detached.stdout)),
+        "{}",
+        describe(&detached)
+    );
+    assert!(!pins.exists(), "{} is left", pins.display());
+    for program in programs {
+        assert_freed(program);
+    }
+}
+
+#[test]
+fn a_removed_cgroup_s_programs_stay_while_its_sockets_live_and_status_of_any_cgroup_then_prunes() {
+    let Some(gone) = TestCgroup::new("removed_with_socket") else { return };
+    let Some(other) = TestCgroup::new("removed_with_socket_other") else { return };
+    let wire = static_c_program("wire");
+    let (_listener, port) = listener();
+    gone.attach(&["--idle", "20"]);
+    let program = program_id(&gone.status());
+    // A process made a connection in the cgroup, then moved out: the removed cgroup lives on
+    // (dying) for as long as that socket does, and its programs still run for it.
+    let holder = start(gone.inside(wire_client(&wire, port)));
+    assert_eq!(options_of(holder.0.id(), port).idle, 20);
+    let mount = gone.path.parent().unwrap().to_owned();
+    std::fs::write(mount.join("cgroup.procs"), holder.0.id().to_string()).unwrap();
+    let pins = gone.remove_without_detaching();
+    let id: u64 = pins.file_name().unwrap().to_string_lossy().parse().unwrap();
+    other.attach(&["--idle", "9"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    other.attach(&["--idle", "10"]);
+    assert!(pins.join("sock_ops").exists(), "the pins of a cgroup whose sockets live are kept");
+    assert_eq!(link_cgroup_id(&pins.join("sock_ops")), id, "the link still holds the dying cgroup");
+    drop(holder);
+    let released = common::wait_for(std::time::Duration::from_secs(5), || {
+        (link_cgroup_id(&pins.join("sock_ops")) == 0).then_some(())
+    });
+    assert!(released.is_some(), "the link of removed cgroup {id} still holds it after its last socket closed");
+    let status = Command::new(keepalive()).arg("--status").arg(&mount).output().unwrap();
+    assert!(status.status.success(), "{}", describe(&status));
+    let said = format!("removed {}: cgroup ID {id} no longer exists\n", pins.display());
+    let shown = text(&status.stdout);
+    assert!(shown.starts_with(&said) || shown.starts_with("cgroup "), "{}", describe(&status));
+    assert!(!pins.exists(), "{} is left", pins.display());
+    assert_freed(program);
+}

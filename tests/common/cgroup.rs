@@ -1,6 +1,7 @@
 //! A test cgroup v2 with `keepalive --cgroup` attached: programs started in it, and the socket
 //! options of any process read back from the kernel. Dropping it, even while a failed test
-//! unwinds, detaches ours, kills what runs in it and removes it.
+//! unwinds, detaches ours, kills what runs in it and removes it; when no test is failing, it
+//! also checks that no pin of ours is left for the cgroup it removes.
 
 use super::{clean_command, describe, root, text};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -68,6 +69,26 @@ impl TestCgroup {
         clean_command(keepalive()).args(arguments).arg("--cgroup").arg(&self.path).output().unwrap()
     }
 
+    /// Kills what runs in the cgroup and removes it without detaching ours, as when a pod or unit
+    /// goes away under `keepalive --cgroup`; returns the removed cgroup's pin directory.
+    pub fn remove_without_detaching(self) -> PathBuf {
+        let pins = pin_directory(&self.path);
+        self.kill_and_remove();
+        std::mem::forget(self);
+        pins
+    }
+
+    fn kill_and_remove(&self) {
+        let _ = std::fs::write(self.path.join("cgroup.kill"), "1");
+        for pid in self.processes() {
+            // SAFETY: kill takes a pid and a signal number and touches no memory of ours; a process
+            // that has gone already only makes it fail, which is ignored.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        super::wait_for(Duration::from_secs(5), || self.processes().is_empty().then_some(()));
+        super::wait_for(Duration::from_secs(5), || std::fs::remove_dir(&self.path).ok());
+    }
+
     /// The same, which must succeed.
     pub fn attach(&self, arguments: &[&str]) {
         let output = self.keepalive(arguments);
@@ -109,15 +130,17 @@ impl TestCgroup {
 
 impl Drop for TestCgroup {
     fn drop(&mut self) {
-        let _ = Command::new(keepalive()).arg("--cgroup").arg(&self.path).arg("--detach").output();
-        let _ = std::fs::write(self.path.join("cgroup.kill"), "1");
-        for pid in self.processes() {
-            // SAFETY: kill takes a pid and a signal number and touches no memory of ours; a process
-            // that has gone already only makes it fail, which is ignored.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+        let pins = std::fs::metadata(&self.path).is_ok().then(|| pin_directory(&self.path));
+        let detached = Command::new(keepalive()).arg("--cgroup").arg(&self.path).arg("--detach").output();
+        self.kill_and_remove();
+        if std::thread::panicking() {
+            return;
         }
-        super::wait_for(Duration::from_secs(5), || self.processes().is_empty().then_some(()));
-        super::wait_for(Duration::from_secs(5), || std::fs::remove_dir(&self.path).ok());
+        let detached = detached.expect("keepalive runs");
+        assert!(detached.status.success(), "--detach of {}: {}", self.path.display(), describe(&detached));
+        if let Some(pins) = pins {
+            assert!(!pins.exists(), "{} is left after its test cgroup was removed", pins.display());
+        }
     }
 }
 

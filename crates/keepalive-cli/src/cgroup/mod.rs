@@ -44,6 +44,42 @@ impl Pins {
     fn marks(&self) -> PathBuf {
         self.directory.join("marks")
     }
+
+    /// Whether none of the links pinned here holds a cgroup any more. The kernel lets go of a
+    /// removed cgroup's programs only once nothing of the cgroup is left (its last socket has
+    /// closed: sockets keep running their cgroup's programs); its links then report cgroup ID 0.
+    /// Until then a removed cgroup's links still report its ID, and its pins are kept.
+    fn released(&self) -> bool {
+        [self.sock_ops(), self.setsockopt()].iter().all(|path| match bpf::pinned(path) {
+            Ok(link) => matches!(bpf::link_info(link.as_fd()), Ok(info) if info.cgroup_id == 0),
+            Err(error) => error.kind() == io::ErrorKind::NotFound,
+        })
+    }
+
+    /// Removes the pins, which frees the links, their programs and the marks map.
+    fn remove(&self) {
+        for path in [self.setsockopt(), self.sock_ops(), self.marks()] {
+            let _ = std::fs::remove_file(path);
+        }
+        let _ = std::fs::remove_dir(&self.directory);
+    }
+}
+
+/// Removes our pins of every cgroup the kernel has let go of (see `Pins::released`), so that
+/// removed cgroups do not keep our programs forever; says which, one line each. Under the lock.
+fn prune_released(_lock: &Lock) -> String {
+    let Ok(entries) = std::fs::read_dir(PIN_ROOT) else { return String::new() };
+    let mut removed = String::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(id) = name.to_str().filter(|name| name.parse::<u64>().is_ok()) else { continue };
+        let pins = Pins { directory: entry.path() };
+        if pins.released() {
+            pins.remove();
+            removed += &format!("removed {}: cgroup ID {id} no longer exists\n", pins.directory.display());
+        }
+    }
+    removed
 }
 
 /// The settings as the library would read them from the same variables.
@@ -69,15 +105,22 @@ fn lock() -> Result<Lock, String> {
     Ok(Lock(directory))
 }
 
-/// Capabilities, a cgroup v2 directory, the BPF filesystem: each missing one is a line.
-fn prepare(directory: &Path) -> Result<Cgroup, String> {
+/// Writes `text` now, before the command's report; a closed stdout is not an error here.
+fn say(text: &str) {
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+}
+
+/// Capabilities and the BPF filesystem, then the lock, under which the pins of removed cgroups
+/// are pruned (said on stdout, so also when `directory` is gone), then the cgroup v2 directory.
+fn prepare(directory: &Path) -> Result<(Cgroup, Lock), String> {
     let missing = checks::missing_capabilities();
     if !missing.is_empty() {
         return Err(format!("--cgroup needs CAP_BPF and CAP_NET_ADMIN; this process lacks {}", missing.join(" and ")));
     }
-    let cgroup = checks::open_cgroup(directory)?;
     checks::mount_bpf_filesystem_if_missing()?;
-    Ok(cgroup)
+    let lock = lock()?;
+    say(&prune_released(&lock));
+    Ok((checks::open_cgroup(directory)?, lock))
 }
 
 /// Our link pinned at `path` for this cgroup, if there is one. A pin whose link no longer holds
@@ -140,9 +183,8 @@ fn load_programs(effective: &Effective, pins: &Pins) -> Result<Loaded, String> {
 
 /// Attaches ours to `directory`, or replaces what is there with the new settings.
 pub fn attach(directory: &Path, effective: &Effective) -> Result<String, String> {
-    let cgroup = prepare(directory)?;
+    let (cgroup, _lock) = prepare(directory)?;
     let pins = Pins::of(&cgroup);
-    let _lock = lock()?;
     let loaded = load_programs(effective, &pins)?;
     std::fs::create_dir_all(&pins.directory)
         .map_err(|error| format!("cannot create {}: {}", pins.directory.display(), without_error_number(&error)))?;
@@ -206,9 +248,8 @@ fn attach_loaded(cgroup: &Cgroup, pins: &Pins, loaded: Loaded) -> Result<String,
 
 /// Removes ours from `directory`; other programs there stay.
 pub fn detach(directory: &Path) -> Result<String, String> {
-    let cgroup = prepare(directory)?;
+    let (cgroup, _lock) = prepare(directory)?;
     let pins = Pins::of(&cgroup);
-    let _lock = lock()?;
     let mut found = false;
     for path in [pins.setsockopt(), pins.sock_ops()] {
         if let Some(link) = existing_link(&path, &cgroup)? {
@@ -227,7 +268,12 @@ pub fn detach(directory: &Path) -> Result<String, String> {
 }
 
 /// What is attached to `directory`: ours with its settings, and how many programs of others.
+/// First, with the rights to, prunes the pins of removed cgroups as `--cgroup` does: `--status` of
+/// any cgroup (`/sys/fs/cgroup`) is how to clean up when every cgroup we were attached to is gone.
 pub fn status(directory: &Path) -> Result<String, String> {
+    if checks::missing_capabilities().is_empty() && Path::new(PIN_ROOT).is_dir() {
+        say(&prune_released(&lock()?));
+    }
     let cgroup = checks::open_cgroup(directory)?;
     let pins = Pins::of(&cgroup);
     let attached = bpf::attached_programs(cgroup.directory.as_fd(), Hook::SockOps)
