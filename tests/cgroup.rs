@@ -600,6 +600,8 @@ fn a_removed_cgroup_s_programs_stay_while_its_sockets_live_and_status_of_any_cgr
     other.attach(&["--idle", "10"]);
     assert!(pins.join("sock_ops").exists(), "the pins of a cgroup whose sockets live are kept");
     assert_eq!(link_cgroup_id(&pins.join("sock_ops")), id, "the link still holds the dying cgroup");
+    let held = format!("removed cgroup ID {id}: ours kept at {} while sockets made in it live\n", pins.display());
+    assert!(other.status().ends_with(&held), "--status says so: {}", other.status());
     drop(holder);
     let released = common::wait_for(std::time::Duration::from_secs(5), || {
         (link_cgroup_id(&pins.join("sock_ops")) == 0).then_some(())

@@ -110,3 +110,26 @@ pub fn mount_bpf_filesystem_if_missing() -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Whether the cgroup with this ID is still in the hierarchy mounted at `mount`. A removed cgroup
+/// is not, even while it lingers as dying (the kernel answers `ESTALE`).
+pub fn cgroup_exists(mount: &Path, id: u64) -> bool {
+    /// `struct file_handle` with the 8 bytes of a cgroup's handle (`FILEID_KERNFS`: its ID).
+    #[repr(C)]
+    struct CgroupHandle {
+        bytes: u32,
+        kind: i32,
+        id: [u8; 8],
+    }
+    const FILEID_KERNFS: i32 = 0xfe;
+    let Ok(mount) = File::open(mount) else { return false };
+    let mut handle = CgroupHandle { bytes: 8, kind: FILEID_KERNFS, id: id.to_ne_bytes() };
+    // SAFETY: `handle` is a live file_handle whose `bytes` says how many handle bytes follow the
+    // header; the kernel only reads it. The descriptor returned, if any, is closed at once.
+    let fd = unsafe { libc::open_by_handle_at(mount.as_raw_fd(), (&raw mut handle).cast(), libc::O_RDONLY) };
+    if fd >= 0 {
+        // SAFETY: `fd` is a new descriptor nothing else owns.
+        unsafe { libc::close(fd) };
+    }
+    fd >= 0
+}

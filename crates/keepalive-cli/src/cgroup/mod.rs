@@ -105,6 +105,28 @@ fn lock() -> Result<Lock, String> {
     Ok(Lock(directory))
 }
 
+/// Our pin directories of removed cgroups whose links still hold them: the cgroup lingers, dying,
+/// while sockets made in it live, and they keep running ours. One line each.
+fn held_by_removed_cgroups() -> String {
+    let (Some(mount), Ok(entries)) = (checks::cgroup2_mount(), std::fs::read_dir(PIN_ROOT)) else {
+        return String::new();
+    };
+    let mut held = String::new();
+    for entry in entries.flatten() {
+        let pins = Pins { directory: entry.path() };
+        let Ok(link) = bpf::pinned(&pins.sock_ops()) else { continue };
+        let Ok(info) = bpf::link_info(link.as_fd()) else { continue };
+        if info.cgroup_id != 0 && !checks::cgroup_exists(&mount, info.cgroup_id) {
+            held += &format!(
+                "removed cgroup ID {}: ours kept at {} while sockets made in it live\n",
+                info.cgroup_id,
+                pins.directory.display()
+            );
+        }
+    }
+    held
+}
+
 /// Writes `text` now, before the command's report; a closed stdout is not an error here.
 fn say(text: &str) {
     let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
@@ -283,6 +305,7 @@ pub fn status(directory: &Path) -> Result<String, String> {
     let Some(link) = ours else {
         out += "keepalive not attached\n";
         out += &format!("other sock_ops programs: {}\n", attached.len());
+        out += &held_by_removed_cgroups();
         return Ok(out);
     };
     let info = bpf::link_info(link.as_fd()).map_err(|error| failure("cannot read our link", &error))?;
@@ -306,6 +329,7 @@ pub fn status(directory: &Path) -> Result<String, String> {
     }
     let others = attached.iter().filter(|&&id| id != info.program_id).count();
     out += &format!("other sock_ops programs: {others}\n");
+    out += &held_by_removed_cgroups();
     Ok(out)
 }
 
