@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use keepalive_config::{MAX_RULES, NAMES, Problem, Settings};
 
 use crate::log::Line;
-use crate::sockopt::Plan;
+use crate::plan::Plan;
 
 // STATE holds the progress of the first read and, once published, the two switches the hooks
 // test on every call, so that a socket the library leaves alone costs one load.
@@ -136,7 +136,7 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
     }
     plan.prepare();
     if plan.force {
-        crate::sockopt::held::prepare();
+        crate::held::prepare();
     }
     // From here on other threads may read the plan: only a shared reference is left.
     let plan: &'static Plan = plan;

@@ -6,9 +6,8 @@ use libc::{sockaddr, socklen_t};
 
 use crate::config::{maybe_forcing, when_enabled, when_forcing, when_noted};
 use crate::errno;
-use crate::policy;
+use crate::moments;
 use crate::real;
-use crate::sockopt::{self, Moment};
 
 /// Creates a socket like the C library's `socket()`; a TCP socket gets keepalive right away.
 ///
@@ -18,14 +17,14 @@ use crate::sockopt::{self, Moment};
 pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
     let real_socket = real::SOCKET.get();
     // Decided before the call, so that only this bit has to survive it.
-    let tcp = policy::is_tcp_request(domain, kind, protocol);
+    let tcp = keepalive_policy::linux::is_tcp_request(domain, kind, protocol);
     // SAFETY: forwarded unchanged.
     let fd = unsafe { real_socket(domain, kind, protocol) };
     if fd >= 0 {
         if tcp {
-            when_enabled("socket()", |plan| sockopt::at_socket(fd, plan));
+            when_enabled("socket()", |plan| moments::at_socket(fd, true, plan));
         } else {
-            when_noted("socket()", |plan| sockopt::not_tcp(fd, plan));
+            when_noted("socket()", |plan| moments::at_socket(fd, false, plan));
         }
     }
     fd
@@ -40,7 +39,7 @@ pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> 
 pub unsafe extern "C" fn connect(fd: c_int, address: *const sockaddr, length: socklen_t) -> c_int {
     let real_connect = real::CONNECT.get();
     let mut decide_after = false;
-    when_enabled("connect()", |plan| decide_after = sockopt::before_connect(fd, address, length, plan));
+    when_enabled("connect()", |plan| decide_after = moments::before_connect(fd, address, length, plan));
     if !decide_after {
         // SAFETY: forwarded unchanged.
         return unsafe { real_connect(fd, address, length) };
@@ -65,7 +64,7 @@ unsafe fn connect_then_decide(
     // SAFETY: forwarded unchanged.
     let result = unsafe { real_connect(fd, address, length) };
     if result == 0 || matches!(errno::get(), libc::EINPROGRESS | libc::EINTR) {
-        when_enabled("connect()", |plan| sockopt::after_connect(fd, address, length, plan));
+        when_enabled("connect()", |plan| moments::after_connect(fd, address, length, plan));
     }
     result
 }
@@ -79,7 +78,7 @@ pub unsafe extern "C" fn accept(fd: c_int, address: *mut sockaddr, length: *mut 
     let real_accept = real::ACCEPT.get();
     // SAFETY: forwarded unchanged.
     let accepted = unsafe { real_accept(fd, address, length) };
-    configure_accepted(fd, accepted, Moment::Accept);
+    configure_accepted(fd, accepted, "accept()");
     accepted
 }
 
@@ -92,7 +91,7 @@ pub unsafe extern "C" fn accept4(fd: c_int, address: *mut sockaddr, length: *mut
     let real_accept4 = real::ACCEPT4.get();
     // SAFETY: forwarded unchanged.
     let accepted = unsafe { real_accept4(fd, address, length, flags) };
-    configure_accepted(fd, accepted, Moment::Accept4);
+    configure_accepted(fd, accepted, "accept4()");
     accepted
 }
 
@@ -132,7 +131,7 @@ unsafe fn setsockopt_forcing(fd: c_int, level: c_int, name: c_int, value: *const
     // SAFETY: forwarded unchanged.
     let result = unsafe { real_setsockopt(fd, level, name, value, length) };
     if result == 0 {
-        when_forcing("setsockopt()", |plan| sockopt::enforce(fd, level, name, plan));
+        when_forcing("setsockopt()", |plan| moments::after_setsockopt(fd, level, name, plan));
     }
     result
 }
@@ -140,9 +139,9 @@ unsafe fn setsockopt_forcing(fd: c_int, level: c_int, name: c_int, value: *const
 /// Linux copies a listener's options to the sockets it accepts, so without side or peer rules
 /// this only acts for listeners that did not come through our `socket()`: inherited, or handed
 /// over by systemd or inetd.
-fn configure_accepted(listener: c_int, accepted: c_int, moment: Moment) {
+fn configure_accepted(listener: c_int, accepted: c_int, call: &'static str) {
     if accepted >= 0 {
-        when_enabled(moment.name(), |plan| sockopt::at_accept(listener, accepted, plan, moment));
+        when_enabled(call, |plan| moments::at_accept(listener, accepted, plan, call));
     }
 }
 
