@@ -33,13 +33,19 @@ pub fn carry_out(decision: Decision, socket: &Socket, plan: &Plan, facts: &Facts
 /// Sets every option of the plan. A failure changes nothing for the program; with
 /// `KEEPALIVE_DEBUG` on, a line shows it. In force mode the socket is held from now on.
 #[inline(always)]
-fn set_all(fd: c_int, plan: &Plan, call: &'static str) {
+pub fn set_all(fd: c_int, plan: &Plan, call: &'static str) {
     if plan.force {
         held::hold(fd);
     }
     if plan.debug {
         return set_all_and_describe(fd, plan, call);
     }
+    set_options(fd, plan);
+}
+
+/// The `setsockopt` calls of `SetAll`, with nothing else.
+#[inline(always)]
+pub fn set_options(fd: c_int, plan: &Plan) {
     // Unused slots have level 0, which no option of ours has: no length to bound-check.
     for option in plan.options.slots().iter().take_while(|option| option.level != 0) {
         let _ = sys::setsockopt(fd, option.level, option.name, option.value);

@@ -26,6 +26,14 @@ const FORCING: u8 = 16;
 
 static STATE: AtomicU8 = AtomicU8::new(UNREAD);
 
+/// The hooks' shortcuts (see `Plan`), stored with Release once the plan is published, so that a
+/// hook tests its bit in memory with one instruction: `socket()` sets the options and nothing
+/// else; `connect()` and `accept()` leave a socket with keepalive on alone, silently.
+static SHORTCUTS: AtomicU8 = AtomicU8::new(0);
+pub const PLAIN_AT_SOCKET: u8 = 1;
+pub const QUIET_IF_ON_AT_CONNECT: u8 = 2;
+pub const QUIET_IF_ON_AT_ACCEPT: u8 = 4;
+
 struct Published(UnsafeCell<Plan>);
 // SAFETY: written once, by the thread that moved STATE from UNREAD to PUBLISHING, before it
 // stores PUBLISHED with Release; read only after an Acquire load sees PUBLISHED.
@@ -60,6 +68,16 @@ pub fn when_noted(caller: &'static str, work: impl FnOnce(&Plan)) {
         // SAFETY: see `Published`.
         work(unsafe { &*PLAN.0.get() });
     }
+}
+
+/// The published plan, if `shortcut` (one of the shortcuts above) applies to it.
+#[inline(always)]
+pub fn with_shortcut(shortcut: u8) -> Option<&'static Plan> {
+    if SHORTCUTS.load(Ordering::Acquire) & shortcut != 0 {
+        // SAFETY: see `Published`.
+        return Some(unsafe { &*PLAN.0.get() });
+    }
+    None
 }
 
 /// Whether `setsockopt` must look closer: in force mode, or before the settings are read.
@@ -145,6 +163,13 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
         false => 0,
     };
     STATE.store(PUBLISHED | switches, Ordering::Release);
+    let shortcuts = [
+        (plan.plain_at_socket, PLAIN_AT_SOCKET),
+        (plan.quiet_if_on_at_connect, QUIET_IF_ON_AT_CONNECT),
+        (plan.quiet_if_on_at_accept, QUIET_IF_ON_AT_ACCEPT),
+    ];
+    let shortcuts = shortcuts.iter().fold(0, |all, (on, bit)| if *on && plan.enabled { all | bit } else { all });
+    SHORTCUTS.store(shortcuts, Ordering::Release);
     if plan.settings.debug {
         describe_loaded(&plan.settings, caller);
     }

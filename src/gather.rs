@@ -43,10 +43,7 @@ pub enum Stop {
 pub fn gather(need: Need, socket: &Socket, plan: &Plan, facts: &mut Facts) -> Result<(), Stop> {
     let fd = socket.fd;
     match need {
-        Need::Keepalive => {
-            facts.keepalive =
-                Fact::from_read(sys::getsockopt(fd, SOL_SOCKET, libc::SO_KEEPALIVE).ok().map(|on| on != 0))
-        }
+        Need::Keepalive => facts.keepalive = keepalive(fd),
         Need::Tcp => gather_tcp(fd, facts),
         Need::State => facts.state = Fact::from_read(sys::tcp_state(fd).ok().map(TcpState)),
         Need::Held => facts.held = Fact::Known(held::holds(socket.holder)),
@@ -56,6 +53,11 @@ pub fn gather(need: Need, socket: &Socket, plan: &Plan, facts: &mut Facts) -> Re
         Need::Role => facts.role = Fact::Unavailable,
     }
     Ok(())
+}
+
+/// `SO_KEEPALIVE`.
+fn keepalive(fd: c_int) -> Fact<bool> {
+    Fact::from_read(sys::getsockopt(fd, SOL_SOCKET, libc::SO_KEEPALIVE).ok().map(|on| on != 0))
 }
 
 /// TCP from `SO_PROTOCOL`, then the type, which a raw socket with TCP's protocol number lacks.

@@ -4,7 +4,9 @@
 use core::ffi::{c_int, c_void};
 use libc::{sockaddr, socklen_t};
 
-use crate::config::{maybe_forcing, when_enabled, when_forcing, when_noted};
+use keepalive_policy::Fact;
+
+use crate::config::{self, maybe_forcing, when_enabled, when_forcing, when_noted};
 use crate::errno;
 use crate::moments;
 use crate::real;
@@ -22,9 +24,9 @@ pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> 
     let fd = unsafe { real_socket(domain, kind, protocol) };
     if fd >= 0 {
         if tcp {
-            when_enabled("socket()", |plan| moments::at_socket(fd, true, plan));
+            moments::at_tcp_socket(fd);
         } else {
-            when_noted("socket()", |plan| moments::at_socket(fd, false, plan));
+            when_noted("socket()", |plan| moments::not_at_socket(fd, false, plan));
         }
     }
     fd
@@ -38,8 +40,29 @@ pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connect(fd: c_int, address: *const sockaddr, length: socklen_t) -> c_int {
     let real_connect = real::CONNECT.get();
+    match moments::keepalive_first(fd, config::QUIET_IF_ON_AT_CONNECT) {
+        // SAFETY: forwarded unchanged.
+        None => unsafe { real_connect(fd, address, length) },
+        // SAFETY: as above.
+        Some(keepalive) => unsafe { connect_deciding(real_connect, fd, address, length, keepalive) },
+    }
+}
+
+/// `connect()` for a socket the shortcut does not settle: decided before the call, or after it.
+///
+/// # Safety
+/// The same contract as `connect(2)`.
+#[cold]
+#[inline(never)]
+unsafe fn connect_deciding(
+    real_connect: real::ConnectFn,
+    fd: c_int,
+    address: *const sockaddr,
+    length: socklen_t,
+    keepalive: Fact<bool>,
+) -> c_int {
     let mut decide_after = false;
-    when_enabled("connect()", |plan| decide_after = moments::before_connect(fd, address, length, plan));
+    when_enabled("connect()", |plan| decide_after = moments::before_connect(fd, address, length, plan, keepalive));
     if !decide_after {
         // SAFETY: forwarded unchanged.
         return unsafe { real_connect(fd, address, length) };
@@ -78,7 +101,7 @@ pub unsafe extern "C" fn accept(fd: c_int, address: *mut sockaddr, length: *mut 
     let real_accept = real::ACCEPT.get();
     // SAFETY: forwarded unchanged.
     let accepted = unsafe { real_accept(fd, address, length) };
-    configure_accepted(fd, accepted, "accept()");
+    configure_accepted(fd, accepted, "accept()", config::QUIET_IF_ON_AT_ACCEPT);
     accepted
 }
 
@@ -91,7 +114,7 @@ pub unsafe extern "C" fn accept4(fd: c_int, address: *mut sockaddr, length: *mut
     let real_accept4 = real::ACCEPT4.get();
     // SAFETY: forwarded unchanged.
     let accepted = unsafe { real_accept4(fd, address, length, flags) };
-    configure_accepted(fd, accepted, "accept4()");
+    configure_accepted(fd, accepted, "accept4()", config::QUIET_IF_ON_AT_ACCEPT);
     accepted
 }
 
@@ -139,10 +162,19 @@ unsafe fn setsockopt_forcing(fd: c_int, level: c_int, name: c_int, value: *const
 /// Linux copies a listener's options to the sockets it accepts, so without side or peer rules
 /// this only acts for listeners that did not come through our `socket()`: inherited, or handed
 /// over by systemd or inetd.
-fn configure_accepted(listener: c_int, accepted: c_int, call: &'static str) {
+#[inline(always)]
+fn configure_accepted(listener: c_int, accepted: c_int, call: &'static str, shortcut: u8) {
     if accepted >= 0 {
-        when_enabled(call, |plan| moments::at_accept(listener, accepted, plan, call));
+        if let Some(keepalive) = moments::keepalive_first(accepted, shortcut) {
+            accepted_deciding(listener, accepted, call, keepalive);
+        }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn accepted_deciding(listener: c_int, accepted: c_int, call: &'static str, keepalive: Fact<bool>) {
+    when_enabled(call, |plan| moments::at_accept(listener, accepted, plan, call, keepalive));
 }
 
 // Each hook, the C library's function behind it and the fallback in `sys` have one C type: the

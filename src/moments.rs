@@ -5,9 +5,10 @@ use core::ffi::c_int;
 use keepalive_policy::{Decision, Fact, Facts, Moment, decide};
 use libc::{sockaddr, socklen_t};
 
-use crate::carry_out::carry_out;
+use crate::carry_out::{carry_out, set_all, set_options};
 use crate::gather::{Address, Socket, Stop, gather};
 use crate::plan::Plan;
+use crate::{config, sys};
 
 /// Asks `decide` until it decides, gathering each fact it needs.
 #[inline(always)]
@@ -28,20 +29,62 @@ fn look_at(socket: Socket, plan: &Plan, mut facts: Facts, call: &'static str) ->
     Ok(())
 }
 
-/// A socket `socket()` just made; `tcp` from its arguments.
+/// A TCP socket `socket()` just made: its decision depends on the settings alone, and is
+/// usually the options set and nothing else.
 #[inline(always)]
-pub fn at_socket(fd: c_int, tcp: bool, plan: &Plan) {
+pub fn at_tcp_socket(fd: c_int) {
+    match config::with_shortcut(config::PLAIN_AT_SOCKET) {
+        Some(plan) => set_options(fd, plan),
+        None => at_socket_deciding(fd),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn at_socket_deciding(fd: c_int) {
+    config::when_enabled("socket()", |plan| match plan.at_socket {
+        Decision::SetAll => set_all(fd, plan, "socket()"),
+        _ => not_at_socket(fd, true, plan),
+    });
+}
+
+/// A socket `socket()` just made that is not TCP, or a TCP one left for later.
+#[cold]
+#[inline(never)]
+pub fn not_at_socket(fd: c_int, tcp: bool, plan: &Plan) {
     let facts = Facts { tcp: Fact::Known(tcp), ..Facts::at(Moment::Socket) };
     let _ = look_at(Socket { fd, holder: fd, address: Address::None }, plan, facts, "socket()");
+}
+
+/// The first fact at `connect()` or `accept()`, when the plan has the `shortcut` for it (see
+/// `Plan::quiet_if_on_at_connect`): `SO_KEEPALIVE`, which `decide` asks first. `None`: it is on,
+/// and the socket is left alone with nothing to carry out; otherwise `decide` goes on from
+/// what was read (nothing without the shortcut).
+#[inline(always)]
+pub fn keepalive_first(fd: c_int, shortcut: u8) -> Option<Fact<bool>> {
+    if config::with_shortcut(shortcut).is_none() {
+        return Some(Fact::Unknown);
+    }
+    match sys::getsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE) {
+        Ok(0) => Some(Fact::Known(false)),
+        Ok(_) => None,
+        Err(_) => Some(Fact::Unavailable),
+    }
 }
 
 /// Before a `connect()`: a TCP socket without keepalive gets it now, so that its options govern
 /// the handshake too (`TCP_USER_TIMEOUT` bounds the SYN retries). Returns whether the decision
 /// must wait until the kernel has read the address, because it cannot be read safely here.
-#[inline(always)]
-pub fn before_connect(fd: c_int, address: *const sockaddr, length: socklen_t, plan: &Plan) -> bool {
+pub fn before_connect(
+    fd: c_int,
+    address: *const sockaddr,
+    length: socklen_t,
+    plan: &Plan,
+    keepalive: Fact<bool>,
+) -> bool {
     let socket = Socket { fd, holder: fd, address: Address::BeforeConnect(address, length) };
-    matches!(look_at(socket, plan, Facts::at(Moment::Connect), "connect()"), Err(Stop::AfterTheCall))
+    let facts = Facts { keepalive, ..Facts::at(Moment::Connect) };
+    matches!(look_at(socket, plan, facts, "connect()"), Err(Stop::AfterTheCall))
 }
 
 /// After a `connect()` that started a connection, when `before_connect` could not read the
@@ -54,10 +97,9 @@ pub fn after_connect(fd: c_int, address: *const sockaddr, length: socklen_t, pla
 }
 
 /// A socket `accept()` or `accept4()` (named by `call`) just returned from `listener`.
-#[inline(always)]
-pub fn at_accept(listener: c_int, fd: c_int, plan: &Plan, call: &'static str) {
+pub fn at_accept(listener: c_int, fd: c_int, plan: &Plan, call: &'static str, keepalive: Fact<bool>) {
     let socket = Socket { fd, holder: listener, address: Address::Accepted };
-    let _ = look_at(socket, plan, Facts::at(Moment::Accept), call);
+    let _ = look_at(socket, plan, Facts { keepalive, ..Facts::at(Moment::Accept) }, call);
 }
 
 /// After a `setsockopt(level, name)` that succeeded in force mode.

@@ -1,7 +1,7 @@
 //! The settings of this process, with the options they ask for, computed once at load.
 
 use keepalive_config::Settings;
-use keepalive_policy::{Options, SocketOption};
+use keepalive_policy::{Decision, Fact, Facts, Moment, Need, Options, SocketOption, decide};
 
 #[derive(Clone, Copy)]
 pub struct Plan {
@@ -11,17 +11,49 @@ pub struct Plan {
     pub settings: Settings,
     /// One option for each configured timer, then `SO_KEEPALIVE` (`Options::of`).
     pub options: Options,
+    /// `decide`'s answer for a TCP socket at `socket()`, which depends on the settings alone.
+    pub at_socket: Decision,
+    /// That answer is `SetAll`, without force mode or debug lines: carrying it out is the
+    /// `setsockopt` calls alone (`carry_out::set_options`).
+    pub plain_at_socket: bool,
+    /// At `connect()` (and at `accept()`): `decide` asks `SO_KEEPALIVE` first, and a socket
+    /// that has it on is left alone with nothing to carry out (no force table, no debug line).
+    /// Then that one `getsockopt` is the hook's whole cost.
+    pub quiet_if_on_at_connect: bool,
+    pub quiet_if_on_at_accept: bool,
 }
 
 impl Plan {
-    pub const OFF: Plan =
-        Plan { enabled: false, debug: false, force: false, settings: Settings::DEFAULT, options: Options::NONE };
+    pub const OFF: Plan = Plan {
+        enabled: false,
+        debug: false,
+        force: false,
+        settings: Settings::DEFAULT,
+        options: Options::NONE,
+        at_socket: Decision::SetAll,
+        plain_at_socket: false,
+        quiet_if_on_at_connect: false,
+        quiet_if_on_at_accept: false,
+    };
 
     /// Derives everything else from `settings`.
     pub fn prepare(&mut self) {
         let settings = &self.settings;
         (self.enabled, self.debug, self.force) = (settings.enabled, settings.debug, settings.force);
         self.options = Options::of(settings);
+        self.at_socket = decide(settings, &Facts { tcp: Fact::Known(true), ..Facts::at(Moment::Socket) });
+        self.plain_at_socket = self.at_socket == Decision::SetAll && !self.force && !self.debug;
+        self.quiet_if_on_at_connect = self.quiet_if_on(Moment::Connect);
+        self.quiet_if_on_at_accept = self.quiet_if_on(Moment::Accept);
+    }
+
+    fn quiet_if_on(&self, moment: Moment) -> bool {
+        let facts = Facts::at(moment);
+        let on = Facts { keepalive: Fact::Known(true), ..facts };
+        decide(&self.settings, &facts) == Decision::Need(Need::Keepalive)
+            && matches!(decide(&self.settings, &on), Decision::LeaveAlone(_))
+            && !self.force
+            && !self.debug
     }
 
     pub fn options(&self) -> &[SocketOption] {
@@ -47,6 +79,19 @@ mod tests {
         let options: Vec<_> = plan.options().iter().map(|o| (o.level, o.name, o.value)).collect();
         assert_eq!(options, [(SOL_SOCKET, libc::SO_KEEPALIVE, 1)]);
         assert!(plan.enabled && !plan.debug);
+        assert!(plan.plain_at_socket && plan.quiet_if_on_at_connect && plan.quiet_if_on_at_accept);
+    }
+
+    #[test]
+    fn only_a_quiet_decision_is_taken_from_so_keepalive_alone() {
+        for settings in [
+            Settings { debug: true, ..Settings::DEFAULT },
+            Settings { force: true, ..Settings::DEFAULT },
+            Settings { enabled: false, ..Settings::DEFAULT },
+        ] {
+            let plan = plan(&settings);
+            assert!(!plan.plain_at_socket && !plan.quiet_if_on_at_connect && !plan.quiet_if_on_at_accept);
+        }
     }
 
     #[test]
