@@ -21,8 +21,10 @@ fn settle(socket: &Socket, plan: &Plan, facts: &mut Facts) -> Result<Decision, S
     }
 }
 
-/// Decides on `socket` and carries the decision out; a `Stop` is passed on.
-#[inline(always)]
+/// Decides on `socket` and carries the decision out; a `Stop` is passed on. Cold: the hooks'
+/// common cases are their shortcuts.
+#[cold]
+#[inline(never)]
 fn look_at(socket: Socket, plan: &Plan, mut facts: Facts, call: &'static str) -> Result<(), Stop> {
     let decision = settle(&socket, plan, &mut facts)?;
     carry_out(decision, &socket, plan, &facts, call);
