@@ -1,7 +1,7 @@
 //! The settings of this process, with the options they ask for, computed once at load.
 
 use keepalive_config::Settings;
-use keepalive_policy::{Decision, Fact, Facts, Moment, Need, Options, SocketOption, decide};
+use keepalive_policy::{Decision, Fact, Facts, Moment, Options, Reason, SocketOption, decide};
 
 #[derive(Clone, Copy)]
 pub struct Plan {
@@ -16,8 +16,8 @@ pub struct Plan {
     /// That answer is `SetAll`, without force mode or debug lines: carrying it out is the
     /// `setsockopt` calls alone (`carry_out::set_options`).
     pub plain_at_socket: bool,
-    /// At `connect()` (and at `accept()`): `decide` asks `SO_KEEPALIVE` first, and a socket
-    /// that has it on is left alone with nothing to carry out (no force table, no debug line).
+    /// At `connect()` (and at `accept()`): a socket with keepalive on is left alone, whatever
+    /// else `decide` could learn, with nothing to carry out (no force table, no debug line).
     /// Then that one `getsockopt` is the hook's whole cost.
     pub quiet_if_on_at_connect: bool,
     pub quiet_if_on_at_accept: bool,
@@ -47,13 +47,11 @@ impl Plan {
         self.quiet_if_on_at_accept = self.quiet_if_on(Moment::Accept);
     }
 
+    /// Whether `decide`, knowing only that keepalive is on, leaves the socket alone for it,
+    /// with nothing to carry out: then no other fact is needed.
     fn quiet_if_on(&self, moment: Moment) -> bool {
-        let facts = Facts::at(moment);
-        let on = Facts { keepalive: Fact::Known(true), ..facts };
-        decide(&self.settings, &facts) == Decision::Need(Need::Keepalive)
-            && matches!(decide(&self.settings, &on), Decision::LeaveAlone(_))
-            && !self.force
-            && !self.debug
+        let on = Facts { keepalive: Fact::Known(true), ..Facts::at(moment) };
+        !self.force && !self.debug && decide(&self.settings, &on) == Decision::LeaveAlone(Reason::KeepaliveOn)
     }
 
     pub fn options(&self) -> &[SocketOption] {
