@@ -64,25 +64,32 @@ fn keepalive(fd: c_int) -> Fact<bool> {
 /// The type is asked of the kernel only when nothing else tells it: before `connect()` the state
 /// is read (only a TCP socket answers `TCP_INFO`), and `accept()` makes stream sockets.
 fn gather_tcp(fd: c_int, facts: &mut Facts) {
-    let protocol = sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).unwrap_or(0);
-    // Only TCP and MPTCP have these protocols, and both only in AF_INET and AF_INET6.
-    if !linux::is_tcp(linux::AF_INET, linux::SOCK_STREAM, protocol) {
+    let Some(protocol) = tcp_protocol(fd) else {
         facts.tcp = Fact::Known(false);
         return;
-    }
+    };
     if facts.moment == Moment::Connect {
         facts.state = Fact::from_read(sys::tcp_state(fd).ok().map(TcpState));
     }
     let stream = matches!(facts.state, Fact::Known(_)) || facts.moment == Moment::Accept;
-    let kind = if stream { libc::SOCK_STREAM } else { sys::getsockopt(fd, SOL_SOCKET, libc::SO_TYPE).unwrap_or(0) };
-    facts.tcp = Fact::Known(linux::is_tcp(linux::AF_INET, kind, protocol));
+    facts.tcp = Fact::Known(stream || is_stream(fd, protocol));
+}
+
+/// `SO_PROTOCOL`, if TCP's or MPTCP's: only those sockets have it, and only in `AF_INET` and
+/// `AF_INET6`, but a raw socket can too.
+fn tcp_protocol(fd: c_int) -> Option<c_int> {
+    let protocol = sys::getsockopt(fd, SOL_SOCKET, libc::SO_PROTOCOL).unwrap_or(0);
+    linux::is_tcp(linux::AF_INET, linux::SOCK_STREAM, protocol).then_some(protocol)
+}
+
+fn is_stream(fd: c_int, protocol: c_int) -> bool {
+    let kind = sys::getsockopt(fd, SOL_SOCKET, libc::SO_TYPE).unwrap_or(0);
+    linux::is_tcp(linux::AF_INET, kind, protocol)
 }
 
 /// Whether `fd` is a TCP socket, asked of the kernel: the type only when the protocol is TCP's.
 pub fn is_tcp(fd: c_int) -> bool {
-    let mut facts = Facts::at(Moment::Attach);
-    gather_tcp(fd, &mut facts);
-    facts.tcp == Fact::Known(true)
+    tcp_protocol(fd).is_some_and(|protocol| is_stream(fd, protocol))
 }
 
 /// The current values of the timers the settings configure, the others left unknown.

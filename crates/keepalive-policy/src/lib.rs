@@ -25,7 +25,8 @@
 //!
 //! `Decision::SetAll` sets `Options::of(settings)` in order; `SetUnchosen(kept)` sets
 //! `Options::except(kept)` (the library's `carry_out::set_unchosen`); in force mode a socket is held
-//! after `SetAll` and released after any `LeaveAlone` but `LeaveAlone(Held)`.
+//! after `SetAll` and released after any `LeaveAlone` but `LeaveAlone(Held)` (the library:
+//! except at `Setsockopt`, where only a socket found not held is forgotten).
 //!
 //! The library's debug lines print `Reason::text`, except for `NotTcp` and `Unreadable` at
 //! `connect()`/`accept()`, which it leaves silent.
