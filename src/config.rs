@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use keepalive_config::{MAX_RULES, NAMES, Problem, Settings};
 
 use crate::log::Line;
-use crate::sockopt::Plan;
+use crate::plan::Plan;
 
 // STATE holds the progress of the first read and, once published, the two switches the hooks
 // test on every call, so that a socket the library leaves alone costs one load.
@@ -25,6 +25,14 @@ const DEBUG: u8 = 8;
 const FORCING: u8 = 16;
 
 static STATE: AtomicU8 = AtomicU8::new(UNREAD);
+
+/// The hooks' shortcuts (see `Plan`), stored with Release once the plan is published, so that a
+/// hook tests its bit in memory with one instruction: `socket()` sets the options and nothing
+/// else; `connect()` and `accept()` leave a socket with keepalive on alone, silently.
+static SHORTCUTS: AtomicU8 = AtomicU8::new(0);
+pub const PLAIN_AT_SOCKET: u8 = 1;
+pub const QUIET_IF_ON_AT_CONNECT: u8 = 2;
+pub const QUIET_IF_ON_AT_ACCEPT: u8 = 4;
 
 struct Published(UnsafeCell<Plan>);
 // SAFETY: written once, by the thread that moved STATE from UNREAD to PUBLISHING, before it
@@ -60,6 +68,16 @@ pub fn when_noted(caller: &'static str, work: impl FnOnce(&Plan)) {
         // SAFETY: see `Published`.
         work(unsafe { &*PLAN.0.get() });
     }
+}
+
+/// The published plan, if `shortcut` (one of the shortcuts above) applies to it.
+#[inline(always)]
+pub fn with_shortcut(shortcut: u8) -> Option<&'static Plan> {
+    if SHORTCUTS.load(Ordering::Acquire) & shortcut != 0 {
+        // SAFETY: see `Published`.
+        return Some(unsafe { &*PLAN.0.get() });
+    }
+    None
 }
 
 /// Whether `setsockopt` must look closer: in force mode, or before the settings are read.
@@ -136,7 +154,7 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
     }
     plan.prepare();
     if plan.force {
-        crate::sockopt::held::prepare();
+        crate::held::prepare();
     }
     // From here on other threads may read the plan: only a shared reference is left.
     let plan: &'static Plan = plan;
@@ -145,6 +163,13 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
         false => 0,
     };
     STATE.store(PUBLISHED | switches, Ordering::Release);
+    let shortcuts = [
+        (plan.plain_at_socket, PLAIN_AT_SOCKET),
+        (plan.quiet_if_on_at_connect, QUIET_IF_ON_AT_CONNECT),
+        (plan.quiet_if_on_at_accept, QUIET_IF_ON_AT_ACCEPT),
+    ];
+    let shortcuts = shortcuts.iter().fold(0, |all, (on, bit)| if *on && plan.enabled { all | bit } else { all });
+    SHORTCUTS.store(shortcuts, Ordering::Release);
     if plan.settings.debug {
         describe_loaded(&plan.settings, caller);
     }
@@ -243,8 +268,10 @@ unsafe fn our_variable(text: *const c_char) -> Option<(&'static [u8], &'static [
     Some((name, value.get(1..).unwrap_or_default()))
 }
 
+/// Names of one length mostly differ in their last byte (`KEEPALIVE_IDLE`, `KEEPALIVE_ONLY`,
+/// `KEEPALIVE_SKIP`): compared first, it spares most full comparisons at load.
 fn same(left: &[u8], right: &[u8]) -> bool {
-    left == right
+    left.len() == right.len() && left.last() == right.last() && left == right
 }
 
 fn warn(problem: Problem) {

@@ -4,11 +4,12 @@
 use core::ffi::{c_int, c_void};
 use libc::{sockaddr, socklen_t};
 
-use crate::config::{maybe_forcing, when_enabled, when_forcing, when_noted};
+use keepalive_policy::Fact;
+
+use crate::config::{self, maybe_forcing, when_enabled, when_forcing, when_noted};
 use crate::errno;
-use crate::policy;
+use crate::moments;
 use crate::real;
-use crate::sockopt::{self, Moment};
 
 /// Creates a socket like the C library's `socket()`; a TCP socket gets keepalive right away.
 ///
@@ -18,14 +19,14 @@ use crate::sockopt::{self, Moment};
 pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
     let real_socket = real::SOCKET.get();
     // Decided before the call, so that only this bit has to survive it.
-    let tcp = policy::is_tcp_request(domain, kind, protocol);
+    let tcp = keepalive_policy::linux::is_tcp_request(domain, kind, protocol);
     // SAFETY: forwarded unchanged.
     let fd = unsafe { real_socket(domain, kind, protocol) };
     if fd >= 0 {
         if tcp {
-            when_enabled("socket()", |plan| sockopt::at_socket(fd, plan));
+            moments::at_tcp_socket(fd);
         } else {
-            when_noted("socket()", |plan| sockopt::not_tcp(fd, plan));
+            when_noted("socket()", |plan| moments::not_at_socket(fd, false, plan));
         }
     }
     fd
@@ -39,8 +40,29 @@ pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connect(fd: c_int, address: *const sockaddr, length: socklen_t) -> c_int {
     let real_connect = real::CONNECT.get();
+    match moments::keepalive_first(fd, config::QUIET_IF_ON_AT_CONNECT) {
+        // SAFETY: forwarded unchanged.
+        None => unsafe { real_connect(fd, address, length) },
+        // SAFETY: as above.
+        Some(keepalive) => unsafe { connect_deciding(real_connect, fd, address, length, keepalive) },
+    }
+}
+
+/// `connect()` for a socket the shortcut does not settle: decided before the call, or after it.
+///
+/// # Safety
+/// The same contract as `connect(2)`.
+#[cold]
+#[inline(never)]
+unsafe fn connect_deciding(
+    real_connect: real::ConnectFn,
+    fd: c_int,
+    address: *const sockaddr,
+    length: socklen_t,
+    keepalive: Fact<bool>,
+) -> c_int {
     let mut decide_after = false;
-    when_enabled("connect()", |plan| decide_after = sockopt::before_connect(fd, address, length, plan));
+    when_enabled("connect()", |plan| decide_after = moments::before_connect(fd, address, length, plan, keepalive));
     if !decide_after {
         // SAFETY: forwarded unchanged.
         return unsafe { real_connect(fd, address, length) };
@@ -65,7 +87,7 @@ unsafe fn connect_then_decide(
     // SAFETY: forwarded unchanged.
     let result = unsafe { real_connect(fd, address, length) };
     if result == 0 || matches!(errno::get(), libc::EINPROGRESS | libc::EINTR) {
-        when_enabled("connect()", |plan| sockopt::after_connect(fd, address, length, plan));
+        when_enabled("connect()", |plan| moments::after_connect(fd, address, length, plan));
     }
     result
 }
@@ -79,7 +101,7 @@ pub unsafe extern "C" fn accept(fd: c_int, address: *mut sockaddr, length: *mut 
     let real_accept = real::ACCEPT.get();
     // SAFETY: forwarded unchanged.
     let accepted = unsafe { real_accept(fd, address, length) };
-    configure_accepted(fd, accepted, Moment::Accept);
+    configure_accepted(fd, accepted, "accept()", config::QUIET_IF_ON_AT_ACCEPT);
     accepted
 }
 
@@ -92,7 +114,7 @@ pub unsafe extern "C" fn accept4(fd: c_int, address: *mut sockaddr, length: *mut
     let real_accept4 = real::ACCEPT4.get();
     // SAFETY: forwarded unchanged.
     let accepted = unsafe { real_accept4(fd, address, length, flags) };
-    configure_accepted(fd, accepted, Moment::Accept4);
+    configure_accepted(fd, accepted, "accept4()", config::QUIET_IF_ON_AT_ACCEPT);
     accepted
 }
 
@@ -132,7 +154,7 @@ unsafe fn setsockopt_forcing(fd: c_int, level: c_int, name: c_int, value: *const
     // SAFETY: forwarded unchanged.
     let result = unsafe { real_setsockopt(fd, level, name, value, length) };
     if result == 0 {
-        when_forcing("setsockopt()", |plan| sockopt::enforce(fd, level, name, plan));
+        when_forcing("setsockopt()", |plan| moments::after_setsockopt(fd, level, name, plan));
     }
     result
 }
@@ -140,10 +162,19 @@ unsafe fn setsockopt_forcing(fd: c_int, level: c_int, name: c_int, value: *const
 /// Linux copies a listener's options to the sockets it accepts, so without side or peer rules
 /// this only acts for listeners that did not come through our `socket()`: inherited, or handed
 /// over by systemd or inetd.
-fn configure_accepted(listener: c_int, accepted: c_int, moment: Moment) {
+#[inline(always)]
+fn configure_accepted(listener: c_int, accepted: c_int, call: &'static str, shortcut: u8) {
     if accepted >= 0 {
-        when_enabled(moment.name(), |plan| sockopt::at_accept(listener, accepted, plan, moment));
+        if let Some(keepalive) = moments::keepalive_first(accepted, shortcut) {
+            accepted_deciding(listener, accepted, call, keepalive);
+        }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn accepted_deciding(listener: c_int, accepted: c_int, call: &'static str, keepalive: Fact<bool>) {
+    when_enabled(call, |plan| moments::at_accept(listener, accepted, plan, call, keepalive));
 }
 
 // Each hook, the C library's function behind it and the fallback in `sys` have one C type: the

@@ -33,25 +33,35 @@ impl Line<'_> {
     /// Writes a debug line, `libkeepalive[pid]: …`, if descriptor 2 is still the stderr the
     /// library found at load.
     pub fn debug(build: impl FnOnce(&mut Line)) {
+        let mut buffer = MaybeUninit::uninit();
+        if let Some(mut line) = Line::debug_start(&mut buffer) {
+            build(&mut line);
+            line.send();
+        }
+    }
+
+    /// The start of a debug line, or `None` when descriptor 2 is no longer our stderr.
+    #[inline(never)]
+    fn debug_start(buffer: &mut MaybeUninit<[u8; CAPACITY]>) -> Option<Line<'_>> {
         let original = STDERR_IDENTITY.load(Ordering::Relaxed);
         if original == UNKNOWN || original != stderr_identity() {
-            return;
+            return None;
         }
-        let mut buffer = MaybeUninit::uninit();
-        let mut line = Line::empty(&mut buffer);
+        let mut line = Line::empty(buffer);
         line.text("libkeepalive[").number(crate::sys::getpid() as u64).text("]: ");
-        build(&mut line);
-        line.send();
+        Some(line)
     }
 
     fn empty(buffer: &mut MaybeUninit<[u8; CAPACITY]>) -> Line<'_> {
         Line { buffer, length: 0 }
     }
 
+    #[inline(never)]
     pub fn text(&mut self, text: &str) -> &mut Self {
         self.bytes(text.as_bytes())
     }
 
+    #[inline(never)]
     fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
         // One byte stays free for the newline.
         let room = (CAPACITY - 1).saturating_sub(self.length);
@@ -66,6 +76,7 @@ impl Line<'_> {
         self
     }
 
+    #[inline(never)]
     pub fn number(&mut self, mut value: u64) -> &mut Self {
         let mut digits = [0u8; 20];
         let mut start = digits.len();
@@ -81,6 +92,7 @@ impl Line<'_> {
     }
 
     /// `, idle 20s` for a configured value, `, idle system` (`unset`) otherwise.
+    #[inline(never)]
     pub fn timer(&mut self, label: &str, value: Option<u32>, unit: &str, unset: &str) -> &mut Self {
         self.text(", ").text(label).text(" ");
         match value {
@@ -95,6 +107,7 @@ impl Line<'_> {
 
     /// `"value"` as the user typed it, with anything unprintable escaped as `\xNN` and a long
     /// value cut short with its length, so that one warning stays one short line.
+    #[inline(never)]
     pub fn quoted(&mut self, value: &[u8]) -> &mut Self {
         self.text("\"");
         for &byte in value.iter().take(QUOTED_MAX) {
@@ -115,6 +128,7 @@ impl Line<'_> {
     }
 
     /// An errno value by its usual name.
+    #[inline(never)]
     pub fn errno(&mut self, code: c_int) -> &mut Self {
         let name = match code {
             libc::EPERM => "EPERM",

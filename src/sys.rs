@@ -17,31 +17,46 @@ unsafe fn raw<const N: usize>(number: c_long, arguments: [usize; N]) -> c_long {
     for (slot, argument) in all.iter_mut().zip(arguments) {
         *slot = argument;
     }
+    #[cfg(target_arch = "x86_64")]
+    if N <= 5 {
+        // SAFETY: as below, without the sixth argument, which the call does not read.
+        return unsafe { raw5(number, all) };
+    }
     // SAFETY: the caller's arguments, padded with zeros the call does not read.
     unsafe { raw6(number, all) }
+}
+
+/// `syscall` with the arguments in the registers named, `rax` the number and the result.
+#[cfg(target_arch = "x86_64")]
+macro_rules! x86_64_syscall {
+    ($number:expr, $arguments:expr, $($register:tt => $index:literal),*) => {{
+        let result: c_long;
+        // SAFETY: the caller passes a valid system call number and arguments for it.
+        unsafe {
+            core::arch::asm!(
+                "syscall",
+                inlateout("rax") $number => result,
+                $(in($register) $arguments[$index],)*
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        result
+    }};
+}
+
+/// `raw6` leaving `r9` alone: the hooks' `setsockopt` and `getsockopt` take five arguments.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn raw5(number: c_long, arguments: [usize; 6]) -> c_long {
+    x86_64_syscall!(number, arguments, "rdi" => 0, "rsi" => 1, "rdx" => 2, "r10" => 3, "r8" => 4)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn raw6(number: c_long, arguments: [usize; 6]) -> c_long {
-    let result: c_long;
-    // SAFETY: the caller passes a valid system call number and arguments for it.
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            inlateout("rax") number => result,
-            in("rdi") arguments[0],
-            in("rsi") arguments[1],
-            in("rdx") arguments[2],
-            in("r10") arguments[3],
-            in("r8") arguments[4],
-            in("r9") arguments[5],
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
-    result
+    x86_64_syscall!(number, arguments, "rdi" => 0, "rsi" => 1, "rdx" => 2, "r10" => 3, "r8" => 4, "r9" => 5)
 }
 
 #[cfg(target_arch = "aarch64")]

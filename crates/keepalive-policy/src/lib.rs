@@ -24,15 +24,17 @@
 //! | `setsockopt()` in force mode | `Moment::Setsockopt { level, name }` | `Held`, then `PutBack(option)` |
 //!
 //! `Decision::SetAll` sets `Options::of(settings)` in order; `SetUnchosen(kept)` sets
-//! `Options::except(kept)` (the library's `configure_unset`); in force mode a socket is held
-//! after `SetAll` and released after any `LeaveAlone` but `LeaveAlone(Held)`.
+//! `Options::except(kept)` (the library's `carry_out::set_unchosen`); in force mode a socket is held
+//! after `SetAll` and released after any `LeaveAlone` but `LeaveAlone(Held)` (the library:
+//! except at `Setsockopt`, where only a socket found not held is forgotten).
 //!
 //! The library's debug lines print `Reason::text`, except for `NotTcp` and `Unreadable` at
 //! `connect()`/`accept()`, which it leaves silent.
 //!
-//! One difference to carry over when the library moves onto this crate: the library decides
-//! `tcp` at `connect()`/`accept()` from `SO_PROTOCOL` alone, which a `SOCK_RAW` socket made
-//! with protocol 6 also reports. `linux::is_tcp` reads `SO_TYPE` too.
+//! The library (`src/moments.rs`) gathers `tcp` from `SO_PROTOCOL`, then at `connect()` the
+//! state (which only a TCP socket has: it stands for `SO_TYPE`), at `accept()` nothing more (a
+//! stream socket), elsewhere `SO_TYPE`: a `SOCK_RAW` socket made with protocol 6 reports
+//! `SO_PROTOCOL` 6 too.
 //!
 //! # From outside the process
 //!

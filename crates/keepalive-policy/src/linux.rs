@@ -32,7 +32,9 @@ compile_error!("SOL_SOCKET, SO_KEEPALIVE and SOCK_NONBLOCK have other values on 
 /// of an Internet family, with protocol 0 (the family's stream protocol, TCP), TCP or MPTCP.
 /// `kind` may carry `SOCK_NONBLOCK` and `SOCK_CLOEXEC`; any other flag makes the call fail.
 pub fn is_tcp_request(domain: c_int, kind: c_int, protocol: c_int) -> bool {
-    is_tcp(domain, kind & !(SOCK_NONBLOCK | SOCK_CLOEXEC), if protocol == 0 { IPPROTO_TCP } else { protocol })
+    matches!(domain, AF_INET | AF_INET6)
+        && kind & !(SOCK_NONBLOCK | SOCK_CLOEXEC) == SOCK_STREAM
+        && matches!(protocol, 0 | IPPROTO_TCP | IPPROTO_MPTCP)
 }
 
 /// Whether an existing socket is TCP (or MPTCP), from its `SO_DOMAIN`, `SO_TYPE` and

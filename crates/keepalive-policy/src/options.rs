@@ -18,7 +18,7 @@ impl Timer {
     pub const ALL: [Timer; 4] = [Timer::Idle, Timer::Interval, Timer::Count, Timer::UserTimeout];
 
     /// The option's name at level `IPPROTO_TCP`.
-    pub fn option_name(self) -> c_int {
+    pub const fn option_name(self) -> c_int {
         match self {
             Timer::Idle => TCP_KEEPIDLE,
             Timer::Interval => TCP_KEEPINTVL,
