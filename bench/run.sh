@@ -32,8 +32,9 @@ trap 'rm -rf "$TMP"' EXIT
 # The same environment for every run; nothing else may reach the library.
 unset LD_PRELOAD KEEPALIVE KEEPALIVE_DEBUG KEEPALIVE_USER_TIMEOUT KEEPALIVE_INTERVAL KEEPALIVE_COUNT
 export KEEPALIVE_IDLE=20 KEEPALIVE_INTVL=5 KEEPALIVE_CNT=3
-# libkeepalive0's names for the same settings (ours reads them only when its own are unset).
-export KEEPIDLE=20 KEEPINTVL=5 KEEPCNT=3
+# libkeepalive0's names for the same settings, given to its runs alone: every other library would
+# pay for scanning three more variables of its own at load.
+BUSATTO_ENV=(KEEPIDLE=20 KEEPINTVL=5 KEEPCNT=3)
 
 CONFIGS=(none c busatto ours)
 declare -A PRELOAD=([none]="" [c]="$PWD/$BUILD/c_interposer.so" [busatto]="$BUSATTO" [ours]="$PWD/$OURS")
@@ -43,9 +44,18 @@ WORKLOAD=$BUILD/workload
 
 # with CONFIG COMMAND...: runs COMMAND with CONFIG's LD_PRELOAD (none: no LD_PRELOAD at all).
 with() {
-    local lib=${PRELOAD[$1]}
+    local lib=${PRELOAD[$1]} config=$1
     shift
-    if [[ -n $lib ]]; then LD_PRELOAD=$lib "$@"; else "$@"; fi
+    if [[ $config == busatto ]]; then
+        # Exported for this one command, then removed: `exec` must stay a builtin of this shell.
+        export "${BUSATTO_ENV[@]}"
+        LD_PRELOAD=$lib "$@"
+        unset "${BUSATTO_ENV[@]%%=*}"
+    elif [[ -n $lib ]]; then
+        LD_PRELOAD=$lib "$@"
+    else
+        "$@"
+    fi
 }
 
 # instructions CONFIG COMMAND...: user-space instructions the whole process executes.
@@ -60,7 +70,9 @@ instructions() {
 syscalls() {
     local lib=${PRELOAD[$1]}
     # -E, not the environment, so that strace itself does not load the library.
-    strace -f -c -o "$TMP/strace.$1.$2.$3" ${lib:+-E LD_PRELOAD=$lib} "$WORKLOAD" "$2" "$3" >/dev/null
+    local extra=()
+    [[ $1 == busatto ]] && extra=("${BUSATTO_ENV[@]/#/-E}")
+    strace -f -c -o "$TMP/strace.$1.$2.$3" ${lib:+-E LD_PRELOAD=$lib} "${extra[@]}" "$WORKLOAD" "$2" "$3" >/dev/null
 }
 
 # calls FILE NAME: how many NAME calls strace counted ("total" for all of them).
