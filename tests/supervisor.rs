@@ -597,3 +597,37 @@ fn an_unprivileged_user_is_supervised_too() {
     assert!(rows.len() == 1 && rows[0].starts_with("on, idle 23s"), "{rows:?}");
     client.close_input();
 }
+
+/// The `keepalive-sup` processes whose environment holds `marker`.
+fn supervisors_marked(marker: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm == "keepalive-sup\n"))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|environ| environ.split(|&byte| byte == 0).any(|entry| entry == marker.as_bytes()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_refused_start_leaves_no_supervisor_behind() {
+    let marker = format!("SUPERVISOR_TEST_MARK=refused-{}", std::process::id());
+    let (name, value) = marker.split_once('=').unwrap();
+    let command = command_path();
+    // The inner command is refused (EBUSY): its supervisor, and the outer one serving the inner
+    // command's processes, must both end.
+    let nested = keepalive(&["--via", "seccomp", command.to_str().unwrap(), "--via", "seccomp", "true"])
+        .env(name, value)
+        .output()
+        .unwrap();
+    assert_eq!(nested.status.code(), Some(125), "{}", describe(&nested));
+    let gone = wait_for(Duration::from_secs(5), || supervisors_marked(&marker).is_empty().then_some(()));
+    let left = supervisors_marked(&marker);
+    for pid in &left {
+        // SAFETY: kill takes a pid and a signal number; these are supervisors this test started.
+        unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+    }
+    assert!(gone.is_some(), "supervisors left running: {left:?}");
+}

@@ -51,7 +51,7 @@ pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings
             return NOT_SUPERVISED;
         }
     };
-    if let Err(error) = start_supervisor(theirs, settings, verbose) {
+    if let Err(error) = start_supervisor(theirs, &ours, settings, verbose) {
         eprintln!("keepalive: cannot start the supervisor: {}", launch::without_error_number(&error));
         return NOT_SUPERVISED;
     }
@@ -113,8 +113,10 @@ fn too_old(release: &str) -> bool {
 }
 
 /// Starts the supervisor as a grandchild in a session of its own, and waits for its parent to
-/// end, so that it is nobody's child that the program could wait for.
-fn start_supervisor(channel: OwnedFd, settings: Settings, verbose: bool) -> io::Result<()> {
+/// end, so that it is nobody's child that the program could wait for. The supervisor keeps only
+/// `channel`: holding the command's end too, it would never see the command end before handing
+/// the listener over.
+fn start_supervisor(channel: OwnedFd, commands_end: &OwnedFd, settings: Settings, verbose: bool) -> io::Result<()> {
     // SAFETY: this process has one thread; the child only calls async-signal-safe functions
     // before it forks again, and the grandchild runs ordinary code in a process of its own.
     let middle = unsafe { libc::fork() };
@@ -124,6 +126,7 @@ fn start_supervisor(channel: OwnedFd, settings: Settings, verbose: bool) -> io::
     if middle == 0 {
         // SAFETY: as above.
         unsafe {
+            libc::close(commands_end.as_raw_fd());
             libc::setsid();
             if libc::fork() != 0 {
                 libc::_exit(0);
