@@ -631,3 +631,55 @@ fn a_refused_start_leaves_no_supervisor_behind() {
     }
     assert!(gone.is_some(), "supervisors left running: {left:?}");
 }
+
+#[test]
+fn the_supervisor_holds_none_of_the_programs_descriptors() {
+    let mut pipe = [0; 2];
+    // SAFETY: pipe2 writes two new descriptors into `pipe`.
+    assert_eq!(unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (reader, writer) = (pipe[0], pipe[1]);
+    let mut command = keepalive(&["--via", "seccomp", "sh", "-c", "echo ready >&3; exec 3>&-; read go; exit 0"]);
+    command.stdin(Stdio::piped()).stdout(Stdio::null());
+    use std::os::unix::process::CommandExt;
+    // SAFETY: dup2 is async-signal-safe; the pipe's write end becomes the program's descriptor 3.
+    unsafe {
+        command.pre_exec(move || if libc::dup2(writer, 3) < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) })
+    };
+    let mut child = command.spawn().unwrap();
+    // SAFETY: the write end is this test's own descriptor, now passed on to the child.
+    unsafe { libc::close(writer) };
+    // Everything the pipe gives until its end, or what came within 3 seconds.
+    let mut received = Vec::new();
+    let ended = loop {
+        let mut poll = libc::pollfd { fd: reader, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one pollfd, waited on for at most 3 seconds.
+        if unsafe { libc::poll(&raw mut poll, 1, 3000) } <= 0 {
+            break false;
+        }
+        let mut buffer = [0u8; 64];
+        // SAFETY: reads at most 64 bytes into `buffer`.
+        let got = unsafe { libc::read(reader, buffer.as_mut_ptr().cast(), buffer.len()) };
+        if got <= 0 {
+            break true;
+        }
+        received.extend_from_slice(&buffer[..got as usize]);
+    };
+    let supervisor = supervisor_of(child.id());
+    let held: Vec<String> = std::fs::read_dir(format!("/proc/{supervisor}/fd"))
+        .unwrap()
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let fd: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(entry.path()).ok()?.to_string_lossy().into_owned();
+            (fd > 2 && !target.starts_with("anon_inode:")).then(|| format!("{fd} {target}"))
+        })
+        .collect();
+    drop(child.stdin.take());
+    let status = child.wait().unwrap();
+    // SAFETY: the read end is this test's own descriptor.
+    unsafe { libc::close(reader) };
+    assert_eq!(text(&received), "ready\n");
+    assert!(ended, "the pipe stays open after the program closed it");
+    assert!(held.is_empty(), "the supervisor holds {held:?}");
+    assert!(status.success());
+}

@@ -144,6 +144,7 @@ fn start_supervisor(channel: OwnedFd, commands_end: &OwnedFd, settings: Settings
 /// The supervisor process: takes the listener, says it has it, and serves. Never returns.
 fn supervise(channel: OwnedFd, settings: Settings, verbose: bool) -> ! {
     detach(verbose);
+    close_all_above_2_but(channel.as_raw_fd());
     let listener = receive_listener(&channel);
     if let Some(listener) = listener {
         // The program may start once the listener is safe here; it learns the supervisor's PID.
@@ -179,6 +180,24 @@ fn detach(verbose: bool) {
             if signal != libc::SIGKILL && signal != libc::SIGSTOP {
                 libc::signal(signal, libc::SIG_IGN);
             }
+        }
+    }
+}
+
+/// Closes every descriptor the command had when it forked, but 0, 1, 2 and `keep`: a pipe, lock
+/// or readiness descriptor given to the program must close when the program closes it.
+fn close_all_above_2_but(keep: RawFd) {
+    let ranges = [(3, keep - 1), (keep + 1, RawFd::MAX)];
+    for (first, last) in ranges.into_iter().filter(|(first, last)| first <= last) {
+        // SAFETY: close_range (Linux 5.9) closes descriptors of this process only.
+        if unsafe { libc::syscall(libc::SYS_close_range, first as u32, last as u32, 0) } == 0 {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { continue };
+        let open: Vec<RawFd> = entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok()).collect();
+        for fd in open.into_iter().filter(|fd| (first..=last).contains(fd)) {
+            // SAFETY: as above; the directory's own descriptor is closed already or fails harmlessly.
+            unsafe { libc::close(fd) };
         }
     }
 }
