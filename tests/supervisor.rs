@@ -683,3 +683,24 @@ fn the_supervisor_holds_none_of_the_programs_descriptors() {
     assert!(held.is_empty(), "the supervisor holds {held:?}");
     assert!(status.success());
 }
+
+#[test]
+fn the_io_uring_warning_never_lands_in_the_programs_data() {
+    let directory = std::env::temp_dir().join(format!("keepalive-uring-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let data = directory.join("data");
+    // The program closes its standard error, opens a data file (descriptor 2), then io_uring_setup.
+    let code = "import ctypes, os, sys\n\
+                os.close(2)\n\
+                fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)\n\
+                params = ctypes.create_string_buffer(120)\n\
+                ring = ctypes.CDLL(None, use_errno=True).syscall(425, 8, params)\n\
+                print('fd', fd, 'ring', ring, flush=True)\n";
+    let output = run(&["--via", "seccomp", python3().to_str().unwrap(), "-c", code, data.to_str().unwrap()]);
+    let written = std::fs::read(&data).unwrap_or_default();
+    std::fs::remove_dir_all(&directory).unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let seen = text(&output.stdout);
+    assert!(seen.starts_with("fd 2 ring ") && !seen.trim_end().ends_with("-1"), "{}", describe(&output));
+    assert_eq!(text(&written), "", "the program's data file");
+}

@@ -143,6 +143,7 @@ fn start_supervisor(channel: OwnedFd, commands_end: &OwnedFd, settings: Settings
 
 /// The supervisor process: takes the listener, says it has it, and serves. Never returns.
 fn supervise(channel: OwnedFd, settings: Settings, verbose: bool) -> ! {
+    let user_stderr = serve::identity(2);
     detach(verbose);
     close_all_above_2_but(channel.as_raw_fd());
     let listener = receive_listener(&channel);
@@ -153,7 +154,7 @@ fn supervise(channel: OwnedFd, settings: Settings, verbose: bool) -> ! {
         // SAFETY: send reads 4 bytes from a valid buffer.
         unsafe { libc::send(channel.as_raw_fd(), pid.as_ptr().cast(), pid.len(), libc::MSG_NOSIGNAL) };
         drop(channel);
-        serve::serve(listener, trapped::Plan::new(settings), verbose);
+        serve::serve(listener, trapped::Plan::new(settings), verbose, user_stderr);
     }
     // SAFETY: ends this process without running the command's exit code.
     unsafe { libc::_exit(0) }
