@@ -704,3 +704,37 @@ fn the_io_uring_warning_never_lands_in_the_programs_data() {
     assert!(seen.starts_with("fd 2 ring ") && !seen.trim_end().ends_with("-1"), "{}", describe(&output));
     assert_eq!(text(&written), "", "the program's data file");
 }
+
+#[test]
+fn a_fast_open_sendmmsg_is_configured() {
+    let Some(mut lab) = Lab::new("fast open sendmmsg") else { return };
+    let host = lab.host("h");
+    let mut server = lab.start(lab.command(&host, static_wire("musl")).args(["serve", "7911"]));
+    wait_listening(&lab, &host, 7911);
+    let python = python3();
+    // sendmmsg(MSG_FASTOPEN) connects without connect(): one message, to the peer in its msg_name.
+    let code = "import ctypes, socket, struct, sys\n\
+                c = ctypes\n\
+                class Message(c.Structure):\n\
+                \x20   _fields_ = [('name', c.c_void_p), ('namelen', c.c_uint32), ('iov', c.c_void_p),\n\
+                \x20               ('iovlen', c.c_size_t), ('control', c.c_void_p), ('controllen', c.c_size_t),\n\
+                \x20               ('flags', c.c_int), ('pad', c.c_int), ('len', c.c_uint), ('pad2', c.c_uint)]\n\
+                class Iovec(c.Structure):\n\
+                \x20   _fields_ = [('base', c.c_void_p), ('len', c.c_size_t)]\n\
+                address = struct.pack('=H', socket.AF_INET) + struct.pack('!H', 7911) + socket.inet_aton('127.0.0.1')\n\
+                name = c.create_string_buffer(address + bytes(8), 16)\n\
+                data = c.create_string_buffer(b'hello\\n', 6)\n\
+                iov = Iovec(c.addressof(data), 6)\n\
+                message = Message(c.addressof(name), 16, c.addressof(iov), 1, None, 0, 0, 0, 0, 0)\n\
+                s = socket.socket()\n\
+                sent = c.CDLL(None, use_errno=True).sendmmsg(s.fileno(), c.byref(message), 1, socket.MSG_FASTOPEN)\n\
+                print('sent', sent, c.get_errno(), flush=True)\n\
+                sys.stdin.read()\n";
+    let mut client = start_under(&mut lab, &host, &["--via", "seccomp", "--idle", "24"], &python, &["-c", code]);
+    client.expect("sent 1", Duration::from_secs(10));
+    server.expect("accepted", Duration::from_secs(5));
+    let rows = rows_of(&host, &python);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].starts_with("on, idle 24s"), "{rows:?}");
+    client.close_input();
+}

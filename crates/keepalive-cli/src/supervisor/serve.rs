@@ -111,7 +111,7 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, 
     let nr = libc::c_long::from(data.nr);
     let call = match nr {
         libc::SYS_connect => Call::Connect,
-        libc::SYS_sendto | libc::SYS_sendmsg => Call::FastOpen,
+        libc::SYS_sendto | libc::SYS_sendmsg | libc::SYS_sendmmsg => Call::FastOpen,
         libc::SYS_listen => Call::Listen,
         libc::SYS_accept | libc::SYS_accept4 => Call::Accept,
         libc::SYS_setsockopt => return setsockopt_for_program(listener, notification, plan, verbose),
@@ -125,7 +125,8 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, 
         match nr {
             libc::SYS_connect => read_peer(tid, args[1], args[2]),
             libc::SYS_sendto => read_peer(tid, args[4], args[5]),
-            libc::SYS_sendmsg => read_message_peer(tid, args[1]),
+            // A struct mmsghdr starts with its msghdr: the first message connects.
+            libc::SYS_sendmsg | libc::SYS_sendmmsg => read_message_peer(tid, args[1]),
             _ => None,
         }
     } else {
