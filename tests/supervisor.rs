@@ -363,24 +363,64 @@ fn the_supervisor_ignores_signals_and_only_sigkill_leaves_the_program_with_enosy
     }
 }
 
+const ADOPTS_ORPHANS: &str = "keepalive: as PID 1 or a child subreaper, the supervisor would become the program's \
+                              child and a program waiting for all its children would wait forever: put an init \
+                              such as tini in front (tini -- keepalive ...), or use --via preload\n";
+
 #[test]
-fn pid_1_of_a_pid_namespace_is_the_program() {
+fn as_pid_1_the_supervisor_is_refused_and_works_behind_an_init() {
     let Some(mut lab) = Lab::new("pid 1") else { return };
     let host = lab.host("h");
     let wire = static_wire("musl");
     let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7601"]));
     wait_listening(&lab, &host, 7601);
-    let script = format!("echo pid $$; {} connect 127.0.0.1 7601", wire.display());
+    // An init-like program: waits for all its children until ECHILD, says so, then runs its
+    // arguments. As PID 1 the orphaned supervisor would be its child, and it would wait forever
+    // (unshare's child killed after 10 s: --kill-child).
+    let waits_for_all = "import os, sys\n\
+                         try:\n\
+                         \x20   while True: os.wait()\n\
+                         except ChildProcessError: print('done', flush=True)\n\
+                         if len(sys.argv) > 1: os.execv(sys.argv[1], sys.argv[1:])\n";
+    let python = python3();
+    let mut refused = lab.command(&host, "timeout");
+    refused.args(["-s", "KILL", "10", "unshare", "--kill-child", "--pid", "--fork", "--mount-proc"]);
+    refused.arg(command_path()).args(["--via", "seccomp", "--"]).arg(&python).args(["-c", waits_for_all]);
+    let output = refused.stdin(Stdio::null()).output().unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", describe(&output));
+    assert_eq!(text(&output.stderr), ADOPTS_ORPHANS);
+    assert_eq!(text(&output.stdout), "", "the program did not run");
+    // With an init in front (a shell as PID 1), the same program is supervised, its wait for all
+    // its children ends, and the client it runs then gets the options.
     let mut command = lab.command(&host, "unshare");
-    command.args(["--pid", "--fork", "--mount-proc"]).arg(command_path());
-    command.args(["--via", "seccomp", "--idle", "20", "--", "sh", "-c", &script]);
+    command.args(["--pid", "--fork", "--mount-proc", "sh", "-c", "echo init $$; \"$@\"; echo end", "init"]);
+    command.arg(command_path()).args(["--via", "seccomp", "--idle", "20", "--"]).arg(&python);
+    command.args(["-c", waits_for_all]).arg(&wire).args(["connect", "127.0.0.1", "7601"]);
     let mut program = lab.start(&mut command);
-    program.expect("pid 1", Duration::from_secs(5));
+    program.expect("init 1", Duration::from_secs(5));
+    program.expect("done", Duration::from_secs(5));
     program.expect("connected", Duration::from_secs(5));
     server.expect("accepted", Duration::from_secs(5));
     let rows = rows_of(&host, &wire);
     assert!(rows.iter().filter(|row| row.starts_with("on, idle 20s")).count() == 1, "{rows:?}");
     program.close_input();
+}
+
+#[test]
+fn as_a_child_subreaper_the_supervisor_is_refused() {
+    // PR_SET_CHILD_SUBREAPER (36) is kept across execve.
+    let code = "import ctypes, os, sys\n\
+                assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0\n\
+                os.execv(sys.argv[1], sys.argv[1:])\n";
+    let output = clean_command(python3())
+        .args(["-c", code])
+        .arg(command_path())
+        .args(["--via", "seccomp", "--", "sh", "-c", "echo ran"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", describe(&output));
+    assert_eq!(text(&output.stderr), ADOPTS_ORPHANS);
+    assert_eq!(text(&output.stdout), "");
 }
 
 #[test]

@@ -5,10 +5,11 @@
 //!
 //! The program keeps this command's process ID: this process installs the filter and then
 //! replaces itself with the program, as the preload does, so that exit status, signals, stop and
-//! continue, the terminal and PID 1 are the program's own with nothing in between. The
-//! supervisor is a separate process started first (so that it is not under the filter itself),
-//! in its own session so that no signal for the program's job reaches it; it serves until no
-//! process under the filter is left. See docs/supervisor.md.
+//! continue and the terminal are the program's own with nothing in between. The supervisor is a
+//! separate process started first (so that it is not under the filter itself), in its own
+//! session so that no signal for the program's job reaches it; it serves until no process under
+//! the filter is left. As PID 1 or a child subreaper this command does not start it: the
+//! orphaned supervisor would become the program's child. See docs/supervisor.md.
 
 mod filter;
 mod serve;
@@ -36,6 +37,14 @@ pub const NOT_SUPERVISED: u8 = 125;
 
 /// Runs `path` under the supervisor; returns only on failure, with the exit status to give.
 pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings, verbose: bool) -> u8 {
+    if adopts_orphans() {
+        eprintln!(
+            "keepalive: as PID 1 or a child subreaper, the supervisor would become the program's child and a \
+             program waiting for all its children would wait forever: put an init such as tini in front \
+             (tini -- keepalive ...), or use --via preload"
+        );
+        return NOT_SUPERVISED;
+    }
     if let Some(release) = kernel_release().filter(|release| too_old(release)) {
         eprintln!(
             "keepalive: Linux {release} is too old for the supervisor, which needs 5.8 (pidfd_getfd, and \
@@ -82,6 +91,16 @@ pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings
     launch::exec_failure(path, exec::replace_process(path, name, arguments, &environment))
 }
 
+/// Whether orphans in this process's tree are reparented to it, and so, after `execve`, to the
+/// program: it is PID 1 of its namespace, or a child subreaper (kept across `execve`).
+fn adopts_orphans() -> bool {
+    let mut subreaper: libc::c_int = 0;
+    // SAFETY: getpid cannot fail; PR_GET_CHILD_SUBREAPER writes an int into `subreaper`.
+    unsafe {
+        libc::getpid() == 1 || (libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &raw mut subreaper) == 0 && subreaper != 0)
+    }
+}
+
 fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: socketpair writes two descriptors into `fds`.
@@ -113,7 +132,8 @@ fn too_old(release: &str) -> bool {
 }
 
 /// Starts the supervisor as a grandchild in a session of its own, and waits for its parent to
-/// end, so that it is nobody's child that the program could wait for. The supervisor keeps only
+/// end, so that it is reparented to PID 1 or the nearest subreaper above this process, never to
+/// the program (`run` does not come here when that would be the program). The supervisor keeps only
 /// `channel`: holding the command's end too, it would never see the command end before handing
 /// the listener over.
 fn start_supervisor(channel: OwnedFd, commands_end: &OwnedFd, settings: Settings, verbose: bool) -> io::Result<()> {
