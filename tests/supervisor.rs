@@ -363,24 +363,64 @@ fn the_supervisor_ignores_signals_and_only_sigkill_leaves_the_program_with_enosy
     }
 }
 
+const ADOPTS_ORPHANS: &str = "keepalive: as PID 1 or a child subreaper, the supervisor would become the program's \
+                              child and a program waiting for all its children would wait forever: put an init \
+                              such as tini in front (tini -- keepalive ...), or use --via preload\n";
+
 #[test]
-fn pid_1_of_a_pid_namespace_is_the_program() {
+fn as_pid_1_the_supervisor_is_refused_and_works_behind_an_init() {
     let Some(mut lab) = Lab::new("pid 1") else { return };
     let host = lab.host("h");
     let wire = static_wire("musl");
     let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7601"]));
     wait_listening(&lab, &host, 7601);
-    let script = format!("echo pid $$; {} connect 127.0.0.1 7601", wire.display());
+    // An init-like program: waits for all its children until ECHILD, says so, then runs its
+    // arguments. As PID 1 the orphaned supervisor would be its child, and it would wait forever
+    // (unshare's child killed after 10 s: --kill-child).
+    let waits_for_all = "import os, sys\n\
+                         try:\n\
+                         \x20   while True: os.wait()\n\
+                         except ChildProcessError: print('done', flush=True)\n\
+                         if len(sys.argv) > 1: os.execv(sys.argv[1], sys.argv[1:])\n";
+    let python = python3();
+    let mut refused = lab.command(&host, "timeout");
+    refused.args(["-s", "KILL", "10", "unshare", "--kill-child", "--pid", "--fork", "--mount-proc"]);
+    refused.arg(command_path()).args(["--via", "seccomp", "--"]).arg(&python).args(["-c", waits_for_all]);
+    let output = refused.stdin(Stdio::null()).output().unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", describe(&output));
+    assert_eq!(text(&output.stderr), ADOPTS_ORPHANS);
+    assert_eq!(text(&output.stdout), "", "the program did not run");
+    // With an init in front (a shell as PID 1), the same program is supervised, its wait for all
+    // its children ends, and the client it runs then gets the options.
     let mut command = lab.command(&host, "unshare");
-    command.args(["--pid", "--fork", "--mount-proc"]).arg(command_path());
-    command.args(["--via", "seccomp", "--idle", "20", "--", "sh", "-c", &script]);
+    command.args(["--pid", "--fork", "--mount-proc", "sh", "-c", "echo init $$; \"$@\"; echo end", "init"]);
+    command.arg(command_path()).args(["--via", "seccomp", "--idle", "20", "--"]).arg(&python);
+    command.args(["-c", waits_for_all]).arg(&wire).args(["connect", "127.0.0.1", "7601"]);
     let mut program = lab.start(&mut command);
-    program.expect("pid 1", Duration::from_secs(5));
+    program.expect("init 1", Duration::from_secs(5));
+    program.expect("done", Duration::from_secs(5));
     program.expect("connected", Duration::from_secs(5));
     server.expect("accepted", Duration::from_secs(5));
     let rows = rows_of(&host, &wire);
     assert!(rows.iter().filter(|row| row.starts_with("on, idle 20s")).count() == 1, "{rows:?}");
     program.close_input();
+}
+
+#[test]
+fn as_a_child_subreaper_the_supervisor_is_refused() {
+    // PR_SET_CHILD_SUBREAPER (36) is kept across execve.
+    let code = "import ctypes, os, sys\n\
+                assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0\n\
+                os.execv(sys.argv[1], sys.argv[1:])\n";
+    let output = clean_command(python3())
+        .args(["-c", code])
+        .arg(command_path())
+        .args(["--via", "seccomp", "--", "sh", "-c", "echo ran"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", describe(&output));
+    assert_eq!(text(&output.stderr), ADOPTS_ORPHANS);
+    assert_eq!(text(&output.stdout), "");
 }
 
 #[test]
@@ -595,5 +635,146 @@ fn an_unprivileged_user_is_supervised_too() {
     server.expect("accepted", Duration::from_secs(5));
     let rows = established_keepalive(process_with(&host, &wire_copy, "connect"));
     assert!(rows.len() == 1 && rows[0].starts_with("on, idle 23s"), "{rows:?}");
+    client.close_input();
+}
+
+/// The `keepalive-sup` processes whose environment holds `marker`.
+fn supervisors_marked(marker: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm == "keepalive-sup\n"))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|environ| environ.split(|&byte| byte == 0).any(|entry| entry == marker.as_bytes()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_refused_start_leaves_no_supervisor_behind() {
+    let marker = format!("SUPERVISOR_TEST_MARK=refused-{}", std::process::id());
+    let (name, value) = marker.split_once('=').unwrap();
+    let command = command_path();
+    // The inner command is refused (EBUSY): its supervisor, and the outer one serving the inner
+    // command's processes, must both end.
+    let nested = keepalive(&["--via", "seccomp", command.to_str().unwrap(), "--via", "seccomp", "true"])
+        .env(name, value)
+        .output()
+        .unwrap();
+    assert_eq!(nested.status.code(), Some(125), "{}", describe(&nested));
+    let gone = wait_for(Duration::from_secs(5), || supervisors_marked(&marker).is_empty().then_some(()));
+    let left = supervisors_marked(&marker);
+    for pid in &left {
+        // SAFETY: kill takes a pid and a signal number; these are supervisors this test started.
+        unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+    }
+    assert!(gone.is_some(), "supervisors left running: {left:?}");
+}
+
+#[test]
+fn the_supervisor_holds_none_of_the_programs_descriptors() {
+    let mut pipe = [0; 2];
+    // SAFETY: pipe2 writes two new descriptors into `pipe`.
+    assert_eq!(unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (reader, writer) = (pipe[0], pipe[1]);
+    let mut command = keepalive(&["--via", "seccomp", "sh", "-c", "echo ready >&3; exec 3>&-; read go; exit 0"]);
+    command.stdin(Stdio::piped()).stdout(Stdio::null());
+    use std::os::unix::process::CommandExt;
+    // SAFETY: dup2 is async-signal-safe; the pipe's write end becomes the program's descriptor 3.
+    unsafe {
+        command.pre_exec(move || if libc::dup2(writer, 3) < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) })
+    };
+    let mut child = command.spawn().unwrap();
+    // SAFETY: the write end is this test's own descriptor, now passed on to the child.
+    unsafe { libc::close(writer) };
+    // Everything the pipe gives until its end, or what came within 3 seconds.
+    let mut received = Vec::new();
+    let ended = loop {
+        let mut poll = libc::pollfd { fd: reader, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one pollfd, waited on for at most 3 seconds.
+        if unsafe { libc::poll(&raw mut poll, 1, 3000) } <= 0 {
+            break false;
+        }
+        let mut buffer = [0u8; 64];
+        // SAFETY: reads at most 64 bytes into `buffer`.
+        let got = unsafe { libc::read(reader, buffer.as_mut_ptr().cast(), buffer.len()) };
+        if got <= 0 {
+            break true;
+        }
+        received.extend_from_slice(&buffer[..got as usize]);
+    };
+    let supervisor = supervisor_of(child.id());
+    let held: Vec<String> = std::fs::read_dir(format!("/proc/{supervisor}/fd"))
+        .unwrap()
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let fd: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(entry.path()).ok()?.to_string_lossy().into_owned();
+            (fd > 2 && !target.starts_with("anon_inode:")).then(|| format!("{fd} {target}"))
+        })
+        .collect();
+    drop(child.stdin.take());
+    let status = child.wait().unwrap();
+    // SAFETY: the read end is this test's own descriptor.
+    unsafe { libc::close(reader) };
+    assert_eq!(text(&received), "ready\n");
+    assert!(ended, "the pipe stays open after the program closed it");
+    assert!(held.is_empty(), "the supervisor holds {held:?}");
+    assert!(status.success());
+}
+
+#[test]
+fn the_io_uring_warning_never_lands_in_the_programs_data() {
+    let directory = std::env::temp_dir().join(format!("keepalive-uring-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let data = directory.join("data");
+    // The program closes its standard error, opens a data file (descriptor 2), then io_uring_setup.
+    let code = "import ctypes, os, sys\n\
+                os.close(2)\n\
+                fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)\n\
+                params = ctypes.create_string_buffer(120)\n\
+                ring = ctypes.CDLL(None, use_errno=True).syscall(425, 8, params)\n\
+                print('fd', fd, 'ring', ring, flush=True)\n";
+    let output = run(&["--via", "seccomp", python3().to_str().unwrap(), "-c", code, data.to_str().unwrap()]);
+    let written = std::fs::read(&data).unwrap_or_default();
+    std::fs::remove_dir_all(&directory).unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let seen = text(&output.stdout);
+    assert!(seen.starts_with("fd 2 ring ") && !seen.trim_end().ends_with("-1"), "{}", describe(&output));
+    assert_eq!(text(&written), "", "the program's data file");
+}
+
+#[test]
+fn a_fast_open_sendmmsg_is_configured() {
+    let Some(mut lab) = Lab::new("fast open sendmmsg") else { return };
+    let host = lab.host("h");
+    let mut server = lab.start(lab.command(&host, static_wire("musl")).args(["serve", "7911"]));
+    wait_listening(&lab, &host, 7911);
+    let python = python3();
+    // sendmmsg(MSG_FASTOPEN) connects without connect(): one message, to the peer in its msg_name.
+    let code = "import ctypes, socket, struct, sys\n\
+                c = ctypes\n\
+                class Message(c.Structure):\n\
+                \x20   _fields_ = [('name', c.c_void_p), ('namelen', c.c_uint32), ('iov', c.c_void_p),\n\
+                \x20               ('iovlen', c.c_size_t), ('control', c.c_void_p), ('controllen', c.c_size_t),\n\
+                \x20               ('flags', c.c_int), ('pad', c.c_int), ('len', c.c_uint), ('pad2', c.c_uint)]\n\
+                class Iovec(c.Structure):\n\
+                \x20   _fields_ = [('base', c.c_void_p), ('len', c.c_size_t)]\n\
+                address = struct.pack('=H', socket.AF_INET) + struct.pack('!H', 7911) + socket.inet_aton('127.0.0.1')\n\
+                name = c.create_string_buffer(address + bytes(8), 16)\n\
+                data = c.create_string_buffer(b'hello\\n', 6)\n\
+                iov = Iovec(c.addressof(data), 6)\n\
+                message = Message(c.addressof(name), 16, c.addressof(iov), 1, None, 0, 0, 0, 0, 0)\n\
+                s = socket.socket()\n\
+                sent = c.CDLL(None, use_errno=True).sendmmsg(s.fileno(), c.byref(message), 1, socket.MSG_FASTOPEN)\n\
+                print('sent', sent, c.get_errno(), flush=True)\n\
+                sys.stdin.read()\n";
+    let mut client = start_under(&mut lab, &host, &["--via", "seccomp", "--idle", "24"], &python, &["-c", code]);
+    client.expect("sent 1", Duration::from_secs(10));
+    server.expect("accepted", Duration::from_secs(5));
+    let rows = rows_of(&host, &python);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].starts_with("on, idle 24s"), "{rows:?}");
     client.close_input();
 }

@@ -47,8 +47,9 @@ pub fn program(force: bool) -> Vec<sock_filter> {
     const SETSOCKOPT: usize = 1;
     const SOL_SOCKET_NAME: usize = 2;
     const TCP_NAME: usize = 3;
-    const FASTOPEN_SENDTO: usize = 4;
-    const FASTOPEN_SENDMSG: usize = 5;
+    // The flags are argument 3 of sendto() and sendmmsg() (one word for every message), 2 of sendmsg().
+    const FASTOPEN_FLAGS_3: usize = 4;
+    const FASTOPEN_FLAGS_2: usize = 5;
     let nr = |number: libc::c_long| number as u32;
     let mut main = vec![Step::Load(ARCH), Step::Equal(NATIVE_ARCH, To::Next, To::Allow), Step::Load(NR)];
     if cfg!(target_arch = "x86_64") {
@@ -58,8 +59,9 @@ pub fn program(force: bool) -> Vec<sock_filter> {
         main.push(Step::Equal(nr(call), To::Notify, To::Next));
     }
     // A send with MSG_FASTOPEN connects an unconnected TCP socket without connect().
-    main.push(Step::Equal(nr(libc::SYS_sendto), To::Block(FASTOPEN_SENDTO), To::Next));
-    main.push(Step::Equal(nr(libc::SYS_sendmsg), To::Block(FASTOPEN_SENDMSG), To::Next));
+    main.push(Step::Equal(nr(libc::SYS_sendto), To::Block(FASTOPEN_FLAGS_3), To::Next));
+    main.push(Step::Equal(nr(libc::SYS_sendmmsg), To::Block(FASTOPEN_FLAGS_3), To::Next));
+    main.push(Step::Equal(nr(libc::SYS_sendmsg), To::Block(FASTOPEN_FLAGS_2), To::Next));
     // io_uring connects without a system call the filter sees: its set-up is reported.
     main.push(Step::Equal(nr(libc::SYS_io_uring_setup), To::Notify, To::Next));
     if force {
@@ -205,6 +207,8 @@ mod tests {
         assert_eq!(run(&program, libc::SYS_sendto, NATIVE_ARCH, [3, 0, 1, 0, 0, 0]), ALLOW);
         assert_eq!(run(&program, libc::SYS_sendmsg, NATIVE_ARCH, [3, 0, fastopen, 0, 0, 0]), NOTIFY);
         assert_eq!(run(&program, libc::SYS_sendmsg, NATIVE_ARCH, [3, 0, 0, fastopen, 0, 0]), ALLOW);
+        assert_eq!(run(&program, libc::SYS_sendmmsg, NATIVE_ARCH, [3, 0, 1, fastopen, 0, 0]), NOTIFY);
+        assert_eq!(run(&program, libc::SYS_sendmmsg, NATIVE_ARCH, [3, 0, fastopen, 0, 0, 0]), ALLOW);
     }
 
     #[test]

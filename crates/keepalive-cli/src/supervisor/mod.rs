@@ -5,10 +5,11 @@
 //!
 //! The program keeps this command's process ID: this process installs the filter and then
 //! replaces itself with the program, as the preload does, so that exit status, signals, stop and
-//! continue, the terminal and PID 1 are the program's own with nothing in between. The
-//! supervisor is a separate process started first (so that it is not under the filter itself),
-//! in its own session so that no signal for the program's job reaches it; it serves until no
-//! process under the filter is left. See docs/supervisor.md.
+//! continue and the terminal are the program's own with nothing in between. The supervisor is a
+//! separate process started first (so that it is not under the filter itself), in its own
+//! session so that no signal for the program's job reaches it; it serves until no process under
+//! the filter is left. As PID 1 or a child subreaper this command does not start it: the
+//! orphaned supervisor would become the program's child. See docs/supervisor.md.
 
 mod filter;
 mod serve;
@@ -36,6 +37,14 @@ pub const NOT_SUPERVISED: u8 = 125;
 
 /// Runs `path` under the supervisor; returns only on failure, with the exit status to give.
 pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings, verbose: bool) -> u8 {
+    if adopts_orphans() {
+        eprintln!(
+            "keepalive: as PID 1 or a child subreaper, the supervisor would become the program's child and a \
+             program waiting for all its children would wait forever: put an init such as tini in front \
+             (tini -- keepalive ...), or use --via preload"
+        );
+        return NOT_SUPERVISED;
+    }
     if let Some(release) = kernel_release().filter(|release| too_old(release)) {
         eprintln!(
             "keepalive: Linux {release} is too old for the supervisor, which needs 5.8 (pidfd_getfd, and \
@@ -51,7 +60,7 @@ pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings
             return NOT_SUPERVISED;
         }
     };
-    if let Err(error) = start_supervisor(theirs, settings, verbose) {
+    if let Err(error) = start_supervisor(theirs, &ours, settings, verbose) {
         eprintln!("keepalive: cannot start the supervisor: {}", launch::without_error_number(&error));
         return NOT_SUPERVISED;
     }
@@ -80,6 +89,16 @@ pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings
         })
         .collect();
     launch::exec_failure(path, exec::replace_process(path, name, arguments, &environment))
+}
+
+/// Whether orphans in this process's tree are reparented to it, and so, after `execve`, to the
+/// program: it is PID 1 of its namespace, or a child subreaper (kept across `execve`).
+fn adopts_orphans() -> bool {
+    let mut subreaper: libc::c_int = 0;
+    // SAFETY: getpid cannot fail; PR_GET_CHILD_SUBREAPER writes an int into `subreaper`.
+    unsafe {
+        libc::getpid() == 1 || (libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &raw mut subreaper) == 0 && subreaper != 0)
+    }
 }
 
 fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -113,8 +132,11 @@ fn too_old(release: &str) -> bool {
 }
 
 /// Starts the supervisor as a grandchild in a session of its own, and waits for its parent to
-/// end, so that it is nobody's child that the program could wait for.
-fn start_supervisor(channel: OwnedFd, settings: Settings, verbose: bool) -> io::Result<()> {
+/// end, so that it is reparented to PID 1 or the nearest subreaper above this process, never to
+/// the program (`run` does not come here when that would be the program). The supervisor keeps only
+/// `channel`: holding the command's end too, it would never see the command end before handing
+/// the listener over.
+fn start_supervisor(channel: OwnedFd, commands_end: &OwnedFd, settings: Settings, verbose: bool) -> io::Result<()> {
     // SAFETY: this process has one thread; the child only calls async-signal-safe functions
     // before it forks again, and the grandchild runs ordinary code in a process of its own.
     let middle = unsafe { libc::fork() };
@@ -124,6 +146,7 @@ fn start_supervisor(channel: OwnedFd, settings: Settings, verbose: bool) -> io::
     if middle == 0 {
         // SAFETY: as above.
         unsafe {
+            libc::close(commands_end.as_raw_fd());
             libc::setsid();
             if libc::fork() != 0 {
                 libc::_exit(0);
@@ -140,7 +163,9 @@ fn start_supervisor(channel: OwnedFd, settings: Settings, verbose: bool) -> io::
 
 /// The supervisor process: takes the listener, says it has it, and serves. Never returns.
 fn supervise(channel: OwnedFd, settings: Settings, verbose: bool) -> ! {
+    let user_stderr = serve::identity(2);
     detach(verbose);
+    close_all_above_2_but(channel.as_raw_fd());
     let listener = receive_listener(&channel);
     if let Some(listener) = listener {
         // The program may start once the listener is safe here; it learns the supervisor's PID.
@@ -149,7 +174,7 @@ fn supervise(channel: OwnedFd, settings: Settings, verbose: bool) -> ! {
         // SAFETY: send reads 4 bytes from a valid buffer.
         unsafe { libc::send(channel.as_raw_fd(), pid.as_ptr().cast(), pid.len(), libc::MSG_NOSIGNAL) };
         drop(channel);
-        serve::serve(listener, trapped::Plan::new(settings), verbose);
+        serve::serve(listener, trapped::Plan::new(settings), verbose, user_stderr);
     }
     // SAFETY: ends this process without running the command's exit code.
     unsafe { libc::_exit(0) }
@@ -176,6 +201,24 @@ fn detach(verbose: bool) {
             if signal != libc::SIGKILL && signal != libc::SIGSTOP {
                 libc::signal(signal, libc::SIG_IGN);
             }
+        }
+    }
+}
+
+/// Closes every descriptor the command had when it forked, but 0, 1, 2 and `keep`: a pipe, lock
+/// or readiness descriptor given to the program must close when the program closes it.
+fn close_all_above_2_but(keep: RawFd) {
+    let ranges = [(3, keep - 1), (keep + 1, RawFd::MAX)];
+    for (first, last) in ranges.into_iter().filter(|(first, last)| first <= last) {
+        // SAFETY: close_range (Linux 5.9) closes descriptors of this process only.
+        if unsafe { libc::syscall(libc::SYS_close_range, first as u32, last as u32, 0) } == 0 {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { continue };
+        let open: Vec<RawFd> = entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok()).collect();
+        for fd in open.into_iter().filter(|fd| (first..=last).contains(fd)) {
+            // SAFETY: as above; the directory's own descriptor is closed already or fails harmlessly.
+            unsafe { libc::close(fd) };
         }
     }
 }

@@ -35,8 +35,20 @@ impl Buffers {
     }
 }
 
-/// Serves notifications on `listener` until no process uses the filter any more.
-pub fn serve(listener: OwnedFd, mut plan: Plan, verbose: bool) {
+/// A file as `fstat` names it: device and inode.
+pub type FileIdentity = (u64, u64);
+
+/// The identity of the file open at `fd`, if one is.
+pub fn identity(fd: RawFd) -> Option<FileIdentity> {
+    // SAFETY: all-zero is a valid stat, which fstat fills.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes into `stat`.
+    (unsafe { libc::fstat(fd, &raw mut stat) } == 0).then_some((stat.st_dev, stat.st_ino))
+}
+
+/// Serves notifications on `listener` until no process uses the filter any more. `user_stderr`
+/// is the file the command's standard error was when it started.
+pub fn serve(listener: OwnedFd, mut plan: Plan, verbose: bool, user_stderr: Option<FileIdentity>) {
     let listener = listener.as_raw_fd();
     // SAFETY: an ioctl with a u64 flag word; an older kernel refuses it and nothing changes.
     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, SYNC_WAKE_UP) };
@@ -60,7 +72,12 @@ pub fn serve(listener: OwnedFd, mut plan: Plan, verbose: bool) {
         }
         // SAFETY: the kernel wrote a seccomp_notif at the start of the buffer.
         let notification = unsafe { std::ptr::read(buffers.notification.as_ptr().cast::<libc::seccomp_notif>()) };
-        let answer = handle(listener, &notification, &mut plan, verbose);
+        let answer = if libc::c_long::from(notification.data.nr) == libc::SYS_io_uring_setup {
+            warn_about_io_uring(notification.pid, &mut plan, verbose, user_stderr);
+            Answer::Continue
+        } else {
+            handle(listener, &notification, &mut plan, verbose)
+        };
         respond(listener, notification.id, answer, buffers.response_size);
     }
 }
@@ -94,14 +111,10 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, 
     let nr = libc::c_long::from(data.nr);
     let call = match nr {
         libc::SYS_connect => Call::Connect,
-        libc::SYS_sendto | libc::SYS_sendmsg => Call::FastOpen,
+        libc::SYS_sendto | libc::SYS_sendmsg | libc::SYS_sendmmsg => Call::FastOpen,
         libc::SYS_listen => Call::Listen,
         libc::SYS_accept | libc::SYS_accept4 => Call::Accept,
         libc::SYS_setsockopt => return setsockopt_for_program(listener, notification, plan, verbose),
-        libc::SYS_io_uring_setup => {
-            warn_about_io_uring(tid, plan);
-            return Answer::Continue;
-        }
         _ => return Answer::Continue,
     };
     let Ok(fd) = i32::try_from(args[0]) else {
@@ -112,7 +125,8 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, 
         match nr {
             libc::SYS_connect => read_peer(tid, args[1], args[2]),
             libc::SYS_sendto => read_peer(tid, args[4], args[5]),
-            libc::SYS_sendmsg => read_message_peer(tid, args[1]),
+            // A struct mmsghdr starts with its msghdr: the first message connects.
+            libc::SYS_sendmsg | libc::SYS_sendmmsg => read_message_peer(tid, args[1]),
             _ => None,
         }
     } else {
@@ -191,15 +205,15 @@ fn setsockopt_for_program(
     Answer::Done(Ok(0))
 }
 
-/// Once per supervisor, on the program's own standard error (a duplicate of its descriptor 2,
-/// which shares its offset): connections made through io_uring (`IORING_OP_CONNECT`,
-/// `IORING_OP_ACCEPT`) are not seen.
-fn warn_about_io_uring(tid: u32, plan: &mut Plan) {
+/// Once per supervisor: connections made through io_uring (`IORING_OP_CONNECT`,
+/// `IORING_OP_ACCEPT`) are not seen. Written on the program's descriptor 2 (a duplicate, which
+/// shares its offset) only while that is still the user's standard error (`user_stderr`): a
+/// program may have put a data file there. Otherwise only `--verbose` shows it, on ours.
+fn warn_about_io_uring(tid: u32, plan: &mut Plan, verbose: bool, user_stderr: Option<FileIdentity>) {
     static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    let Some(stderr) = plan.process_of(tid).and_then(|process| process.duplicate(2).ok()) else {
-        return;
-    };
-    if WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+    let program_stderr = plan.process_of(tid).and_then(|process| process.duplicate(2).ok());
+    let users = program_stderr.filter(|stderr| user_stderr.is_some() && identity(stderr.as_raw_fd()) == user_stderr);
+    if (users.is_none() && !verbose) || WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
         return;
     }
     let name = std::fs::read_to_string(format!("/proc/{tid}/comm")).unwrap_or_default();
@@ -208,8 +222,9 @@ fn warn_about_io_uring(tid: u32, plan: &mut Plan) {
          bypass the supervisor and get no keepalive\n",
         name.trim_end()
     );
-    // SAFETY: writes the bytes of `line` to a descriptor we own.
-    unsafe { libc::write(stderr.as_raw_fd(), line.as_ptr().cast(), line.len()) };
+    let target = users.as_ref().map_or(2, AsRawFd::as_raw_fd);
+    // SAFETY: writes the bytes of `line` to the program's standard error or to ours.
+    unsafe { libc::write(target, line.as_ptr().cast(), line.len()) };
 }
 
 /// `tcp` or `tcp6`, as debug lines name a socket.

@@ -15,7 +15,7 @@ use crate::foreign::{Outcome, Snapshot, Socket, Target};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Call {
     Connect,
-    /// A `sendto` or `sendmsg` with `MSG_FASTOPEN`, which connects like `connect()`.
+    /// A `sendto`, `sendmsg` or `sendmmsg` with `MSG_FASTOPEN`, which connects like `connect()`.
     FastOpen,
     Listen,
     /// `accept()` or `accept4()`: the socket is the listener, whose options the accepted socket
