@@ -9,13 +9,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The built command, with a clean environment, finding the built library beside itself.
-fn keepalive(arguments: &[&str]) -> Command {
-    let mut command = clean_command(command_path());
-    command.args(arguments);
-    command
-}
-
 fn run(arguments: &[&str]) -> Output {
     keepalive(arguments).output().unwrap()
 }

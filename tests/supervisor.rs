@@ -12,21 +12,13 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-fn keepalive(arguments: &[&str]) -> Command {
-    let mut command = clean_command(command_path());
-    command.args(arguments);
-    command
-}
-
 fn run(arguments: &[&str]) -> Output {
     keepalive(arguments).output().unwrap()
 }
 
 /// `wire` linked statically against `libc` (glibc or musl).
 fn static_wire(libc: &str) -> PathBuf {
-    let path = root().join(format!("target/c-tests/static-{libc}/wire"));
-    assert!(path.exists(), "{} is missing: run the tests with `make test`", path.display());
-    path
+    built(&format!("target/c-tests/static-{libc}/wire"), &["c-tests/wire.c", "c-tests/check.h"])
 }
 
 /// tests/go/peer.go built `static` (CGO_ENABLED=0) or `dynamic`, offline, with caches under target/.

@@ -116,6 +116,14 @@ pub fn clean_command(program: impl AsRef<OsStr>) -> Command {
     command
 }
 
+/// The built command with `arguments`, in a clean environment, finding the built library beside
+/// itself.
+pub fn keepalive(arguments: &[&str]) -> Command {
+    let mut command = clean_command(command_path());
+    command.args(arguments);
+    command
+}
+
 /// The same command, with the library preloaded.
 pub fn preloaded(program: impl AsRef<OsStr>) -> Command {
     let mut command = clean_command(program);
