@@ -157,7 +157,7 @@ impl Socket {
     /// Reads every fact of a TCP socket (nine system calls); of any other, its kind only.
     pub fn read(descriptor: OwnedFd) -> Socket {
         let fd = descriptor.as_raw_fd();
-        let option = |name| getsockopt::<libc::c_int>(fd, libc::SOL_SOCKET, name);
+        let option = |name| getsockopt(fd, libc::SOL_SOCKET, name);
         let mut socket = Socket {
             domain: option(libc::SO_DOMAIN),
             kind: option(libc::SO_TYPE),
@@ -217,7 +217,7 @@ impl Snapshot {
         for timer in Timer::ALL {
             timers.set(timer, getsockopt(fd, libc::IPPROTO_TCP, timer.option_name()));
         }
-        let keepalive = getsockopt::<libc::c_int>(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE).map(|on| on != 0);
+        let keepalive = getsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE).map(|on| on != 0);
         Snapshot { keepalive, timers }
     }
 
@@ -226,7 +226,7 @@ impl Snapshot {
     fn read_again(&self, fd: i32, options: &[SocketOption]) -> Snapshot {
         let mut after = *self;
         for option in options {
-            let value = getsockopt::<libc::c_int>(fd, option.level, option.name);
+            let value = getsockopt(fd, option.level, option.name);
             match option.timer() {
                 Some(timer) => after.timers.set(timer, value),
                 None => after.keepalive = value.map(|on| on != 0),
@@ -389,13 +389,15 @@ fn owned(result: libc::c_long) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// An option of type `T`, `None` when the kernel refuses it.
-pub fn getsockopt<T: Copy + Default>(fd: i32, level: i32, name: i32) -> Option<T> {
-    let mut value = T::default();
-    let mut length = size_of::<T>() as libc::socklen_t;
-    // SAFETY: value and length describe a writable buffer of exactly size_of::<T>() bytes.
+/// An integer option, `None` when the kernel refuses it or answers with another size. Only
+/// `c_int`, which any four bytes the kernel writes leave valid: a generic `T` would let a safe
+/// caller ask for a type that some bytes make invalid.
+pub fn getsockopt(fd: i32, level: i32, name: i32) -> Option<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut length = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: value and length describe a writable buffer of exactly size_of::<c_int>() bytes.
     let result = unsafe { libc::getsockopt(fd, level, name, (&raw mut value).cast(), &mut length) };
-    (result == 0 && length as usize == size_of::<T>()).then_some(value)
+    (result == 0 && length as usize == size_of::<libc::c_int>()).then_some(value)
 }
 
 fn setsockopt(fd: i32, option: SocketOption) -> io::Result<()> {
@@ -492,7 +494,7 @@ mod tests {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
         let outcome = ourselves().configure(udp.as_raw_fd(), Moment::Attach, &idle_20()).unwrap();
         assert_eq!((outcome.decision, outcome.socket.label), (Decision::LeaveAlone(Reason::NotTcp), "other"));
-        assert_eq!(getsockopt::<i32>(udp.as_raw_fd(), libc::SOL_SOCKET, libc::SO_KEEPALIVE), Some(0));
+        assert_eq!(getsockopt(udp.as_raw_fd(), libc::SOL_SOCKET, libc::SO_KEEPALIVE), Some(0));
     }
 
     #[test]

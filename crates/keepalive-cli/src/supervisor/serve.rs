@@ -229,7 +229,7 @@ fn warn_about_io_uring(tid: u32, plan: &mut Plan, verbose: bool, user_stderr: Op
 
 /// `tcp` or `tcp6`, as debug lines name a socket.
 fn label(socket: &OwnedFd) -> &'static str {
-    let domain = crate::foreign::getsockopt::<i32>(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN);
+    let domain = crate::foreign::getsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN);
     if domain == Some(libc::AF_INET6) { "tcp6" } else { "tcp" }
 }
 
