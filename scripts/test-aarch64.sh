@@ -18,7 +18,7 @@ aarch64-linux-gnu-gcc -O2 -Wall -Wextra -Werror -std=gnu11 -o "$build/scenarios"
 # failing_calls is left out: qemu-user itself hangs in it, with or without the library, and
 # mptcp depends on the emulator passing IPPROTO_MPTCP through.
 scenarios="ipv4 ipv6 ipproto_tcp untouched raw_socket_connect accept_raw_listener
-           listener_passes_options program_choice errno_kept force refusals stale_numbers"
+           listener_passes_options program_choice errno_kept refusals stale_numbers"
 failed=0
 run() {
     if ! timeout 60 env QEMU_LD_PREFIX=/usr/aarch64-linux-gnu QEMU_SET_ENV="LD_PRELOAD=$library" "$@" \
@@ -30,9 +30,14 @@ run() {
 for scenario in $scenarios; do
     run KEEPALIVE_IDLE=20 KEEPALIVE_INTVL=5 KEEPALIVE_CNT=3 KEEPALIVE_USER_TIMEOUT=1500ms \
         EXPECT_IDLE=20 EXPECT_INTVL=5 EXPECT_CNT=3 EXPECT_USER_TIMEOUT=1500
-    # force checks what force mode keeps, which needs the library on.
-    [ "$scenario" = force ] || run KEEPALIVE=off EXPECT_KEEPALIVE=0
+    run KEEPALIVE=off EXPECT_KEEPALIVE=0
 done
+# Without force, the force scenario's program turns keepalive off and sets its own idle time,
+# which the library keeps only where it knows a fresh socket's defaults. qemu-user runs the
+# probe's clone(CLONE_VM | CLONE_VFORK) as a fork, so the probe cannot report them and the library
+# sets every option (its documented fallback; the x86_64 tests cover that path natively). Force
+# mode does not depend on the defaults.
+scenario=force run KEEPALIVE_FORCE=1 KEEPALIVE_IDLE=20 EXPECT_IDLE=20 EXPECT_FORCED=1
 # Force mode, and peer rules reading the address through the kernel. stale_numbers is not run in
 # force mode: qemu-user answers SO_COOKIE with EINVAL, so the library falls back to descriptor
 # numbers alone, as on kernels before 4.12.

@@ -150,6 +150,46 @@ fn the_programs_own_timer_is_kept_unless_forced() {
     assert_eq!(keepalive_and_idle(client.pid(), fd), (1, 20));
 }
 
+/// A Go client (tests/go/dial.go, static) connected to `port`, with Go's own 15 s keepalive or
+/// with keepalive off.
+fn go_client(port: u16, go_keepalive: bool) -> Holder {
+    static DIAL: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let program = DIAL.get_or_init(|| common::go_build("dial.go", "dial", false));
+    let mut command = clean_command(program);
+    command.arg(format!("127.0.0.1:{port}"));
+    if go_keepalive {
+        command.arg("go-keepalive");
+    }
+    let mut holder = Holder::start(command);
+    holder.numbers("connected");
+    holder
+}
+
+/// The descriptor `--attach` names for process `pid`'s one TCP socket.
+fn attached_descriptor(stdout: &str, pid: u32) -> u32 {
+    let prefix = format!("pid {pid} fd ");
+    let line = stdout.lines().find_map(|line| line.strip_prefix(&prefix)).unwrap_or_else(|| panic!("{stdout}"));
+    line.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_go_client_gets_the_options_and_keeps_its_own_unless_forced() {
+    let (_server, _, port) = listener();
+    let quiet = go_client(port, false);
+    let stdout = succeeded(&attach(&["--idle", "20", "--count", "4"], &[quiet.pid()]));
+    let fd = attached_descriptor(&stdout, quiet.pid());
+    let values = kernel(quiet.pid(), fd);
+    assert_eq!((values["SO_KEEPALIVE"], values["TCP_KEEPIDLE"], values["TCP_KEEPCNT"]), (1, 20, 4), "{stdout}");
+
+    // Go's net package turns keepalive on at 15 s by itself: its choice, kept unless forced.
+    let own = go_client(port, true);
+    let stdout = succeeded(&attach(&["--idle", "20", "--count", "4"], &[own.pid()]));
+    let fd = attached_descriptor(&stdout, own.pid());
+    assert_eq!(keepalive_and_idle(own.pid(), fd), (1, 15), "{stdout}");
+    let stdout = succeeded(&attach(&["--idle", "20", "--force"], &[own.pid()]));
+    assert_eq!(keepalive_and_idle(own.pid(), fd), (1, 20), "{stdout}");
+}
+
 #[test]
 fn peer_rules_choose_by_peer_and_side_by_role() {
     let (first_server, _, first_port) = listener();

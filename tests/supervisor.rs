@@ -21,27 +21,14 @@ fn static_wire(libc: &str) -> PathBuf {
     built(&format!("target/c-tests/static-{libc}/wire"), &["c-tests/wire.c", "c-tests/check.h"])
 }
 
-/// tests/go/peer.go built `static` (CGO_ENABLED=0) or `dynamic`, offline, with caches under target/.
+/// tests/go/peer.go built `static` (CGO_ENABLED=0) or `dynamic`.
 fn go_peer(linking: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let directory = BUILT.get_or_init(|| {
-        let directory = root().join("target/go-tests");
-        for (name, cgo) in [("static", "0"), ("dynamic", "1")] {
-            let output = Command::new("go")
-                .args(["build", "-o"])
-                .arg(directory.join(name))
-                .arg(root().join("tests/go/peer.go"))
-                .env("CGO_ENABLED", cgo)
-                .env("GOCACHE", root().join("target/go-cache"))
-                .env("GOPATH", root().join("target/go-path"))
-                .env("GOFLAGS", "-mod=mod")
-                .env("GOPROXY", "off")
-                .env("GOTOOLCHAIN", "local")
-                .output()
-                .expect("go (Debian's golang-go) is needed for these tests");
-            assert!(output.status.success(), "go build {name}: {}", describe(&output));
+        for (name, cgo) in [("static", false), ("dynamic", true)] {
+            go_build("peer.go", name, cgo);
         }
-        directory
+        root().join("target/go-tests")
     });
     let program = directory.join(linking);
     let has_loader = std::fs::read(&program).unwrap().windows(9).any(|window| window == b"/ld-linux");

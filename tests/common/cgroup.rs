@@ -273,29 +273,10 @@ pub fn static_c_program(name: &str) -> PathBuf {
     program
 }
 
-/// `tests/go/dial.go` built with Go's standard library alone, offline, without cgo (so static).
+/// `tests/go/dial.go`, static.
 pub fn go_program() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(build_go_program).clone()
-}
-
-fn build_go_program() -> PathBuf {
-    let target = root().join("target/go");
-    let program = target.join("dial");
-    let built = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&program)
-        .arg(root().join("tests/go/dial.go"))
-        .env("CGO_ENABLED", "0")
-        .env("GOCACHE", target.join("cache"))
-        .env("GOPATH", target.join("path"))
-        .env("GOPROXY", "off")
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-mod=mod")
-        .output()
-        .expect("go (golang-go) is needed for these tests");
-    assert!(built.status.success(), "go build: {}", describe(&built));
-    program
+    BUILT.get_or_init(|| super::go_build("dial.go", "dial", false)).clone()
 }
 
 /// The pinned directory of ours for the cgroup at `path`.

@@ -103,6 +103,26 @@ pub fn c_program(libc: &str, name: &str) -> PathBuf {
     built(&format!("target/c-tests/{libc}/{name}"), &[&source, "c-tests/check.h"])
 }
 
+/// `tests/go/SOURCE` built as `target/go-tests/NAME` with Debian's golang-go, offline, its caches
+/// under target/; without cgo it is linked statically. Each caller builds a program once.
+pub fn go_build(source: &str, name: &str, cgo: bool) -> PathBuf {
+    let program = root().join("target/go-tests").join(name);
+    let output = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&program)
+        .arg(root().join("tests/go").join(source))
+        .env("CGO_ENABLED", if cgo { "1" } else { "0" })
+        .env("GOCACHE", root().join("target/go-cache"))
+        .env("GOPATH", root().join("target/go-path"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .expect("go (Debian's golang-go) is needed for these tests");
+    assert!(output.status.success(), "go build {source}: {}", describe(&output));
+    program
+}
+
 /// A command with none of the caller's LD_PRELOAD, KEEPALIVE_* or EXPECT_* variables.
 pub fn clean_command(program: impl AsRef<OsStr>) -> Command {
     let mut command = Command::new(program);
