@@ -548,6 +548,55 @@ fn as_a_child_subreaper_exit_status_death_and_stop_are_the_programs() {
 }
 
 #[test]
+fn as_a_child_subreaper_the_terminals_signals_are_not_passed_on_twice() {
+    // A terminal (pty.fork: the command leads its session and the terminal's foreground process
+    // group) gets Ctrl-C once the program has left that group; then a SIGINT is sent to the
+    // command with kill(). Only the second may reach the program, passed on: the first the
+    // terminal sends to its whole foreground group, which the program is normally in.
+    let terminal = "import ctypes, os, pty, signal, sys, time\n\
+                    pid, terminal = pty.fork()\n\
+                    if pid == 0:\n\
+                    \x20   assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0\n\
+                    \x20   os.execv(sys.argv[1], sys.argv[1:])\n\
+                    seen = b''\n\
+                    def until(word):\n\
+                    \x20   global seen\n\
+                    \x20   deadline = time.monotonic() + 5\n\
+                    \x20   while word not in seen and time.monotonic() < deadline:\n\
+                    \x20       try: seen += os.read(terminal, 1024)\n\
+                    \x20       except OSError: break\n\
+                    until(b'ready')\n\
+                    os.write(terminal, b'\\x03')\n\
+                    until(b'interrupts 0')\n\
+                    os.kill(pid, signal.SIGINT)\n\
+                    until(b'interrupts 1')\n\
+                    print(seen.decode().replace('\\r', ''), end='')\n\
+                    sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n";
+    let program = "import os, signal, time\n\
+                   got = []\n\
+                   signal.signal(signal.SIGINT, lambda *_: got.append(1))\n\
+                   foreground = os.tcgetpgrp(0) == os.getppid()\n\
+                   os.setpgid(0, 0)\n\
+                   print('ready, in the foreground group', foreground, flush=True)\n\
+                   time.sleep(1)\n\
+                   print('interrupts', len(got), flush=True)\n\
+                   deadline = time.monotonic() + 3\n\
+                   while not got and time.monotonic() < deadline: time.sleep(0.02)\n\
+                   print('interrupts', len(got), flush=True)\n";
+    let python = python3();
+    let mut command = clean_command("timeout");
+    command.args(["-s", "KILL", "10"]).arg(&python).args(["-c", terminal]).arg(command_path());
+    let output = command.args(["--via", "seccomp", "--"]).arg(&python).args(["-c", program]).output().unwrap();
+    assert_eq!(
+        text(&output.stdout),
+        "ready, in the foreground group True\n^Cinterrupts 0\ninterrupts 1\n",
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+}
+
+#[test]
 fn as_a_child_subreaper_a_double_forking_daemon_stays_covered_after_the_program_exits() {
     let Some(mut lab) = Lab::new("subreaper daemon") else { return };
     let host = lab.host("h");
