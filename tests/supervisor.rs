@@ -547,53 +547,92 @@ fn as_a_child_subreaper_exit_status_death_and_stop_are_the_programs() {
     assert_eq!(child.0.wait().unwrap().code(), Some(5));
 }
 
-#[test]
-fn as_a_child_subreaper_the_terminals_signals_are_not_passed_on_twice() {
-    // A terminal (pty.fork: the command leads its session and the terminal's foreground process
-    // group) gets Ctrl-C once the program has left that group; then a SIGINT is sent to the
-    // command with kill(). Only the second may reach the program, passed on: the first the
-    // terminal sends to its whole foreground group, which the program is normally in.
-    let terminal = "import ctypes, os, pty, signal, sys, time\n\
+/// What a terminal shows when `keys`, python statements, are typed at it while the command, a
+/// child subreaper, runs python3 `program` as a job of a shell with job control: the job leads a
+/// process group of its own, in the terminal's foreground, and the shell says when it stops (and
+/// in what state the program is; then it continues it, as `fg` does) and when it ends. `keys` may
+/// call `until(b'text')`, which waits until the terminal has shown `text`, and `os.write(terminal,
+/// ...)`; echo is off, and so is the flush of what was written when a key sends a signal.
+/// Bounded by `timeout`.
+fn on_a_terminal(keys: &str, program: &str) -> Output {
+    let terminal = "import ctypes, os, pty, re, signal, sys, termios, time\n\
                     pid, terminal = pty.fork()\n\
                     if pid == 0:\n\
-                    \x20   assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0\n\
-                    \x20   os.execv(sys.argv[1], sys.argv[1:])\n\
+                    \x20   attributes = termios.tcgetattr(0)\n\
+                    \x20   attributes[3] = attributes[3] & ~termios.ECHO | termios.NOFLSH\n\
+                    \x20   termios.tcsetattr(0, termios.TCSANOW, attributes)\n\
+                    \x20   signal.signal(signal.SIGTTOU, signal.SIG_IGN)\n\
+                    \x20   job = os.fork()\n\
+                    \x20   if job == 0:\n\
+                    \x20       os.setpgid(0, 0)\n\
+                    \x20       os.tcsetpgrp(0, os.getpid())\n\
+                    \x20       signal.signal(signal.SIGTTOU, signal.SIG_DFL)\n\
+                    \x20       assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0\n\
+                    \x20       os.execv(sys.argv[2], sys.argv[2:])\n\
+                    \x20   while True:\n\
+                    \x20       _, status = os.waitpid(job, os.WUNTRACED)\n\
+                    \x20       if not os.WIFSTOPPED(status): break\n\
+                    \x20       children = open(f'/proc/{job}/task/{job}/children').read().split()\n\
+                    \x20       for _ in range(100):\n\
+                    \x20           states = [open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0] for p in children]\n\
+                    \x20           if 'R' not in states and 'S' not in states: break\n\
+                    \x20           time.sleep(0.02)\n\
+                    \x20       print('job stopped by', os.WSTOPSIG(status), 'program', *states, flush=True)\n\
+                    \x20       os.tcsetpgrp(0, job)\n\
+                    \x20       os.killpg(job, signal.SIGCONT)\n\
+                    \x20   print('job exited', os.waitstatus_to_exitcode(status), 'end', flush=True)\n\
+                    \x20   os._exit(0)\n\
                     seen = b''\n\
-                    def until(word):\n\
+                    def until(text):\n\
                     \x20   global seen\n\
                     \x20   deadline = time.monotonic() + 5\n\
-                    \x20   while word not in seen and time.monotonic() < deadline:\n\
+                    \x20   while text not in seen and time.monotonic() < deadline:\n\
                     \x20       try: seen += os.read(terminal, 1024)\n\
                     \x20       except OSError: break\n\
-                    until(b'ready')\n\
-                    os.write(terminal, b'\\x03')\n\
-                    until(b'interrupts 0')\n\
-                    os.kill(pid, signal.SIGINT)\n\
-                    until(b'interrupts 1')\n\
-                    print(seen.decode().replace('\\r', ''), end='')\n\
-                    sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n";
+                    exec(sys.argv[1])\n\
+                    until(b' end\\r\\n')\n\
+                    print(seen.decode().replace('\\r', ''), end='')\n";
+    let python = python3();
+    let mut command = clean_command("timeout");
+    command.args(["-s", "KILL", "10"]).arg(&python).args(["-c", terminal, keys]).arg(command_path());
+    command.args(["--via", "seccomp", "--"]).arg(&python).args(["-c", program]).output().unwrap()
+}
+
+#[test]
+fn as_a_child_subreaper_ctrl_z_stops_the_job_and_fg_continues_it() {
+    let program = "import time\n\
+                   print('ready', flush=True)\n\
+                   time.sleep(1)\n\
+                   print('continued', flush=True)\n";
+    let output = on_a_terminal("until(b'ready\\r\\n'); os.write(terminal, b'\\x1a')", program);
+    let expected = format!("ready\njob stopped by {} program T\ncontinued\njob exited 0 end\n", libc::SIGTSTP);
+    assert_eq!(text(&output.stdout), expected, "{}", describe(&output));
+}
+
+#[test]
+fn as_a_child_subreaper_the_terminals_signals_are_not_passed_on_twice() {
+    // Ctrl-C once the program has left the terminal's foreground group, then a SIGINT sent to
+    // the command with kill(). Only the second may reach the program, passed on: the first the
+    // terminal sends to its whole foreground group, which the program is normally in.
     let program = "import os, signal, time\n\
                    got = []\n\
                    signal.signal(signal.SIGINT, lambda *_: got.append(1))\n\
                    foreground = os.tcgetpgrp(0) == os.getppid()\n\
                    os.setpgid(0, 0)\n\
-                   print('ready, in the foreground group', foreground, flush=True)\n\
+                   print('ready', os.getppid(), 'in the foreground group', foreground, flush=True)\n\
                    time.sleep(1)\n\
                    print('interrupts', len(got), flush=True)\n\
                    deadline = time.monotonic() + 3\n\
                    while not got and time.monotonic() < deadline: time.sleep(0.02)\n\
                    print('interrupts', len(got), flush=True)\n";
-    let python = python3();
-    let mut command = clean_command("timeout");
-    command.args(["-s", "KILL", "10"]).arg(&python).args(["-c", terminal]).arg(command_path());
-    let output = command.args(["--via", "seccomp", "--"]).arg(&python).args(["-c", program]).output().unwrap();
-    assert_eq!(
-        text(&output.stdout),
-        "ready, in the foreground group True\n^Cinterrupts 0\ninterrupts 1\n",
-        "{}",
-        describe(&output)
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let keys = "until(b'foreground'); os.write(terminal, b'\\x03'); until(b'interrupts 0');\
+                os.kill(int(re.search(rb'ready (\\d+)', seen)[1]), signal.SIGINT)";
+    let output = on_a_terminal(keys, program);
+    let seen = text(&output.stdout);
+    let lines: Vec<&str> = seen.lines().map(|line| line.split_once(" end").map_or(line, |(line, _)| line)).collect();
+    assert_eq!(lines.len(), 4, "{}", describe(&output));
+    assert!(lines[0].starts_with("ready ") && lines[0].ends_with(" in the foreground group True"), "{seen}");
+    assert_eq!(lines[1..], ["interrupts 0", "interrupts 1", "job exited 0"], "{}", describe(&output));
 }
 
 #[test]
