@@ -498,6 +498,28 @@ fn as_pid_1_exit_status_is_the_programs_and_every_child_is_reaped() {
 }
 
 #[test]
+fn as_pid_1_failures_are_the_same_line_and_exit_status() {
+    // Under a supervisor already: the child's filter gets EBUSY.
+    let mut nested = keepalive(&["--via", "seccomp", "--", "unshare", "--pid", "--fork", "--mount-proc"]);
+    let nested = nested.arg(command_path()).args(["--via", "seccomp", "true"]).output().unwrap();
+    assert_eq!(nested.status.code(), Some(125), "{}", describe(&nested));
+    assert!(text(&nested.stderr).starts_with("keepalive: this process is already under a seccomp supervisor"));
+    assert_eq!(text(&nested.stderr).lines().count(), 1, "{}", describe(&nested));
+    // seccomp() unavailable (noseccomp makes it fail with ENOSYS).
+    let noseccomp = c_program("musl", "noseccomp");
+    let command_path = command_path();
+    let arguments = [command_path.to_str().unwrap(), "--via", "seccomp", "true"];
+    let unavailable = in_a_pid_namespace(&noseccomp, &arguments).output().unwrap();
+    assert_eq!(unavailable.status.code(), Some(125), "{}", describe(&unavailable));
+    assert!(text(&unavailable.stderr).starts_with("keepalive: seccomp user notification is not available here"));
+    assert_eq!(text(&unavailable.stderr).lines().count(), 1, "{}", describe(&unavailable));
+    // A file that cannot be executed, as a shell says.
+    let refused = in_a_pid_namespace(command_path, &["--via", "seccomp", "/etc/passwd"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(126), "{}", describe(&refused));
+    assert_eq!(text(&refused.stderr), "keepalive: /etc/passwd: Permission denied\n");
+}
+
+#[test]
 fn as_pid_1_a_signal_sent_from_outside_reaches_the_program() {
     let program = "trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done";
     let mut command = in_a_pid_namespace(command_path(), &["--via", "seccomp", "sh", "-c", program]);
