@@ -37,7 +37,8 @@ const SUPERVISOR_NAME_C: &CStr = c"keepalive-sup";
 /// Exit status when the supervisor cannot be set up: the program did not run.
 pub const NOT_SUPERVISED: u8 = 125;
 
-/// Runs `path` under the supervisor; returns only on failure, with the exit status to give.
+/// Runs `path` under the supervisor; returns only on failure, with the exit status to give, or,
+/// where this process stays the program's parent, once the program has ended, with its status.
 pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings, verbose: bool) -> u8 {
     if let Some(release) = kernel_release().filter(|release| too_old(release)) {
         eprintln!(
@@ -308,7 +309,9 @@ pub fn supervision(pid: u32) -> Option<(u32, bool)> {
     if !status.lines().any(|line| line.split_whitespace().eq(["Seccomp:", "2"])) {
         return None;
     }
-    let supervisor = seen_from_here(pid, supervisor).unwrap_or(supervisor);
+    let Some(supervisor) = seen_from_here(pid, supervisor) else {
+        return Some((supervisor, false));
+    };
     // `/proc/PID/stat`: `PID (comm) STATE ...`; a killed supervisor may linger as a zombie.
     let stat = std::fs::read_to_string(format!("/proc/{supervisor}/stat")).unwrap_or_default();
     let alive = stat
@@ -318,23 +321,27 @@ pub fn supervision(pid: u32) -> Option<(u32, bool)> {
     Some((supervisor, alive))
 }
 
-/// The ID here of the process that process `pid`'s PID namespace calls `id`, when `pid` is in
-/// another namespace (a container's, whose PID 1 may be the supervisor).
+/// The ID here of the process that process `pid`'s PID namespace calls `id`, which differ when
+/// `pid` is in another namespace (a container's, whose PID 1 may be the supervisor); `None` when
+/// no process here is that one. Without the right to read the namespaces, `id`.
 fn seen_from_here(pid: u32, id: u32) -> Option<u32> {
     let namespace_of = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
-    let namespace = namespace_of(&pid.to_string())?;
-    if namespace_of("self")? == namespace {
+    let (Some(namespace), Some(ours)) = (namespace_of(&pid.to_string()), namespace_of("self")) else {
+        return Some(id);
+    };
+    if namespace == ours {
         return Some(id);
     }
-    // `NSpid:` lists the process's ID in each namespace from ours down to its own.
+    // `NSpid:` lists a process's ID in each namespace from ours down to its own.
     let own_id = |candidate: u32| {
         let status = std::fs::read_to_string(format!("/proc/{candidate}/status")).ok()?;
         let line = status.lines().find(|line| line.starts_with("NSpid:"))?;
         line.split_whitespace().last()?.parse::<u32>().ok()
     };
-    std::fs::read_dir("/proc").ok()?.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok()).find(
-        |&candidate| own_id(candidate) == Some(id) && namespace_of(&candidate.to_string()) == Some(namespace.clone()),
-    )
+    let in_namespace = |candidate: u32| namespace_of(&candidate.to_string()).as_ref() == Some(&namespace);
+    let entries = std::fs::read_dir("/proc").ok()?;
+    let pids = entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok());
+    pids.into_iter().find(|&candidate| own_id(candidate) == Some(id) && in_namespace(candidate))
 }
 
 /// For `keepalive --status PID`: the line saying the process is supervised, or was.
