@@ -440,9 +440,13 @@ fn as_pid_1_the_command_is_the_programs_parent_and_supervises_it() {
     wait_listening(&lab, &host, 7601);
     let mut command = lab.command(&host, "unshare");
     command.args(["--kill-child", "--pid", "--fork", "--mount-proc"]).arg(command_path());
-    command.args(["--via", "seccomp", "--idle", "20", "--"]).arg(&wire).args(["connect", "127.0.0.1", "7601"]);
-    let mut program = lab.start(&mut command);
+    command.args(["--via", "seccomp", "--verbose", "--idle", "20", "--"]).arg(&wire);
+    let mut program = lab.start(command.args(["connect", "127.0.0.1", "7601"]));
     program.expect("connected", Duration::from_secs(5));
+    // The program is PID 2; PID 1, the supervisor, writes its --verbose lines on standard error.
+    let seen = program.output(Duration::from_millis(100)).to_vec();
+    let line = "stderr: keepalive[2]: fd 3 tcp connect(): keepalive on, idle 20s";
+    assert!(seen.iter().any(|seen| seen == line), "{seen:?}");
     server.expect("accepted", Duration::from_secs(5));
     let client = process_with(&host, &wire, "connect");
     let rows = established_keepalive(client);
@@ -548,8 +552,10 @@ fn as_a_child_subreaper_exit_status_death_and_stop_are_the_programs() {
         as_a_subreaper(clean_command(python3()), &["--via", "seccomp", "sh", "-c", "kill -QUIT $$"]).output().unwrap();
     assert_eq!(killed.status.signal(), Some(libc::SIGQUIT), "{}", describe(&killed));
     assert!(!killed.status.core_dumped(), "no core file of ours");
-    // Stopped with the program, continued with it; a signal sent to the command reaches it.
-    let program = "trap 'echo got USR1; exit 5' USR1; kill -STOP $$; echo continued; while :; do sleep 0.05; done";
+    // Stopped with the program, continued with it; a signal sent to the command reaches it, and
+    // one not passed on leaves it running. The program gives up after 5 s.
+    let program = "trap 'echo got USR1; exit 5' USR1; kill -STOP $$; echo continued; \
+                   i=0; while [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done";
     let mut command = as_a_subreaper(clean_command(python3()), &["--via", "seccomp", "sh", "-c", program]);
     let mut child = Group::spawn(&mut command);
     let pid = child.0.id() as i32;
@@ -563,8 +569,10 @@ fn as_a_child_subreaper_exit_status_death_and_stop_are_the_programs() {
     // SAFETY: kill takes a pid and a signal number; `child` is not reaped yet.
     unsafe { libc::kill(pid, libc::SIGCONT) };
     assert_eq!(lines.next().unwrap().unwrap(), "continued");
-    // SAFETY: as above.
-    unsafe { libc::kill(pid, libc::SIGUSR1) };
+    for signal in [libc::SIGALRM, libc::SIGRTMIN() + 1, libc::SIGUSR1] {
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, signal) };
+    }
     assert_eq!(lines.next().unwrap().unwrap(), "got USR1");
     assert_eq!(child.0.wait().unwrap().code(), Some(5));
 }
