@@ -246,19 +246,48 @@ fn the_program_keeps_the_command_pid_and_gets_its_signals() {
     assert_eq!(child.wait().unwrap().code(), Some(3));
 }
 
-#[test]
-fn no_descriptor_of_ours_is_visible_to_the_program() {
-    // Each descriptor and what it is. What the shell opens itself (dash keeps descriptor 10) and
-    // what this test process passes on are there without us too.
-    let listing = "cd /proc/$$/fd && for fd in *; do echo $fd $(readlink $fd | sed 's/:.*//'); done";
-    let bare = clean_command("sh").args(["-c", listing]).output().unwrap();
-    let output = run(&["--via", "seccomp", "sh", "-c", listing]);
-    assert!(output.status.success(), "{}", describe(&output));
+/// Each descriptor of the shell and what it is. What the shell opens itself (dash keeps
+/// descriptor 10) and what this test process passes on are there without us too.
+const DESCRIPTORS: &str = "cd /proc/$$/fd && for fd in *; do echo $fd $(readlink $fd | sed 's/:.*//'); done";
+
+/// Checks that the program supervised saw only the descriptors it sees `bare`.
+fn assert_only_the_programs_descriptors(bare: &Output, supervised: &Output) {
+    assert!(supervised.status.success(), "{}", describe(supervised));
     let bare = text(&bare.stdout);
-    for line in text(&output.stdout).lines() {
+    for line in text(&supervised.stdout).lines() {
         assert!(bare.lines().any(|seen| seen == line), "{line:?} is ours: {bare:?}");
     }
-    assert!(text(&output.stdout).lines().count() >= 3, "{}", describe(&output));
+    assert!(text(&supervised.stdout).lines().count() >= 3, "{}", describe(supervised));
+}
+
+#[test]
+fn no_descriptor_of_ours_is_visible_to_the_program() {
+    let bare = clean_command("sh").args(["-c", DESCRIPTORS]).output().unwrap();
+    assert_only_the_programs_descriptors(&bare, &run(&["--via", "seccomp", "sh", "-c", DESCRIPTORS]));
+}
+
+#[test]
+fn as_pid_1_no_descriptor_of_ours_is_visible_to_the_program_and_none_of_its_to_us() {
+    let bare = in_a_pid_namespace("sh", &["-c", DESCRIPTORS]).output().unwrap();
+    let supervised = in_a_pid_namespace(command_path(), &["--via", "seccomp", "sh", "-c", DESCRIPTORS]).output();
+    assert_only_the_programs_descriptors(&bare, &supervised.unwrap());
+    // PID 1 keeps only its signalfd and the listener, with its standard streams on /dev/null,
+    // once it has closed the socket it handed the listener over with as the program started.
+    let listing = "sleep 0.2; cd /proc/1/fd && for fd in *; do echo $fd $(readlink $fd); done";
+    let output = in_a_pid_namespace(command_path(), &["--via", "seccomp", "sh", "-c", listing]).output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    let held: Vec<String> =
+        text(&output.stdout).lines().map(|line| line.split_once(' ').unwrap().1.to_owned()).collect();
+    let expected = ["/dev/null", "/dev/null", "/dev/null", "anon_inode:[signalfd]", "anon_inode:seccomp notify"];
+    assert_eq!(held, expected, "{}", describe(&output));
+}
+
+/// A shell program that forks a subshell, which forks again and exits at once, leaving an orphan
+/// that execs `wire`'s client to `port` later: a double-forking daemon, reparented away from the
+/// program, which exits at once.
+fn double_forking_client(wire: &Path, port: u16) -> String {
+    let client = format!("exec {} connect 127.0.0.1 {port} </dev/null >/dev/null 2>&1", wire.display());
+    format!("( (sleep 0.5; {client}) & ); exit 0")
 }
 
 #[test]
@@ -268,10 +297,7 @@ fn a_forked_daemon_stays_covered_and_the_supervisor_ends_with_it() {
     let wire = static_wire("glibc");
     let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7401"]));
     wait_listening(&lab, &host, 7401);
-    // The program forks a subshell that forks again and exits at once, leaving an orphan that
-    // execs the client later: a double-forking daemon, reparented away from the program.
-    let daemon =
-        format!("( (sleep 0.5; exec {} connect 127.0.0.1 7401 </dev/null >/dev/null 2>&1) & ); exit 0", wire.display());
+    let daemon = double_forking_client(&wire, 7401);
     let mut command = lab.command(&host, command_path());
     command.args(["--via", "seccomp", "--idle", "20", "--", "sh", "-c", &daemon]);
     let started = command.output().unwrap();
@@ -342,64 +368,318 @@ fn the_supervisor_ignores_signals_and_only_sigkill_leaves_the_program_with_enosy
     }
 }
 
-const ADOPTS_ORPHANS: &str = "keepalive: as PID 1 or a child subreaper, the supervisor would become the program's \
-                              child and a program waiting for all its children would wait forever: put an init \
-                              such as tini in front (tini -- keepalive ...), or use --via preload\n";
+/// `program` with `arguments` as PID 1 of a new PID namespace with its own /proc: unshare's
+/// child, killed with the namespace after 10 s.
+fn in_a_pid_namespace(program: impl AsRef<std::ffi::OsStr>, arguments: &[&str]) -> Command {
+    let mut command = clean_command("timeout");
+    command.args(["-s", "KILL", "10", "unshare", "--kill-child", "--pid", "--fork", "--mount-proc"]);
+    command.arg(program).args(arguments);
+    command
+}
+
+/// The command run by a child subreaper: `python`, a command for python3, sets
+/// PR_SET_CHILD_SUBREAPER (36), which `execve` keeps, and becomes the command.
+fn as_a_subreaper(mut python: Command, arguments: &[&str]) -> Command {
+    let code = "import ctypes, os, sys\n\
+                assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0\n\
+                os.execv(sys.argv[1], sys.argv[1:])\n";
+    python.args(["-c", code]).arg(command_path()).args(arguments);
+    python
+}
+
+/// A child leading a process group, which is killed when the test ends, whether it passes or not.
+struct Group(std::process::Child);
+
+impl Group {
+    fn spawn(command: &mut Command) -> Group {
+        use std::os::unix::process::CommandExt;
+        Group(command.stdout(Stdio::piped()).process_group(0).spawn().unwrap())
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // SAFETY: kill takes plain integers; the group is the child's own.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+/// The children of `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    children.split_whitespace().filter_map(|child| child.parse().ok()).collect()
+}
+
+/// A field of `/proc/PID/status`, such as `PPid` or `NSpid`.
+fn status_field(pid: u32, name: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let line = status.lines().find_map(|line| line.strip_prefix(&format!("{name}:")));
+    line.unwrap_or_default().trim().to_owned()
+}
 
 #[test]
-fn as_pid_1_the_supervisor_is_refused_and_works_behind_an_init() {
+fn as_pid_1_the_command_is_the_programs_parent_and_supervises_it() {
     let Some(mut lab) = Lab::new("pid 1") else { return };
     let host = lab.host("h");
     let wire = static_wire("musl");
     let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7601"]));
     wait_listening(&lab, &host, 7601);
-    // An init-like program: waits for all its children until ECHILD, says so, then runs its
-    // arguments. As PID 1 the orphaned supervisor would be its child, and it would wait forever
-    // (unshare's child killed after 10 s: --kill-child).
-    let waits_for_all = "import os, sys\n\
-                         try:\n\
-                         \x20   while True: os.wait()\n\
-                         except ChildProcessError: print('done', flush=True)\n\
-                         if len(sys.argv) > 1: os.execv(sys.argv[1], sys.argv[1:])\n";
-    let python = python3();
-    let mut refused = lab.command(&host, "timeout");
-    refused.args(["-s", "KILL", "10", "unshare", "--kill-child", "--pid", "--fork", "--mount-proc"]);
-    refused.arg(command_path()).args(["--via", "seccomp", "--"]).arg(&python).args(["-c", waits_for_all]);
-    let output = refused.stdin(Stdio::null()).output().unwrap();
-    assert_eq!(output.status.code(), Some(125), "{}", describe(&output));
-    assert_eq!(text(&output.stderr), ADOPTS_ORPHANS);
-    assert_eq!(text(&output.stdout), "", "the program did not run");
-    // With an init in front (a shell as PID 1), the same program is supervised, its wait for all
-    // its children ends, and the client it runs then gets the options.
     let mut command = lab.command(&host, "unshare");
-    command.args(["--pid", "--fork", "--mount-proc", "sh", "-c", "echo init $$; \"$@\"; echo end", "init"]);
-    command.arg(command_path()).args(["--via", "seccomp", "--idle", "20", "--"]).arg(&python);
-    command.args(["-c", waits_for_all]).arg(&wire).args(["connect", "127.0.0.1", "7601"]);
-    let mut program = lab.start(&mut command);
-    program.expect("init 1", Duration::from_secs(5));
-    program.expect("done", Duration::from_secs(5));
+    command.args(["--kill-child", "--pid", "--fork", "--mount-proc"]).arg(command_path());
+    command.args(["--via", "seccomp", "--verbose", "--idle", "20", "--"]).arg(&wire);
+    let mut program = lab.start(command.args(["connect", "127.0.0.1", "7601"]));
     program.expect("connected", Duration::from_secs(5));
+    // The program is PID 2; PID 1, the supervisor, writes its --verbose lines on standard error.
+    let seen = program.output(Duration::from_millis(100)).to_vec();
+    let line = "stderr: keepalive[2]: fd 3 tcp connect(): keepalive on, idle 20s";
+    assert!(seen.iter().any(|seen| seen == line), "{seen:?}");
     server.expect("accepted", Duration::from_secs(5));
-    let rows = rows_of(&host, &wire);
-    assert!(rows.iter().filter(|row| row.starts_with("on, idle 20s")).count() == 1, "{rows:?}");
+    let client = process_with(&host, &wire, "connect");
+    let rows = established_keepalive(client);
+    assert!(rows.len() == 1 && rows[0].starts_with("on, idle 20s"), "{rows:?}");
+    // `--status` from outside the namespace finds the supervisor the program's environment names
+    // (KEEPALIVE_SUPERVISOR=1): the program's parent, PID 1 of the namespace.
+    let supervisor = supervisor_of(client);
+    assert_eq!(status_field(client, "PPid"), supervisor.to_string());
+    assert_eq!(status_field(supervisor, "Name"), "keepalive-sup");
+    let nspid = status_field(supervisor, "NSpid");
+    assert_eq!(nspid.split_whitespace().last(), Some("1"), "{nspid}");
     program.close_input();
 }
 
 #[test]
-fn as_a_child_subreaper_the_supervisor_is_refused() {
-    // PR_SET_CHILD_SUBREAPER (36) is kept across execve.
-    let code = "import ctypes, os, sys\n\
-                assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0\n\
-                os.execv(sys.argv[1], sys.argv[1:])\n";
-    let output = clean_command(python3())
-        .args(["-c", code])
-        .arg(command_path())
-        .args(["--via", "seccomp", "--", "sh", "-c", "echo ran"])
+fn as_pid_1_exit_status_is_the_programs_and_every_child_is_reaped() {
+    let exited = in_a_pid_namespace(command_path(), &["--via", "seccomp", "sh", "-c", "exit 7"]).output().unwrap();
+    assert_eq!(exited.status.code(), Some(7), "{}", describe(&exited));
+    assert_eq!(text(&exited.stderr), "", "nothing printed");
+    // PID 1 cannot die of its own signal: 128 + N, as tini gives.
+    let killed =
+        in_a_pid_namespace(command_path(), &["--via", "seccomp", "sh", "-c", "kill -TERM $$"]).output().unwrap();
+    assert_eq!(killed.status.code(), Some(128 + libc::SIGTERM), "{}", describe(&killed));
+    // A program that waits for all its children until ECHILD: the supervisor is none of them.
+    let waits_for_all = "import os\n\
+                         if os.fork() == 0: os._exit(3)\n\
+                         try:\n\
+                         \x20   while True: print('reaped', os.waitstatus_to_exitcode(os.wait()[1]), flush=True)\n\
+                         except ChildProcessError: print('done', flush=True)\n";
+    let python = python3();
+    let output =
+        in_a_pid_namespace(command_path(), &["--via", "seccomp", python.to_str().unwrap(), "-c", waits_for_all])
+            .output()
+            .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert_eq!(text(&output.stdout), "reaped 3\ndone\n", "{}", describe(&output));
+    // A double fork leaves an orphan, reparented to PID 1, which must reap it when it ends.
+    let orphans_one = "import os, sys, time\n\
+                       if os.fork() == 0:\n\
+                       \x20   if os.fork() == 0: time.sleep(0.2); os._exit(0)\n\
+                       \x20   os._exit(0)\n\
+                       os.wait()\n\
+                       time.sleep(1.5)\n\
+                       states = [open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0]\n\
+                       \x20         for p in os.listdir('/proc') if p.isdigit()]\n\
+                       print('processes', len(states), 'zombies', states.count('Z'), flush=True)\n\
+                       sys.exit(1 if 'Z' in states else 0)\n";
+    let output = in_a_pid_namespace(command_path(), &["--via", "seccomp", python.to_str().unwrap(), "-c", orphans_one])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(125), "{}", describe(&output));
-    assert_eq!(text(&output.stderr), ADOPTS_ORPHANS);
-    assert_eq!(text(&output.stdout), "");
+    assert_eq!(text(&output.stdout), "processes 2 zombies 0\n", "{}", describe(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+}
+
+#[test]
+fn as_pid_1_failures_are_the_same_line_and_exit_status() {
+    // Under a supervisor already: the child's filter gets EBUSY.
+    let mut nested = keepalive(&["--via", "seccomp", "--", "unshare", "--pid", "--fork", "--mount-proc"]);
+    let nested = nested.arg(command_path()).args(["--via", "seccomp", "true"]).output().unwrap();
+    assert_eq!(nested.status.code(), Some(125), "{}", describe(&nested));
+    assert!(text(&nested.stderr).starts_with("keepalive: this process is already under a seccomp supervisor"));
+    assert_eq!(text(&nested.stderr).lines().count(), 1, "{}", describe(&nested));
+    // seccomp() unavailable (noseccomp makes it fail with ENOSYS).
+    let noseccomp = c_program("musl", "noseccomp");
+    let command_path = command_path();
+    let arguments = [command_path.to_str().unwrap(), "--via", "seccomp", "true"];
+    let unavailable = in_a_pid_namespace(&noseccomp, &arguments).output().unwrap();
+    assert_eq!(unavailable.status.code(), Some(125), "{}", describe(&unavailable));
+    assert!(text(&unavailable.stderr).starts_with("keepalive: seccomp user notification is not available here"));
+    assert_eq!(text(&unavailable.stderr).lines().count(), 1, "{}", describe(&unavailable));
+    // A file that cannot be executed, as a shell says.
+    let refused = in_a_pid_namespace(command_path, &["--via", "seccomp", "/etc/passwd"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(126), "{}", describe(&refused));
+    assert_eq!(text(&refused.stderr), "keepalive: /etc/passwd: Permission denied\n");
+}
+
+#[test]
+fn as_pid_1_a_signal_sent_from_outside_reaches_the_program() {
+    let program = "trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done";
+    let mut command = in_a_pid_namespace(command_path(), &["--via", "seccomp", "sh", "-c", program]);
+    let mut timeout = Group::spawn(&mut command);
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(timeout.0.stdout.take().unwrap()));
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let unshare = children_of(timeout.0.id());
+    let init = unshare.first().map(|&unshare| children_of(unshare)).unwrap_or_default();
+    assert_eq!(init.len(), 1, "unshare's child: {init:?}");
+    assert_eq!(status_field(init[0], "Name"), "keepalive-sup");
+    // SAFETY: kill takes a pid and a signal number; `init` is the command this test started, still
+    // running in its namespace (the program printed `ready` and waits).
+    unsafe { libc::kill(init[0] as i32, libc::SIGTERM) };
+    let status = timeout.0.wait().unwrap();
+    assert_eq!(status.code(), Some(7), "the program's trap ran: {status:?}");
+}
+
+#[test]
+fn as_a_child_subreaper_exit_status_death_and_stop_are_the_programs() {
+    let exited =
+        as_a_subreaper(clean_command(python3()), &["--via", "seccomp", "sh", "-c", "exit 7"]).output().unwrap();
+    assert_eq!(exited.status.code(), Some(7), "{}", describe(&exited));
+    assert_eq!(text(&exited.stderr), "", "nothing printed");
+    use std::os::unix::process::ExitStatusExt;
+    let killed =
+        as_a_subreaper(clean_command(python3()), &["--via", "seccomp", "sh", "-c", "kill -QUIT $$"]).output().unwrap();
+    assert_eq!(killed.status.signal(), Some(libc::SIGQUIT), "{}", describe(&killed));
+    assert!(!killed.status.core_dumped(), "no core file of ours");
+    // Stopped with the program, continued with it; a signal sent to the command reaches it, and
+    // one not passed on leaves it running. The program gives up after 5 s.
+    let program = "trap 'echo got USR1; exit 5' USR1; kill -STOP $$; echo continued; \
+                   i=0; while [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done";
+    let mut command = as_a_subreaper(clean_command(python3()), &["--via", "seccomp", "sh", "-c", program]);
+    let mut child = Group::spawn(&mut command);
+    let pid = child.0.id() as i32;
+    let mut status = 0;
+    // SAFETY: `status` is a live c_int for waitpid to fill; with WUNTRACED it reports the stop
+    // without reaping `child`, which `wait()` still does below.
+    let stopped = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+    assert!(stopped == pid && libc::WIFSTOPPED(status), "the command stops with the program: {status:#x}");
+    assert_eq!(libc::WSTOPSIG(status), libc::SIGSTOP);
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.0.stdout.take().unwrap()));
+    // SAFETY: kill takes a pid and a signal number; `child` is not reaped yet.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    assert_eq!(lines.next().unwrap().unwrap(), "continued");
+    for signal in [libc::SIGALRM, libc::SIGRTMIN() + 1, libc::SIGUSR1] {
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, signal) };
+    }
+    assert_eq!(lines.next().unwrap().unwrap(), "got USR1");
+    assert_eq!(child.0.wait().unwrap().code(), Some(5));
+}
+
+/// What a terminal shows when `keys`, python statements, are typed at it while the command, a
+/// child subreaper, runs python3 `program` as a job of a shell with job control: the job leads a
+/// process group of its own, in the terminal's foreground, and the shell says when it stops (and
+/// in what state the program is; then it continues it, as `fg` does) and when it ends. `keys` may
+/// call `until(b'text')`, which waits until the terminal has shown `text`, and `os.write(terminal,
+/// ...)`; echo is off, and so is the flush of what was written when a key sends a signal.
+/// Bounded by `timeout`.
+fn on_a_terminal(keys: &str, program: &str) -> Output {
+    let terminal = "import ctypes, os, pty, re, signal, sys, termios, time\n\
+                    pid, terminal = pty.fork()\n\
+                    if pid == 0:\n\
+                    \x20   attributes = termios.tcgetattr(0)\n\
+                    \x20   attributes[3] = attributes[3] & ~termios.ECHO | termios.NOFLSH\n\
+                    \x20   termios.tcsetattr(0, termios.TCSANOW, attributes)\n\
+                    \x20   signal.signal(signal.SIGTTOU, signal.SIG_IGN)\n\
+                    \x20   job = os.fork()\n\
+                    \x20   if job == 0:\n\
+                    \x20       os.setpgid(0, 0)\n\
+                    \x20       os.tcsetpgrp(0, os.getpid())\n\
+                    \x20       signal.signal(signal.SIGTTOU, signal.SIG_DFL)\n\
+                    \x20       assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0\n\
+                    \x20       os.execv(sys.argv[2], sys.argv[2:])\n\
+                    \x20   while True:\n\
+                    \x20       _, status = os.waitpid(job, os.WUNTRACED)\n\
+                    \x20       if not os.WIFSTOPPED(status): break\n\
+                    \x20       children = open(f'/proc/{job}/task/{job}/children').read().split()\n\
+                    \x20       for _ in range(100):\n\
+                    \x20           states = [open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0] for p in children]\n\
+                    \x20           if 'R' not in states and 'S' not in states: break\n\
+                    \x20           time.sleep(0.02)\n\
+                    \x20       print('job stopped by', os.WSTOPSIG(status), 'program', *states, flush=True)\n\
+                    \x20       os.tcsetpgrp(0, job)\n\
+                    \x20       os.killpg(job, signal.SIGCONT)\n\
+                    \x20   print('job exited', os.waitstatus_to_exitcode(status), 'end', flush=True)\n\
+                    \x20   os._exit(0)\n\
+                    seen = b''\n\
+                    def until(text):\n\
+                    \x20   global seen\n\
+                    \x20   deadline = time.monotonic() + 5\n\
+                    \x20   while text not in seen and time.monotonic() < deadline:\n\
+                    \x20       try: seen += os.read(terminal, 1024)\n\
+                    \x20       except OSError: break\n\
+                    exec(sys.argv[1])\n\
+                    until(b' end\\r\\n')\n\
+                    print(seen.decode().replace('\\r', ''), end='')\n";
+    let python = python3();
+    let mut command = clean_command("timeout");
+    command.args(["-s", "KILL", "10"]).arg(&python).args(["-c", terminal, keys]).arg(command_path());
+    command.args(["--via", "seccomp", "--"]).arg(&python).args(["-c", program]).output().unwrap()
+}
+
+#[test]
+fn as_a_child_subreaper_ctrl_z_stops_the_job_and_fg_continues_it() {
+    let program = "import time\n\
+                   print('ready', flush=True)\n\
+                   time.sleep(1)\n\
+                   print('continued', flush=True)\n";
+    let output = on_a_terminal("until(b'ready\\r\\n'); os.write(terminal, b'\\x1a')", program);
+    let expected = format!("ready\njob stopped by {} program T\ncontinued\njob exited 0 end\n", libc::SIGTSTP);
+    assert_eq!(text(&output.stdout), expected, "{}", describe(&output));
+}
+
+#[test]
+fn as_a_child_subreaper_the_terminals_signals_are_not_passed_on_twice() {
+    // Ctrl-C once the program has left the terminal's foreground group, then a SIGINT sent to
+    // the command with kill(). Only the second may reach the program, passed on: the first the
+    // terminal sends to its whole foreground group, which the program is normally in.
+    let program = "import os, signal, time\n\
+                   got = []\n\
+                   signal.signal(signal.SIGINT, lambda *_: got.append(1))\n\
+                   foreground = os.tcgetpgrp(0) == os.getppid()\n\
+                   os.setpgid(0, 0)\n\
+                   print('ready', os.getppid(), 'in the foreground group', foreground, flush=True)\n\
+                   time.sleep(1)\n\
+                   print('interrupts', len(got), flush=True)\n\
+                   deadline = time.monotonic() + 3\n\
+                   while not got and time.monotonic() < deadline: time.sleep(0.02)\n\
+                   print('interrupts', len(got), flush=True)\n";
+    let keys = "until(b'foreground'); os.write(terminal, b'\\x03'); until(b'interrupts 0');\
+                os.kill(int(re.search(rb'ready (\\d+)', seen)[1]), signal.SIGINT)";
+    let output = on_a_terminal(keys, program);
+    let seen = text(&output.stdout);
+    let lines: Vec<&str> = seen.lines().map(|line| line.split_once(" end").map_or(line, |(line, _)| line)).collect();
+    assert_eq!(lines.len(), 4, "{}", describe(&output));
+    assert!(lines[0].starts_with("ready ") && lines[0].ends_with(" in the foreground group True"), "{seen}");
+    assert_eq!(lines[1..], ["interrupts 0", "interrupts 1", "job exited 0"], "{}", describe(&output));
+}
+
+#[test]
+fn as_a_child_subreaper_a_double_forking_daemon_stays_covered_after_the_program_exits() {
+    let Some(mut lab) = Lab::new("subreaper daemon") else { return };
+    let host = lab.host("h");
+    let wire = static_wire("glibc");
+    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7602"]));
+    wait_listening(&lab, &host, 7602);
+    let marker = format!("SUPERVISOR_TEST_MARK=subreaper-{}", std::process::id());
+    let (name, value) = marker.split_once('=').unwrap();
+    // The orphan is reparented to the command, the subreaper, until the command exits.
+    let daemon = double_forking_client(&wire, 7602);
+    let python = lab.command(&host, python3());
+    let started = as_a_subreaper(python, &["--via", "seccomp", "--idle", "20", "--", "sh", "-c", &daemon])
+        .env(name, value)
+        .output()
+        .unwrap();
+    assert_eq!(started.status.code(), Some(0), "{}", describe(&started));
+    server.expect("accepted", Duration::from_secs(5));
+    let client = process_with(&host, &wire, "connect");
+    let rows = established_keepalive(client);
+    assert!(rows.len() == 1 && rows[0].starts_with("on, idle 20s"), "{rows:?}");
+    let left = supervisors_marked(&marker);
+    assert_eq!(left.len(), 1, "one supervisor left for the daemon: {left:?}");
+    // SAFETY: kill takes a pid and a signal number; `client` is the daemon found in the lab's
+    // namespace, not this process.
+    unsafe { libc::kill(client as i32, libc::SIGKILL) };
+    let ended = wait_for(Duration::from_secs(5), || (!alive(left[0])).then_some(()));
+    assert!(ended.is_some(), "the supervisor left behind ends with the daemon");
 }
 
 #[test]

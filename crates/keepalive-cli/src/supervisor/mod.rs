@@ -8,10 +8,12 @@
 //! continue and the terminal are the program's own with nothing in between. The supervisor is a
 //! separate process started first (so that it is not under the filter itself), in its own
 //! session so that no signal for the program's job reaches it; it serves until no process under
-//! the filter is left. As PID 1 or a child subreaper this command does not start it: the
-//! orphaned supervisor would become the program's child. See docs/supervisor.md.
+//! the filter is left. As PID 1 or a child subreaper, where that orphaned supervisor would become
+//! the program's child, this command stays the program's parent instead, as an init does
+//! (`init.rs`). See docs/supervisor.md.
 
 mod filter;
+mod init;
 mod serve;
 mod trapped;
 
@@ -35,16 +37,9 @@ const SUPERVISOR_NAME_C: &CStr = c"keepalive-sup";
 /// Exit status when the supervisor cannot be set up: the program did not run.
 pub const NOT_SUPERVISED: u8 = 125;
 
-/// Runs `path` under the supervisor; returns only on failure, with the exit status to give.
+/// Runs `path` under the supervisor; returns only on failure, with the exit status to give, or,
+/// where this process stays the program's parent, once the program has ended, with its status.
 pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings, verbose: bool) -> u8 {
-    if adopts_orphans() {
-        eprintln!(
-            "keepalive: as PID 1 or a child subreaper, the supervisor would become the program's child and a \
-             program waiting for all its children would wait forever: put an init such as tini in front \
-             (tini -- keepalive ...), or use --via preload"
-        );
-        return NOT_SUPERVISED;
-    }
     if let Some(release) = kernel_release().filter(|release| too_old(release)) {
         eprintln!(
             "keepalive: Linux {release} is too old for the supervisor, which needs 5.8 (pidfd_getfd, and \
@@ -53,6 +48,9 @@ pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings
         return NOT_SUPERVISED;
     }
     let program = filter::program(settings.force);
+    if adopts_orphans() {
+        return init::run(path, name, arguments, &program, settings, verbose);
+    }
     let (ours, theirs) = match socket_pair() {
         Ok(pair) => pair,
         Err(error) => {
@@ -77,6 +75,12 @@ pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings
     // The program's children are not covered by it; see docs/supervisor.md.
     // SAFETY: prctl with integer arguments; without Yama it fails harmlessly.
     unsafe { libc::prctl(libc::PR_SET_PTRACER, supervisor as libc::c_ulong, 0, 0, 0) };
+    execute(path, name, arguments, supervisor)
+}
+
+/// Replaces this process with the program, `supervisor` named in its environment; returns only
+/// on failure, with the exit status a shell would give.
+fn execute(path: &Path, name: &OsStr, arguments: &[OsString], supervisor: libc::pid_t) -> u8 {
     let marker = (OsString::from(SUPERVISOR_VARIABLE), OsString::from(supervisor.to_string()));
     let environment: Vec<OsString> = std::env::vars_os()
         .filter(|(name, _)| name != SUPERVISOR_VARIABLE)
@@ -164,26 +168,32 @@ fn start_supervisor(channel: OwnedFd, commands_end: &OwnedFd, settings: Settings
 /// The supervisor process: takes the listener, says it has it, and serves. Never returns.
 fn supervise(channel: OwnedFd, settings: Settings, verbose: bool) -> ! {
     let user_stderr = serve::identity(2);
-    detach(verbose);
-    close_all_above_2_but(channel.as_raw_fd());
+    let_go_of_the_programs_files(verbose);
+    ignore_signals();
+    close_all_above_2_but(&[channel.as_raw_fd()]);
     let listener = receive_listener(&channel);
     if let Some(listener) = listener {
-        // The program may start once the listener is safe here; it learns the supervisor's PID.
-        // SAFETY: getpid cannot fail.
-        let pid = unsafe { libc::getpid() }.to_ne_bytes();
-        // SAFETY: send reads 4 bytes from a valid buffer.
-        unsafe { libc::send(channel.as_raw_fd(), pid.as_ptr().cast(), pid.len(), libc::MSG_NOSIGNAL) };
+        acknowledge(&channel);
         drop(channel);
-        serve::serve(listener, trapped::Plan::new(settings), verbose, user_stderr);
+        serve::Server::new(listener, trapped::Plan::new(settings), verbose, user_stderr).serve_until(None);
     }
     // SAFETY: ends this process without running the command's exit code.
     unsafe { libc::_exit(0) }
 }
 
+/// Says that the listener is safe here, so that the program may start, and gives this process's
+/// ID, which `hand_over` returns.
+fn acknowledge(channel: &OwnedFd) {
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() }.to_ne_bytes();
+    // SAFETY: send reads 4 bytes from a valid buffer.
+    unsafe { libc::send(channel.as_raw_fd(), pid.as_ptr().cast(), pid.len(), libc::MSG_NOSIGNAL) };
+}
+
 /// Lets go of what the supervisor must not hold: the program's standard input and output (a
 /// reader of a pipe would wait for this process too), its error output unless `--verbose`
-/// writes there, and its working directory. No signal can end it, short of SIGKILL.
-fn detach(verbose: bool) {
+/// writes there, and its working directory; and takes the supervisor's name.
+fn let_go_of_the_programs_files(verbose: bool) {
     // SAFETY: plain system calls on this process's own state.
     unsafe {
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
@@ -197,18 +207,31 @@ fn detach(verbose: bool) {
         }
         libc::chdir(c"/".as_ptr());
         libc::prctl(libc::PR_SET_NAME, SUPERVISOR_NAME_C.as_ptr());
-        for signal in 1..libc::SIGRTMAX() {
-            if signal != libc::SIGKILL && signal != libc::SIGSTOP {
-                libc::signal(signal, libc::SIG_IGN);
-            }
+    }
+}
+
+/// No signal can end the supervisor, short of SIGKILL.
+fn ignore_signals() {
+    for signal in 1..libc::SIGRTMAX() {
+        if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+            // SAFETY: ignoring a signal has no preconditions.
+            unsafe { libc::signal(signal, libc::SIG_IGN) };
         }
     }
 }
 
 /// Closes every descriptor the command had when it forked, but 0, 1, 2 and `keep`: a pipe, lock
 /// or readiness descriptor given to the program must close when the program closes it.
-fn close_all_above_2_but(keep: RawFd) {
-    let ranges = [(3, keep - 1), (keep + 1, RawFd::MAX)];
+fn close_all_above_2_but(keep: &[RawFd]) {
+    let mut kept = keep.to_vec();
+    kept.sort_unstable();
+    let mut ranges = Vec::new();
+    let mut first = 3;
+    for fd in kept.into_iter().filter(|&fd| fd >= 3) {
+        ranges.push((first, fd - 1));
+        first = fd + 1;
+    }
+    ranges.push((first, RawFd::MAX));
     for (first, last) in ranges.into_iter().filter(|(first, last)| first <= last) {
         // SAFETY: close_range (Linux 5.9) closes descriptors of this process only.
         if unsafe { libc::syscall(libc::SYS_close_range, first as u32, last as u32, 0) } == 0 {
@@ -286,6 +309,9 @@ pub fn supervision(pid: u32) -> Option<(u32, bool)> {
     if !status.lines().any(|line| line.split_whitespace().eq(["Seccomp:", "2"])) {
         return None;
     }
+    let Some(supervisor) = seen_from_here(pid, supervisor) else {
+        return Some((supervisor, false));
+    };
     // `/proc/PID/stat`: `PID (comm) STATE ...`; a killed supervisor may linger as a zombie.
     let stat = std::fs::read_to_string(format!("/proc/{supervisor}/stat")).unwrap_or_default();
     let alive = stat
@@ -293,6 +319,29 @@ pub fn supervision(pid: u32) -> Option<(u32, bool)> {
         .and_then(|(_, rest)| rest.rsplit_once(") "))
         .is_some_and(|(comm, state)| comm == SUPERVISOR_NAME && !state.starts_with(['Z', 'X']));
     Some((supervisor, alive))
+}
+
+/// The ID here of the process that process `pid`'s PID namespace calls `id`, which differ when
+/// `pid` is in another namespace (a container's, whose PID 1 may be the supervisor); `None` when
+/// no process here is that one. Without the right to read the namespaces, `id`.
+fn seen_from_here(pid: u32, id: u32) -> Option<u32> {
+    let namespace_of = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let (Some(namespace), Some(ours)) = (namespace_of(&pid.to_string()), namespace_of("self")) else {
+        return Some(id);
+    };
+    if namespace == ours {
+        return Some(id);
+    }
+    // `NSpid:` lists a process's ID in each namespace from ours down to its own.
+    let own_id = |candidate: u32| {
+        let status = std::fs::read_to_string(format!("/proc/{candidate}/status")).ok()?;
+        let line = status.lines().find(|line| line.starts_with("NSpid:"))?;
+        line.split_whitespace().last()?.parse::<u32>().ok()
+    };
+    let in_namespace = |candidate: u32| namespace_of(&candidate.to_string()).as_ref() == Some(&namespace);
+    let entries = std::fs::read_dir("/proc").ok()?;
+    let pids = entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok());
+    pids.into_iter().find(|&candidate| own_id(candidate) == Some(id) && in_namespace(candidate))
 }
 
 /// For `keepalive --status PID`: the line saying the process is supervised, or was.

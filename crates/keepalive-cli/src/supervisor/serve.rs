@@ -46,37 +46,78 @@ pub fn identity(fd: RawFd) -> Option<FileIdentity> {
     (unsafe { libc::fstat(fd, &raw mut stat) } == 0).then_some((stat.st_dev, stat.st_ino))
 }
 
-/// Serves notifications on `listener` until no process uses the filter any more. `user_stderr`
-/// is the file the command's standard error was when it started.
-pub fn serve(listener: OwnedFd, mut plan: Plan, verbose: bool, user_stderr: Option<FileIdentity>) {
-    let listener = listener.as_raw_fd();
-    // SAFETY: an ioctl with a u64 flag word; an older kernel refuses it and nothing changes.
-    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, SYNC_WAKE_UP) };
-    let mut buffers = Buffers::new();
-    loop {
-        let mut poll = libc::pollfd { fd: listener, events: libc::POLLIN, revents: 0 };
-        // SAFETY: one pollfd, waited on without a time limit.
-        let ready = unsafe { libc::poll(&raw mut poll, 1, -1) };
-        if ready < 0 {
-            continue;
+/// Why `Server::serve_until` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Every process under the filter has ended.
+    HungUp,
+    /// The other descriptor given has something to read.
+    Readable,
+}
+
+/// The listener and what serving it needs.
+pub struct Server {
+    listener: OwnedFd,
+    plan: Plan,
+    verbose: bool,
+    /// The file the command's standard error was when it started.
+    user_stderr: Option<FileIdentity>,
+    buffers: Buffers,
+}
+
+impl Server {
+    pub fn new(listener: OwnedFd, plan: Plan, verbose: bool, user_stderr: Option<FileIdentity>) -> Server {
+        // SAFETY: an ioctl with a u64 flag word; an older kernel refuses it and nothing changes.
+        unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, SYNC_WAKE_UP) };
+        Server { listener, plan, verbose, user_stderr, buffers: Buffers::new() }
+    }
+
+    pub fn listener(&self) -> RawFd {
+        self.listener.as_raw_fd()
+    }
+
+    /// Serves notifications until no process uses the filter any more, or until `other`, if
+    /// given, has something to read (after the notification that came with it, if any).
+    pub fn serve_until(&mut self, other: Option<RawFd>) -> Stop {
+        let listener = self.listener.as_raw_fd();
+        let mut polled = [
+            libc::pollfd { fd: listener, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: other.unwrap_or(-1), events: libc::POLLIN, revents: 0 },
+        ];
+        loop {
+            // SAFETY: two pollfds (a negative descriptor is skipped), waited on without a time limit.
+            if unsafe { libc::poll(polled.as_mut_ptr(), 2, -1) } < 0 {
+                continue;
+            }
+            let [notified, readable] = polled.map(|poll| poll.revents);
+            if notified & libc::POLLIN != 0 {
+                self.serve_one();
+            } else if notified & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+                return Stop::HungUp;
+            }
+            if readable & libc::POLLIN != 0 {
+                return Stop::Readable;
+            }
         }
-        if poll.revents & libc::POLLIN == 0 && poll.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
-            // Every process under the filter has ended.
-            return;
-        }
+    }
+
+    /// Receives one notification and answers it.
+    fn serve_one(&mut self) {
+        let listener = self.listener.as_raw_fd();
+        let buffers = &mut self.buffers;
         buffers.notification.fill(0);
         // SAFETY: the buffer is zeroed and at least as large as the kernel's seccomp_notif.
         if unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, buffers.notification.as_mut_ptr()) } < 0 {
             // ENOENT: the caller was interrupted or ended before the notification was read.
-            continue;
+            return;
         }
         // SAFETY: the kernel wrote a seccomp_notif at the start of the buffer.
         let notification = unsafe { std::ptr::read(buffers.notification.as_ptr().cast::<libc::seccomp_notif>()) };
         let answer = if libc::c_long::from(notification.data.nr) == libc::SYS_io_uring_setup {
-            warn_about_io_uring(notification.pid, &mut plan, verbose, user_stderr);
+            warn_about_io_uring(notification.pid, &mut self.plan, self.verbose, self.user_stderr);
             Answer::Continue
         } else {
-            handle(listener, &notification, &mut plan, verbose)
+            handle(listener, &notification, &mut self.plan, self.verbose)
         };
         respond(listener, notification.id, answer, buffers.response_size);
     }

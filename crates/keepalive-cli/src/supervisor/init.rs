@@ -1,0 +1,318 @@
+//! As PID 1 of a PID namespace or a child subreaper, orphans in this process's tree come to it,
+//! and after `execve` they would come to the program: the detached supervisor among them, which a
+//! program that waits for all its children would wait for forever. There this command stays the
+//! program's parent instead, as an init such as tini does: the child installs the filter, hands
+//! the listener over and becomes the program; this process serves the listener, passes signals
+//! on, reaps every child, and ends as the program ends.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+use keepalive_config::Settings;
+
+use super::serve::{self, FileIdentity, Server, Stop};
+use super::trapped::Plan;
+use crate::launch;
+
+/// Signals sent to this process that it passes on to the program.
+const FORWARDED: [libc::c_int; 8] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCONT,
+];
+
+/// Signals whose disposition stays: the stops of job control, which stop this process with the
+/// program's job (the kernel drops them for PID 1), and faults, which are this process's own.
+const UNTOUCHED: [libc::c_int; 12] = [
+    libc::SIGKILL,
+    libc::SIGSTOP,
+    libc::SIGTSTP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGABRT,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGSEGV,
+    libc::SIGSYS,
+];
+
+/// Runs `path` as this process's child under the filter `program`, and supervises it; returns
+/// the exit status to give: the program's, or 125 when the supervisor cannot be set up.
+pub fn run(
+    path: &Path,
+    name: &OsStr,
+    arguments: &[OsString],
+    program: &[libc::sock_filter],
+    settings: Settings,
+    verbose: bool,
+) -> u8 {
+    let user_stderr = serve::identity(2);
+    let (original, signals) = match take_signals() {
+        Ok(taken) => taken,
+        Err(error) => return cannot_start(&error),
+    };
+    let (ours, theirs) = match super::socket_pair() {
+        Ok(pair) => pair,
+        Err(error) => {
+            original.restore();
+            return cannot_start(&error);
+        }
+    };
+    // SAFETY: this process has one thread, so the child may run ordinary code.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        let error = io::Error::last_os_error();
+        original.restore();
+        return cannot_start(&error);
+    }
+    if child == 0 {
+        drop((ours, signals));
+        original.restore();
+        let status = start_program(theirs, program, path, name, arguments);
+        // SAFETY: ends the child without running the command's exit code.
+        unsafe { libc::_exit(i32::from(status)) }
+    }
+    drop(theirs);
+    supervise(child, ours, signals, Plan::new(settings), verbose, user_stderr)
+}
+
+fn cannot_start(error: &io::Error) -> u8 {
+    eprintln!("keepalive: cannot start the supervisor: {}", launch::without_error_number(error));
+    super::NOT_SUPERVISED
+}
+
+/// The signal mask and dispositions the command started with, which the program gets back.
+struct Original {
+    mask: libc::sigset_t,
+    dispositions: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+impl Original {
+    fn restore(&self) {
+        for (signal, action) in &self.dispositions {
+            // SAFETY: puts back an action sigaction returned.
+            unsafe { libc::sigaction(*signal, action, std::ptr::null_mut()) };
+        }
+        // SAFETY: sets the mask sigprocmask returned.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.mask, std::ptr::null_mut()) };
+    }
+}
+
+/// Blocks the signals to pass on and SIGCHLD, which the returned signalfd reads (blocked, they
+/// are queued for PID 1 too, which the kernel spares the default action of any other), and ignores
+/// every other signal that would end this process and so leave the program without a supervisor.
+/// SIGCHLD gets its default action: ignored, the kernel would reap children before `waitpid`.
+fn take_signals() -> io::Result<(Original, OwnedFd)> {
+    // SAFETY: sigset_t is plain data that sigemptyset initialises.
+    let (mut blocked, mut mask): (libc::sigset_t, libc::sigset_t) = unsafe { std::mem::zeroed() };
+    // SAFETY: the set is a valid sigset_t.
+    unsafe { libc::sigemptyset(&raw mut blocked) };
+    for signal in FORWARDED.into_iter().chain([libc::SIGCHLD]) {
+        // SAFETY: as above; every signal here is valid.
+        unsafe { libc::sigaddset(&raw mut blocked, signal) };
+    }
+    // SAFETY: blocks the set and writes the old mask into `mask`.
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &blocked, &raw mut mask) };
+    let ignorable = |signal: &libc::c_int| !UNTOUCHED.contains(signal) && !FORWARDED.contains(signal);
+    let dispositions = (1..=libc::SIGRTMAX())
+        .filter(ignorable)
+        .filter_map(|signal| {
+            let handler = if signal == libc::SIGCHLD { libc::SIG_DFL } else { libc::SIG_IGN };
+            // SAFETY: all-zero is a valid sigaction (no flags, empty mask), and so is the old
+            // one sigaction writes; the C library refuses the signals it keeps for itself.
+            unsafe {
+                let (mut new, mut old): (libc::sigaction, libc::sigaction) = std::mem::zeroed();
+                new.sa_sigaction = handler;
+                (libc::sigaction(signal, &new, &raw mut old) == 0).then_some((signal, old))
+            }
+        })
+        .collect();
+    let original = Original { mask, dispositions };
+    // SAFETY: a new descriptor reading the blocked signals.
+    let signals = unsafe { libc::signalfd(-1, &blocked, libc::SFD_CLOEXEC) };
+    if signals < 0 {
+        let error = io::Error::last_os_error();
+        original.restore();
+        return Err(error);
+    }
+    // SAFETY: the descriptor is new and ours.
+    Ok((original, unsafe { OwnedFd::from_raw_fd(signals) }))
+}
+
+/// In the child: installs the filter, hands the listener to the parent, and becomes the program.
+/// Returns only on failure, with the exit status to give after one line saying why.
+fn start_program(
+    channel: OwnedFd,
+    program: &[libc::sock_filter],
+    path: &Path,
+    name: &OsStr,
+    arguments: &[OsString],
+) -> u8 {
+    match super::install_filter(program).and_then(|listener| super::hand_over(&channel, listener)) {
+        Ok(supervisor) => {
+            drop(channel);
+            super::execute(path, name, arguments, supervisor)
+        }
+        Err(problem) => {
+            eprintln!("keepalive: {problem}");
+            super::NOT_SUPERVISED
+        }
+    }
+}
+
+/// In the parent: takes the listener and serves it until the program ends, reaping every child and
+/// passing signals on; returns the exit status to give.
+fn supervise(
+    program: libc::pid_t,
+    channel: OwnedFd,
+    signals: OwnedFd,
+    plan: Plan,
+    verbose: bool,
+    user_stderr: Option<FileIdentity>,
+) -> u8 {
+    // SAFETY: getpid cannot fail.
+    let init = unsafe { libc::getpid() } == 1;
+    super::close_all_above_2_but(&[channel.as_raw_fd(), signals.as_raw_fd()]);
+    let Some(listener) = super::receive_listener(&channel) else {
+        // The child could not install the filter, and said why.
+        let mut status = 0;
+        // SAFETY: waits for the child, writing its status into `status`.
+        unsafe { libc::waitpid(program, &raw mut status, 0) };
+        return exit_status(status);
+    };
+    super::let_go_of_the_programs_files(verbose);
+    super::acknowledge(&channel);
+    drop(channel);
+    let mut server = Server::new(listener, plan, verbose, user_stderr);
+    let mut serving = true;
+    loop {
+        if serving {
+            serving = server.serve_until(Some(signals.as_raw_fd())) == Stop::Readable;
+        }
+        let Some(signal) = next_signal(&signals) else { continue };
+        let number = signal.ssi_signo as libc::c_int;
+        if number == libc::SIGCHLD {
+            let Some(status) = reap_children(program) else { continue };
+            if !libc::WIFSTOPPED(status) {
+                return end_like_the_program(status, server, init);
+            }
+            if !init {
+                stop_like_the_program(libc::WSTOPSIG(status));
+            }
+        } else if signal.ssi_code != libc::SI_KERNEL {
+            // SI_KERNEL: the terminal signalled its foreground process group, the program included.
+            // SAFETY: kill takes a pid and a signal number; the program is this process's child,
+            // not yet reaped, so its ID is still its own.
+            unsafe { libc::kill(program, number) };
+        }
+    }
+}
+
+/// The next signal the signalfd has, if it gives one.
+fn next_signal(signals: &OwnedFd) -> Option<libc::signalfd_siginfo> {
+    // SAFETY: all-zero is a valid signalfd_siginfo.
+    let mut signal: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = size_of::<libc::signalfd_siginfo>();
+    // SAFETY: reads at most `size` bytes into `signal`.
+    let read = unsafe { libc::read(signals.as_raw_fd(), (&raw mut signal).cast(), size) };
+    (read == size as isize).then_some(signal)
+}
+
+/// Reaps every child that has ended, orphans reparented to this process included; returns the
+/// program's wait status if it ended or stopped.
+fn reap_children(program: libc::pid_t) -> Option<libc::c_int> {
+    let mut programs = None;
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes the child's status into `status`.
+        let pid = unsafe { libc::waitpid(-1, &raw mut status, libc::WNOHANG | libc::WUNTRACED) };
+        if pid <= 0 {
+            return programs;
+        }
+        if pid == program {
+            programs = Some(status);
+        }
+    }
+}
+
+/// Stops this process with the signal that stopped the program, so that the shell that started
+/// this process sees the job stopped; SIGCONT, passed on, continues the program.
+fn stop_like_the_program(signal: libc::c_int) {
+    // SAFETY: raise takes a signal number; the stop signals are neither blocked nor handled here.
+    unsafe { libc::raise(signal) };
+}
+
+/// Once the program has ended with `status`: leaves a supervisor for processes still under the
+/// filter, and returns the exit status to give, or, for a program a signal ended, dies of that
+/// signal; PID 1, which the kernel does not let die of its own signals, exits with 128 + N.
+fn end_like_the_program(status: libc::c_int, server: Server, init: bool) -> u8 {
+    if !init && processes_remain(&server) {
+        leave_a_supervisor(server);
+    }
+    if libc::WIFSIGNALED(status) && !init {
+        die_of(libc::WTERMSIG(status));
+    }
+    exit_status(status)
+}
+
+/// The exit status a shell shows for a wait status: the exit code, or 128 + N for signal N.
+fn exit_status(status: libc::c_int) -> u8 {
+    if libc::WIFSIGNALED(status) {
+        128u8.saturating_add(libc::WTERMSIG(status) as u8)
+    } else {
+        libc::WEXITSTATUS(status) as u8
+    }
+}
+
+/// Whether processes are still under the filter, such as a daemon the program started: the
+/// kernel hangs the listener up once the last one has ended and been reaped.
+fn processes_remain(server: &Server) -> bool {
+    let mut poll = libc::pollfd { fd: server.listener(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one pollfd, not waited on.
+    let polled = unsafe { libc::poll(&raw mut poll, 1, 0) };
+    polled >= 0 && poll.revents & libc::POLLHUP == 0
+}
+
+/// Forks a supervisor that serves the listener until no process is left under the filter,
+/// detached as the one the command starts when it does not adopt orphans.
+fn leave_a_supervisor(mut server: Server) {
+    // SAFETY: this process has one thread, so the child may run ordinary code.
+    if unsafe { libc::fork() } != 0 {
+        return;
+    }
+    // SAFETY: setsid and sigprocmask change this process's own state; the set is initialised.
+    unsafe {
+        libc::setsid();
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut none);
+        super::ignore_signals();
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+    super::close_all_above_2_but(&[server.listener()]);
+    server.serve_until(None);
+    // SAFETY: ends this process without running the command's exit code.
+    unsafe { libc::_exit(0) }
+}
+
+/// Ends this process by `signal`, as the program ended, without a core file of ours.
+fn die_of(signal: libc::c_int) {
+    // SAFETY: plain system calls on this process's own state; the set is initialised.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        libc::signal(signal, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut set);
+        libc::sigaddset(&raw mut set, signal);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(signal);
+    }
+}
