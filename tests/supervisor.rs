@@ -339,6 +339,8 @@ fn the_supervisor_ignores_signals_and_only_sigkill_leaves_the_program_with_enosy
             libc::SIGALRM,
             libc::SIGPIPE,
             libc::SIGTSTP,
+            libc::SIGRTMIN(),
+            libc::SIGRTMAX(),
         ];
         for signal in signals {
             // SAFETY: kill takes a pid and a signal number and touches no memory of ours;

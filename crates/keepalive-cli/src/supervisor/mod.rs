@@ -212,7 +212,7 @@ fn let_go_of_the_programs_files(verbose: bool) {
 
 /// No signal can end the supervisor, short of SIGKILL.
 fn ignore_signals() {
-    for signal in 1..libc::SIGRTMAX() {
+    for signal in 1..=libc::SIGRTMAX() {
         if signal != libc::SIGKILL && signal != libc::SIGSTOP {
             // SAFETY: ignoring a signal has no preconditions.
             unsafe { libc::signal(signal, libc::SIG_IGN) };
