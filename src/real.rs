@@ -54,26 +54,34 @@ impl<F: Copy> Real<F> {
     fn resolve(&self) -> F {
         // SAFETY: `F` is a pointer-sized function pointer type (checked in `new`).
         let fallback = unsafe { core::mem::transmute_copy::<F, usize>(&self.fallback) };
-        let found = dlsym().map_or(fallback, |dlsym| {
-            let saved = crate::errno::Saved::now();
-            // SAFETY: a NUL-terminated name; RTLD_NEXT searches the objects loaded after us.
-            let address = unsafe { dlsym(libc::RTLD_NEXT, self.name.as_ptr()) } as usize;
-            saved.restore();
-            if address == UNRESOLVED {
-                crate::config::when_noted("dlsym()", |plan| {
-                    if plan.debug {
-                        crate::log::calling_the_kernel(self.name);
-                    }
-                });
-                return fallback;
-            }
-            address
-        });
-        // Two threads resolving at once found the same address.
-        self.address.store(found, Ordering::Release);
+        let found = look_up(self.name, fallback, &self.address);
         // SAFETY: as in `resolved`.
         unsafe { core::mem::transmute_copy::<usize, F>(&found) }
     }
+}
+
+/// Finds `name` with `dlsym`, or takes `fallback`, and stores it in `address`. Not generic: one
+/// copy serves every function.
+#[inline(never)]
+fn look_up(name: &CStr, fallback: usize, address: &AtomicUsize) -> usize {
+    let found = dlsym().map_or(fallback, |dlsym| {
+        let saved = crate::errno::Saved::now();
+        // SAFETY: a NUL-terminated name; RTLD_NEXT searches the objects loaded after us.
+        let found = unsafe { dlsym(libc::RTLD_NEXT, name.as_ptr()) } as usize;
+        saved.restore();
+        if found == UNRESOLVED {
+            crate::config::when_noted("dlsym()", |plan| {
+                if plan.debug {
+                    crate::log::calling_the_kernel(name);
+                }
+            });
+            return fallback;
+        }
+        found
+    });
+    // Two threads resolving at once found the same address.
+    address.store(found, Ordering::Release);
+    found
 }
 
 type DlsymFn = unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_void;

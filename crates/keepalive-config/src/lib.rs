@@ -184,6 +184,29 @@ pub const NAMES: [&CStr; 25] = {
     names
 };
 
+/// Whether `name` is one of `NAMES`. Asked of each variable in turn, so that the preloaded
+/// library, which needs the variables anyway, carries no table of names (and its relocations).
+pub fn is_name(name: &[u8]) -> bool {
+    ENABLED.has_name(name)
+        || IDLE.has_name(name)
+        || INTERVAL.has_name(name)
+        || COUNT.has_name(name)
+        || USER_TIMEOUT.has_name(name)
+        || DEBUG.has_name(name)
+        || FORCE.has_name(name)
+        || SIDE.has_name(name)
+        || ONLY.has_name(name)
+        || SKIP.has_name(name)
+}
+
+impl Variable {
+    #[inline(never)]
+    fn has_name(&self, name: &[u8]) -> bool {
+        let is = |known: &CStr| known.to_bytes() == name;
+        is(self.name) || self.alias.is_some_and(is) || self.legacy.iter().copied().any(is)
+    }
+}
+
 /// Which connections get keepalive: those the program connects, accepts, or both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
@@ -284,6 +307,15 @@ pub enum Problem<'a> {
 pub fn from_env<'a>(
     mut lookup: impl FnMut(&'static CStr) -> Option<&'a [u8]>,
     mut report: impl FnMut(Problem<'a>),
+) -> Settings {
+    read_all(&mut lookup, &mut report)
+}
+
+/// `from_env` compiled once, here, as this crate is (small: see the workspace's profiles),
+/// rather than once for each caller's closures in the caller's crate.
+fn read_all<'a>(
+    lookup: &mut dyn FnMut(&'static CStr) -> Option<&'a [u8]>,
+    report: &mut dyn FnMut(Problem<'a>),
 ) -> Settings {
     let mut read = |variable: &Variable| -> Option<u32> {
         let mut parse = |name: &'static CStr, legacy: bool| {
