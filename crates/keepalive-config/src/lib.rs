@@ -217,11 +217,12 @@ pub enum Side {
 
 impl Side {
     pub fn parse(text: &[u8]) -> Option<Side> {
-        let text = text.trim_ascii();
-        [(&b"both"[..], Side::Both), (b"client", Side::Client), (b"server", Side::Server)]
-            .into_iter()
-            .find(|(word, _)| text.eq_ignore_ascii_case(word))
-            .map(|(_, side)| side)
+        match value::lowercase::<6>(text.trim_ascii())?.as_slice() {
+            b"both\0\0" => Some(Side::Both),
+            b"client" => Some(Side::Client),
+            b"server" => Some(Side::Server),
+            _ => None,
+        }
     }
 
     pub fn name(self) -> &'static str {

@@ -5,16 +5,25 @@
 
 /// `on`/`1`/`yes`/`true` or `off`/`0`/`no`/`false`, in any case.
 pub fn parse_switch(text: &[u8]) -> Option<bool> {
-    let text = text.trim_ascii();
-    const ON: [&[u8]; 4] = [b"on", b"1", b"yes", b"true"];
-    const OFF: [&[u8]; 4] = [b"off", b"0", b"no", b"false"];
-    if ON.iter().any(|word| text.eq_ignore_ascii_case(word)) {
-        Some(true)
-    } else if OFF.iter().any(|word| text.eq_ignore_ascii_case(word)) {
-        Some(false)
-    } else {
-        None
+    // Matched as code, not looked up in a table of words: a table of slices costs the preloaded
+    // library a relocation for each word at every load.
+    match lowercase::<5>(text.trim_ascii())?.as_slice() {
+        b"on\0\0\0" | b"1\0\0\0\0" | b"yes\0\0" | b"true\0" => Some(true),
+        b"off\0\0" | b"0\0\0\0\0" | b"no\0\0\0" | b"false" => Some(false),
+        _ => None,
     }
+}
+
+/// `text` in lower case, padded with NULs to `N` bytes; `None` if longer, or if it holds a NUL.
+pub(crate) fn lowercase<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+    let mut lower = [0; N];
+    if text.len() > N || text.contains(&0) {
+        return None;
+    }
+    for (into, byte) in lower.iter_mut().zip(text) {
+        *into = byte.to_ascii_lowercase();
+    }
+    Some(lower)
 }
 
 /// A duration in milliseconds: a bare whole number of seconds (`20`), or one or more terms of a
@@ -59,8 +68,13 @@ fn parse_digits(digits: &[u8]) -> Option<u64> {
 }
 
 fn unit_ms(unit: &[u8]) -> Option<u64> {
-    const UNITS: [(&[u8], u64); 4] = [(b"ms", 1), (b"s", 1000), (b"m", 60_000), (b"h", 3_600_000)];
-    UNITS.iter().find(|(name, _)| unit.eq_ignore_ascii_case(name)).map(|&(_, ms)| ms)
+    match lowercase::<2>(unit)?.as_slice() {
+        b"ms" => Some(1),
+        b"s\0" => Some(1000),
+        b"m\0" => Some(60_000),
+        b"h\0" => Some(3_600_000),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
