@@ -217,8 +217,8 @@ pub enum Side {
 
 impl Side {
     pub fn parse(text: &[u8]) -> Option<Side> {
-        match value::lowercase::<6>(text.trim_ascii())?.as_slice() {
-            b"both\0\0" => Some(Side::Both),
+        match value::lowercase(text.trim_ascii(), &mut [0; 6])? {
+            b"both" => Some(Side::Both),
             b"client" => Some(Side::Client),
             b"server" => Some(Side::Server),
             _ => None,

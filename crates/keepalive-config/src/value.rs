@@ -7,19 +7,16 @@
 pub fn parse_switch(text: &[u8]) -> Option<bool> {
     // Matched as code, not looked up in a table of words: a table of slices costs the preloaded
     // library a relocation for each word at every load.
-    match lowercase::<5>(text.trim_ascii())?.as_slice() {
-        b"on\0\0\0" | b"1\0\0\0\0" | b"yes\0\0" | b"true\0" => Some(true),
-        b"off\0\0" | b"0\0\0\0\0" | b"no\0\0\0" | b"false" => Some(false),
+    match lowercase(text.trim_ascii(), &mut [0; 5])? {
+        b"on" | b"1" | b"yes" | b"true" => Some(true),
+        b"off" | b"0" | b"no" | b"false" => Some(false),
         _ => None,
     }
 }
 
-/// `text` in lower case, padded with NULs to `N` bytes; `None` if longer, or if it holds a NUL.
-pub(crate) fn lowercase<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
-    let mut lower = [0; N];
-    if text.len() > N || text.contains(&0) {
-        return None;
-    }
+/// `text` in lower case, in `buffer`; `None` if it does not fit.
+pub(crate) fn lowercase<'a>(text: &[u8], buffer: &'a mut [u8]) -> Option<&'a [u8]> {
+    let lower = buffer.get_mut(..text.len())?;
     for (into, byte) in lower.iter_mut().zip(text) {
         *into = byte.to_ascii_lowercase();
     }
@@ -68,11 +65,11 @@ fn parse_digits(digits: &[u8]) -> Option<u64> {
 }
 
 fn unit_ms(unit: &[u8]) -> Option<u64> {
-    match lowercase::<2>(unit)?.as_slice() {
+    match lowercase(unit, &mut [0; 2])? {
         b"ms" => Some(1),
-        b"s\0" => Some(1000),
-        b"m\0" => Some(60_000),
-        b"h\0" => Some(3_600_000),
+        b"s" => Some(1000),
+        b"m" => Some(60_000),
+        b"h" => Some(3_600_000),
         _ => None,
     }
 }
