@@ -312,15 +312,24 @@ pub fn from_env<'a>(
     read_all(&mut lookup, &mut report)
 }
 
+/// `FnMut` for `read_all`, through a trait of one method: a `dyn FnMut` would also carry the
+/// closure's `call_once`, a second copy of it in the library.
+trait Lookup<'a> {
+    fn lookup(&mut self, name: &'static CStr) -> Option<&'a [u8]>;
+}
+
+impl<'a, F: FnMut(&'static CStr) -> Option<&'a [u8]>> Lookup<'a> for F {
+    fn lookup(&mut self, name: &'static CStr) -> Option<&'a [u8]> {
+        self(name)
+    }
+}
+
 /// `from_env` compiled once, here, as this crate is (small: see the workspace's profiles),
 /// rather than once for each caller's closures in the caller's crate.
-fn read_all<'a>(
-    lookup: &mut dyn FnMut(&'static CStr) -> Option<&'a [u8]>,
-    report: &mut dyn FnMut(Problem<'a>),
-) -> Settings {
+fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn FnMut(Problem<'a>)) -> Settings {
     let mut read = |variable: &Variable| -> Option<u32> {
         let mut parse = |name: &'static CStr, legacy: bool| {
-            let text = lookup(name)?;
+            let text = lookup.lookup(name)?;
             let (parsed, expected) = match legacy {
                 false => (variable.parse(text), variable.expected),
                 true => (variable.parse_legacy(text), variable.legacy_expected()),
@@ -356,7 +365,7 @@ fn read_all<'a>(
         Some(2) => Side::Server,
         _ => Side::Both,
     };
-    let mut read_rules = |variable: &Variable| match lookup(variable.name) {
+    let mut read_rules = |variable: &Variable| match lookup.lookup(variable.name) {
         None => Rules::NONE,
         // A list without one valid rule (empty, or every entry wrong) would select no connection
         // at all: the variable counts as unset, like any other invalid value.
