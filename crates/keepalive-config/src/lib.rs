@@ -312,8 +312,8 @@ pub fn from_env<'a>(
     read_all(&mut lookup, &mut report)
 }
 
-/// `FnMut` for `read_all`, through a trait of one method: a `dyn FnMut` would also carry the
-/// closure's `call_once`, a second copy of it in the library.
+/// `from_env`'s closures for `read_all`, each through a trait of one method: a `dyn FnMut` would
+/// also carry the closure's `call_once`, a second copy of it in the library.
 trait Lookup<'a> {
     fn lookup(&mut self, name: &'static CStr) -> Option<&'a [u8]>;
 }
@@ -324,9 +324,19 @@ impl<'a, F: FnMut(&'static CStr) -> Option<&'a [u8]>> Lookup<'a> for F {
     }
 }
 
+trait Report<'a> {
+    fn report(&mut self, problem: Problem<'a>);
+}
+
+impl<'a, F: FnMut(Problem<'a>)> Report<'a> for F {
+    fn report(&mut self, problem: Problem<'a>) {
+        self(problem)
+    }
+}
+
 /// `from_env` compiled once, here, as this crate is (small: see the workspace's profiles),
 /// rather than once for each caller's closures in the caller's crate.
-fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn FnMut(Problem<'a>)) -> Settings {
+fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Settings {
     let mut read = |variable: &Variable| -> Option<u32> {
         let mut parse = |name: &'static CStr, legacy: bool| {
             let text = lookup.lookup(name)?;
@@ -335,7 +345,7 @@ fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn FnMut(Problem<'a>)
                 true => (variable.parse_legacy(text), variable.legacy_expected()),
             };
             if parsed.is_none() {
-                report(Problem::Invalid { name, value: text, expected });
+                report.report(Problem::Invalid { name, value: text, expected });
             }
             Some((name, text, parsed))
         };
@@ -345,7 +355,7 @@ fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn FnMut(Problem<'a>)
             (Some((used, used_text, Some(used_value))), Some((ignored, ignored_text, Some(other))))
                 if other != used_value =>
             {
-                report(Problem::Conflict { used, used_value: used_text, ignored, ignored_value: ignored_text });
+                report.report(Problem::Conflict { used, used_value: used_text, ignored, ignored_value: ignored_text });
                 Some(used_value)
             }
             (None, None) => variable.legacy.iter().find_map(|&name| parse(name, true)).and_then(|(_, _, value)| value),
@@ -370,11 +380,11 @@ fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn FnMut(Problem<'a>)
         // A list without one valid rule (empty, or every entry wrong) would select no connection
         // at all: the variable counts as unset, like any other invalid value.
         Some(text) if rules::parse_rules(text, |_| {}).rules().is_empty() => {
-            report(Problem::Invalid { name: variable.name, value: text, expected: variable.expected });
+            report.report(Problem::Invalid { name: variable.name, value: text, expected: variable.expected });
             Rules::NONE
         }
         Some(text) => rules::parse_rules(text, |error| {
-            report(match error {
+            report.report(match error {
                 RuleError::Entry(entry) => {
                     Problem::InvalidEntry { name: variable.name, entry, expected: variable.expected }
                 }
