@@ -189,8 +189,7 @@ fn read_settings(settings: &mut Settings, warn_now: bool) {
     );
 }
 
-/// The environment's variables that may be ours (`our_variable`), in one pass over it rather
-/// than one `getenv` each.
+/// Our variables found in the environment, in one pass over it rather than one `getenv` each.
 struct Environment {
     /// `(name, value)` of each of our variables found; none after the first `None`.
     found: [Option<(&'static [u8], &'static [u8])>; NAMES.len()],
