@@ -51,6 +51,9 @@ $(C_BUILD)/static-musl/wire: c-tests/wire.c $(C_HEADERS)
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(CFLAGS) $(C_WARNINGS) -static -o $@ $<
 
+# `cancel`'s cleanup handlers run by unwinding, through the library's frames.
+$(C_BUILD)/glibc/cancel $(C_BUILD)/musl/cancel: CFLAGS += -fexceptions -pthread
+
 compiler = $(if $(filter $(C_BUILD)/musl/%,$@),$(MUSL_CC),$(CC))
 comma := ,
 early_link = $(if $(filter early,$(notdir $@)),-L$(@D) -Wl$(comma)-rpath$(comma)'$$ORIGIN' -learly)

@@ -121,8 +121,7 @@ fn first_plan<'a>(caller: &'static str, own: &'a mut MaybeUninit<Plan>) -> &'a P
         return published;
     }
     let own = own.write(Plan::OFF);
-    let environment = Environment::read();
-    own.settings = keepalive_config::from_env(|name| environment.get(name), |_| {});
+    read_settings(&mut own.settings, false);
     own.prepare();
     own
 }
@@ -145,8 +144,7 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
     // SAFETY: we won the race above; nobody reads PLAN until PUBLISHED is stored, and this
     // exclusive reference ends before that.
     let plan = unsafe { &mut *PLAN.0.get() };
-    let environment = Environment::read();
-    plan.settings = keepalive_config::from_env(|name| environment.get(name), warn);
+    read_settings(&mut plan.settings, true);
     // Only debug lines need to know which file descriptor 2 is: without them, loading the library
     // makes no system call but one when our variables are set (secure-execution mode or not).
     if plan.settings.debug {
@@ -176,9 +174,25 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
     Some(plan)
 }
 
+/// Reads the settings from the environment into `settings`, warning of problems if `warn_now`
+/// (the thread that publishes them). One copy of the parser serves both callers.
+#[inline(never)]
+fn read_settings(settings: &mut Settings, warn_now: bool) {
+    let environment = Environment::read();
+    *settings = keepalive_config::from_env(
+        |name| environment.get(name),
+        |problem| {
+            if warn_now {
+                warn(problem)
+            }
+        },
+    );
+}
+
 /// Our variables found in the environment, in one pass over it rather than one `getenv` each.
 struct Environment {
-    found: [(&'static [u8], &'static [u8]); NAMES.len()],
+    /// `(name, value)` of each of our variables found; none after the first `None`.
+    found: [Option<(&'static [u8], &'static [u8])>; NAMES.len()],
     length: usize,
 }
 
@@ -192,15 +206,17 @@ impl Environment {
             // Mutable: setenv() and putenv() replace the array. Read once, by value.
             static mut environ: *const *const c_char;
         }
-        let mut environment = Environment { found: [(&[], &[]); NAMES.len()], length: 0 };
+        // SAFETY: all zeros is an empty table: no entries, each `None`. One `memset`, where a
+        // literal costs an instruction for each entry.
+        let mut environment = unsafe { MaybeUninit::<Environment>::zeroed().assume_init() };
         // SAFETY: a copy of the pointer, no reference to the static; environ is a null-terminated
         // array of NUL-terminated strings, only read here.
         let mut entry = unsafe { environ };
         // SAFETY: as above; the array ends with a null pointer, never passed.
         while let Some(text) = unsafe { entry.as_ref() }.copied().filter(|text| !text.is_null()) {
             // SAFETY: a NUL-terminated string from environ.
-            if let Some((name, value)) = unsafe { our_variable(text) } {
-                environment.remember(name, value);
+            if let Some(variable) = unsafe { our_variable(text) } {
+                environment.remember(variable);
             }
             // SAFETY: not past the terminating null pointer, checked above.
             entry = unsafe { entry.add(1) };
@@ -212,13 +228,12 @@ impl Environment {
         environment
     }
 
-    fn remember(&mut self, name: &'static [u8], value: &'static [u8]) {
+    fn remember(&mut self, (name, value): (&'static [u8], &'static [u8])) {
         // Only our names get a place: containers may hold dozens of other DD_ variables.
-        let known = NAMES.iter().any(|known| same(known.to_bytes(), name));
         // The first definition wins, as with getenv.
-        if known && self.get_bytes(name).is_none() {
+        if keepalive_config::is_name(name) && self.get_bytes(name).is_none() {
             if let Some(slot) = self.found.get_mut(self.length) {
-                *slot = (name, value);
+                *slot = Some((name, value));
                 self.length += 1;
             }
         }
@@ -226,7 +241,7 @@ impl Environment {
 
     fn get_bytes(&self, name: &[u8]) -> Option<&'static [u8]> {
         let found = self.found.get(..self.length)?;
-        found.iter().find(|(seen, _)| same(seen, name)).map(|&(_, value)| value)
+        found.iter().flatten().find(|(seen, _)| same(seen, name)).map(|&(_, value)| value)
     }
 
     fn get(&self, name: &CStr) -> Option<&'static [u8]> {
@@ -328,6 +343,46 @@ fn describe_settings(line: &mut Line, settings: &Settings, caller: &'static str)
             if rules.configured {
                 line.text(", ").text(label).text(" ").number(rules.rules().len() as u64).text(" rules");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaked(text: String) -> &'static [u8] {
+        text.leak().as_bytes()
+    }
+
+    #[test]
+    fn other_programs_variables_never_crowd_ours_out() {
+        let mut environment = Environment { found: [None; NAMES.len()], length: 0 };
+        environment.remember((b"DD_DEBUG", b"1"));
+        for index in 0..100 {
+            environment.remember((leaked(format!("DD_OTHER_{index}")), b"x"));
+            if index == 50 {
+                environment.remember((b"KEEPALIVE_IDLE", b"20"));
+                environment.remember((b"DD_DEBUG", b"0"));
+            }
+        }
+        environment.remember((b"KEEPALIVE_IDLE", b"30"));
+        environment.remember((b"KEEPALIVE_CNT", b"4"));
+        assert_eq!(environment.get(c"DD_DEBUG"), Some(&b"1"[..]), "the first definition wins");
+        assert_eq!(environment.get(c"KEEPALIVE_IDLE"), Some(&b"20"[..]));
+        assert_eq!(environment.get(c"KEEPALIVE_CNT"), Some(&b"4"[..]));
+    }
+
+    #[test]
+    fn a_table_full_of_our_names_still_answers_for_each() {
+        let mut environment = Environment { found: [None; NAMES.len()], length: 0 };
+        for name in NAMES {
+            environment.remember((name.to_bytes(), b"first"));
+        }
+        environment.remember((b"DD_OTHER", b"x"));
+        for name in NAMES {
+            environment.remember((name.to_bytes(), b"second"));
+            assert_eq!(environment.get(name), Some(&b"first"[..]), "{name:?}");
         }
     }
 }

@@ -44,10 +44,18 @@ pub fn at_tcp_socket(fd: c_int) {
 #[cold]
 #[inline(never)]
 fn at_socket_deciding(fd: c_int) {
-    config::when_enabled("socket()", |plan| match plan.at_socket {
+    config::when_enabled("socket()", |plan| at_socket_decided(fd, plan));
+}
+
+/// Apart from `at_socket_deciding`, which would otherwise hold two copies of it (see
+/// `config::when_enabled`).
+#[cold]
+#[inline(never)]
+fn at_socket_decided(fd: c_int, plan: &Plan) {
+    match plan.at_socket {
         Decision::SetAll => set_all(fd, plan, "socket()"),
         _ => not_at_socket(fd, true, plan),
-    });
+    }
 }
 
 /// A socket `socket()` just made that is not TCP, or a TCP one left for later.

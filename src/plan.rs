@@ -24,17 +24,12 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub const OFF: Plan = Plan {
-        enabled: false,
-        debug: false,
-        force: false,
-        settings: Settings::DEFAULT,
-        options: Options::NONE,
-        at_socket: Decision::SetAll,
-        plain_at_socket: false,
-        quiet_if_on_at_connect: false,
-        quiet_if_on_at_accept: false,
-    };
+    /// Keepalive off, and every other byte zero too: the library's own plan starts as this, in
+    /// `.bss` rather than as its size in the file, and so does a copy (a `memset`). Evaluating
+    /// the constant checks that zero bytes are a valid `Plan`: a field for which they are not
+    /// (a reference, an enum without a zero discriminant) fails to compile.
+    // SAFETY: checked by const evaluation, as above.
+    pub const OFF: Plan = unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
 
     /// Derives everything else from `settings`.
     pub fn prepare(&mut self) {

@@ -18,26 +18,32 @@ use crate::sys::fallback;
 
 const UNRESOLVED: usize = 0;
 
+/// A C library function: its name and fallback, and where its address is kept once found.
+/// Used as a constant, so that the name and the fallback are part of the code that asks, not
+/// pointers in our data, which the loader would relocate in every process.
 pub struct Real<F> {
     name: &'static CStr,
     fallback: F,
-    address: AtomicUsize,
+    address: &'static AtomicUsize,
     function: PhantomData<F>,
 }
 
-// SAFETY: the state is an atomic and a function pointer, both safe to share.
-unsafe impl<F> Sync for Real<F> {}
-
 impl<F: Copy> Real<F> {
-    const fn new(name: &'static CStr, fallback: F) -> Self {
+    const fn new(name: &'static CStr, fallback: F, address: &'static AtomicUsize) -> Self {
         const { assert!(size_of::<F>() == size_of::<usize>()) };
-        Self { name, fallback, address: AtomicUsize::new(UNRESOLVED), function: PhantomData }
+        Self { name, fallback, address, function: PhantomData }
     }
 
     /// The real function, looked up at the first call.
     #[inline(always)]
     pub fn get(&self) -> F {
-        self.resolved().unwrap_or_else(|| self.resolve())
+        self.resolved().unwrap_or_else(|| {
+            // SAFETY: `F` is a pointer-sized function pointer type (checked in `new`).
+            let fallback = unsafe { core::mem::transmute_copy::<F, usize>(&self.fallback) };
+            let found = look_up(self.name, fallback, self.address);
+            // SAFETY: as in `resolved`.
+            unsafe { core::mem::transmute_copy::<usize, F>(&found) }
+        })
     }
 
     /// The real function if it has been looked up already; never looks it up.
@@ -48,32 +54,31 @@ impl<F: Copy> Real<F> {
         // `fallback`; both have the C type `F`, which is pointer-sized (checked in `new`).
         (address != UNRESOLVED).then(|| unsafe { core::mem::transmute_copy::<usize, F>(&address) })
     }
+}
 
-    #[cold]
-    #[inline(never)]
-    fn resolve(&self) -> F {
-        // SAFETY: `F` is a pointer-sized function pointer type (checked in `new`).
-        let fallback = unsafe { core::mem::transmute_copy::<F, usize>(&self.fallback) };
-        let found = dlsym().map_or(fallback, |dlsym| {
-            let saved = crate::errno::Saved::now();
-            // SAFETY: a NUL-terminated name; RTLD_NEXT searches the objects loaded after us.
-            let address = unsafe { dlsym(libc::RTLD_NEXT, self.name.as_ptr()) } as usize;
-            saved.restore();
-            if address == UNRESOLVED {
-                crate::config::when_noted("dlsym()", |plan| {
-                    if plan.debug {
-                        crate::log::calling_the_kernel(self.name);
-                    }
-                });
-                return fallback;
-            }
-            address
-        });
-        // Two threads resolving at once found the same address.
-        self.address.store(found, Ordering::Release);
-        // SAFETY: as in `resolved`.
-        unsafe { core::mem::transmute_copy::<usize, F>(&found) }
-    }
+/// Finds `name` with `dlsym`, or takes `fallback`, and stores it in `address`. Not generic: one
+/// copy serves every function.
+#[cold]
+#[inline(never)]
+fn look_up(name: &CStr, fallback: usize, address: &AtomicUsize) -> usize {
+    let found = dlsym().map_or(fallback, |dlsym| {
+        let saved = crate::errno::Saved::now();
+        // SAFETY: a NUL-terminated name; RTLD_NEXT searches the objects loaded after us.
+        let found = unsafe { dlsym(libc::RTLD_NEXT, name.as_ptr()) } as usize;
+        saved.restore();
+        if found == UNRESOLVED {
+            crate::config::when_noted("dlsym()", |plan| {
+                if plan.debug {
+                    crate::log::calling_the_kernel(name);
+                }
+            });
+            return fallback;
+        }
+        found
+    });
+    // Two threads resolving at once found the same address.
+    address.store(found, Ordering::Release);
+    found
 }
 
 type DlsymFn = unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_void;
@@ -120,11 +125,17 @@ pub type AcceptFn = unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -
 pub type Accept4Fn = unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t, c_int) -> c_int;
 pub type SetsockoptFn = unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int;
 
-pub static SOCKET: Real<SocketFn> = Real::new(c"socket", fallback::socket);
-pub static CONNECT: Real<ConnectFn> = Real::new(c"connect", fallback::connect);
-pub static ACCEPT: Real<AcceptFn> = Real::new(c"accept", fallback::accept);
-pub static ACCEPT4: Real<Accept4Fn> = Real::new(c"accept4", fallback::accept4);
-pub static SETSOCKOPT: Real<SetsockoptFn> = Real::new(c"setsockopt", fallback::setsockopt);
+pub const SOCKET: Real<SocketFn> = Real::new(c"socket", fallback::socket, &SOCKET_ADDRESS);
+pub const CONNECT: Real<ConnectFn> = Real::new(c"connect", fallback::connect, &CONNECT_ADDRESS);
+pub const ACCEPT: Real<AcceptFn> = Real::new(c"accept", fallback::accept, &ACCEPT_ADDRESS);
+pub const ACCEPT4: Real<Accept4Fn> = Real::new(c"accept4", fallback::accept4, &ACCEPT4_ADDRESS);
+pub const SETSOCKOPT: Real<SetsockoptFn> = Real::new(c"setsockopt", fallback::setsockopt, &SETSOCKOPT_ADDRESS);
+
+static SOCKET_ADDRESS: AtomicUsize = AtomicUsize::new(UNRESOLVED);
+static CONNECT_ADDRESS: AtomicUsize = AtomicUsize::new(UNRESOLVED);
+static ACCEPT_ADDRESS: AtomicUsize = AtomicUsize::new(UNRESOLVED);
+static ACCEPT4_ADDRESS: AtomicUsize = AtomicUsize::new(UNRESOLVED);
+static SETSOCKOPT_ADDRESS: AtomicUsize = AtomicUsize::new(UNRESOLVED);
 
 /// Looks functions up now, while the process is still single-threaded, so that their hooks
 /// never call `dlsym` (which takes a lock) in a signal handler or a `vfork` child. Each lookup
@@ -144,13 +155,17 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
+    fn fresh_address() -> &'static AtomicUsize {
+        Box::leak(Box::new(AtomicUsize::new(UNRESOLVED)))
+    }
+
     std::thread_local! {
         pub static DLSYM: Cell<Option<DlsymFn>> = Cell::new(Some(libc::dlsym));
     }
 
     #[test]
     fn finds_libc_functions() {
-        let real: Real<SocketFn> = Real::new(c"socket", fallback::socket);
+        let real: Real<SocketFn> = Real::new(c"socket", fallback::socket, fresh_address());
         assert!(real.resolved().is_none());
         let socket = real.get();
         assert_ne!(socket as usize, fallback::socket as SocketFn as usize);
@@ -159,7 +174,7 @@ mod tests {
 
     #[test]
     fn a_function_dlsym_does_not_know_is_called_in_the_kernel() {
-        let real: Real<SocketFn> = Real::new(c"libkeepalive_no_such_function", fallback::socket);
+        let real: Real<SocketFn> = Real::new(c"libkeepalive_no_such_function", fallback::socket, fresh_address());
         crate::errno::set(4242);
         assert_eq!(real.get() as usize, fallback::socket as SocketFn as usize);
         assert_eq!(crate::errno::get(), 4242, "dlsym's errno is not leaked");
@@ -169,7 +184,7 @@ mod tests {
     #[test]
     fn without_dlsym_the_kernel_is_called_directly() {
         DLSYM.with(|dlsym| dlsym.set(None));
-        let real: Real<SocketFn> = Real::new(c"socket", fallback::socket);
+        let real: Real<SocketFn> = Real::new(c"socket", fallback::socket, fresh_address());
         assert_eq!(real.get() as usize, fallback::socket as SocketFn as usize);
         // SAFETY: the kernel's socket(2), with plain integers.
         let fd = unsafe { real.get()(libc::AF_INET, libc::SOCK_STREAM, 0) };

@@ -225,15 +225,16 @@ pub fn write_without_signal(fd: c_int, bytes: &[u8]) -> Result<usize> {
 /// set-group-ID program, not one given file capabilities.
 pub fn secure_execution() -> bool {
     const PR_GET_AUXV: usize = 0x4155_5856;
-    // (type, value) pairs, ending with AT_NULL; AT_SECURE comes among the first twenty.
-    let mut vector = [0u64; 128];
+    // (type, value) pairs, ending with AT_NULL; AT_SECURE comes among the first twenty. Zeroed
+    // first: valgrind does not know that PR_GET_AUXV writes it.
+    let mut vector = [[0u64; 2]; 64];
     let arguments = [PR_GET_AUXV, vector.as_mut_ptr() as usize, size_of_val(&vector), 0, 0];
     // SAFETY: the kernel writes at most `size_of_val(&vector)` bytes into `vector`.
     match check(unsafe { raw(libc::SYS_prctl, arguments) }) {
         Ok(_) => vector
-            .chunks_exact(2)
-            .take_while(|pair| pair[0] != libc::AT_NULL)
-            .any(|pair| pair[0] == libc::AT_SECURE && pair[1] != 0),
+            .iter()
+            .take_while(|&&[kind, _]| kind != libc::AT_NULL)
+            .any(|&[kind, value]| kind == libc::AT_SECURE && value != 0),
         Err(_) => ids_differ(libc::SYS_getresuid) || ids_differ(libc::SYS_getresgid),
     }
 }

@@ -1,6 +1,7 @@
 //! Load: many threads making connections at once, fork storms, vfork+exec from threads, connect()
-//! from a signal handler (c-tests/stress.c, c-tests/storm.c), on glibc and musl. The programs
-//! check every socket with getsockopt and print their figures, shown in `make test`'s output.
+//! from a signal handler, threads cancelled inside the hooks (c-tests/stress.c, c-tests/storm.c,
+//! c-tests/cancel.c), on glibc and musl. The programs check every socket with getsockopt and
+//! print their figures, shown in `make test`'s output.
 
 mod common;
 use common::*;
@@ -55,5 +56,15 @@ fn vfork_and_exec_from_threads() {
 fn connect_from_a_signal_handler() {
     for libc in LIBCS {
         run(libc, "storm", &["signal_connect"]);
+    }
+}
+
+/// pthread_cancel() of threads blocked in accept() and accept4(): glibc unwinds through the
+/// hooks' frames, which needs the library's unwind tables (they stay although it never panics),
+/// for the program's cleanup handlers to run (c-tests/cancel.c).
+#[test]
+fn threads_cancelled_in_the_hooks_run_their_cleanup_handlers() {
+    for libc in LIBCS {
+        run(libc, "cancel", &[]);
     }
 }

@@ -184,6 +184,29 @@ pub const NAMES: [&CStr; 25] = {
     names
 };
 
+/// Whether `name` is one of `NAMES`. Asked of each variable in turn, so that the preloaded
+/// library, which needs the variables anyway, carries no table of names (and its relocations).
+pub fn is_name(name: &[u8]) -> bool {
+    ENABLED.has_name(name)
+        || IDLE.has_name(name)
+        || INTERVAL.has_name(name)
+        || COUNT.has_name(name)
+        || USER_TIMEOUT.has_name(name)
+        || DEBUG.has_name(name)
+        || FORCE.has_name(name)
+        || SIDE.has_name(name)
+        || ONLY.has_name(name)
+        || SKIP.has_name(name)
+}
+
+impl Variable {
+    #[inline(never)]
+    fn has_name(&self, name: &[u8]) -> bool {
+        let is = |known: &CStr| known.to_bytes() == name;
+        is(self.name) || self.alias.is_some_and(is) || self.legacy.iter().copied().any(is)
+    }
+}
+
 /// Which connections get keepalive: those the program connects, accepts, or both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
@@ -194,11 +217,12 @@ pub enum Side {
 
 impl Side {
     pub fn parse(text: &[u8]) -> Option<Side> {
-        let text = text.trim_ascii();
-        [(&b"both"[..], Side::Both), (b"client", Side::Client), (b"server", Side::Server)]
-            .into_iter()
-            .find(|(word, _)| text.eq_ignore_ascii_case(word))
-            .map(|(_, side)| side)
+        match value::lowercase(text.trim_ascii(), &mut [0; 6])? {
+            b"both" => Some(Side::Both),
+            b"client" => Some(Side::Client),
+            b"server" => Some(Side::Server),
+            _ => None,
+        }
     }
 
     pub fn name(self) -> &'static str {
@@ -285,15 +309,43 @@ pub fn from_env<'a>(
     mut lookup: impl FnMut(&'static CStr) -> Option<&'a [u8]>,
     mut report: impl FnMut(Problem<'a>),
 ) -> Settings {
+    read_all(&mut lookup, &mut report)
+}
+
+/// `from_env`'s closures for `read_all`, each through a trait of one method: a `dyn FnMut` would
+/// also carry the closure's `call_once`, a second copy of it in the library.
+trait Lookup<'a> {
+    fn lookup(&mut self, name: &'static CStr) -> Option<&'a [u8]>;
+}
+
+impl<'a, F: FnMut(&'static CStr) -> Option<&'a [u8]>> Lookup<'a> for F {
+    fn lookup(&mut self, name: &'static CStr) -> Option<&'a [u8]> {
+        self(name)
+    }
+}
+
+trait Report<'a> {
+    fn report(&mut self, problem: Problem<'a>);
+}
+
+impl<'a, F: FnMut(Problem<'a>)> Report<'a> for F {
+    fn report(&mut self, problem: Problem<'a>) {
+        self(problem)
+    }
+}
+
+/// `from_env` compiled once, here, as this crate is (small: see the workspace's profiles),
+/// rather than once for each caller's closures in the caller's crate.
+fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Settings {
     let mut read = |variable: &Variable| -> Option<u32> {
         let mut parse = |name: &'static CStr, legacy: bool| {
-            let text = lookup(name)?;
+            let text = lookup.lookup(name)?;
             let (parsed, expected) = match legacy {
                 false => (variable.parse(text), variable.expected),
                 true => (variable.parse_legacy(text), variable.legacy_expected()),
             };
             if parsed.is_none() {
-                report(Problem::Invalid { name, value: text, expected });
+                report.report(Problem::Invalid { name, value: text, expected });
             }
             Some((name, text, parsed))
         };
@@ -303,7 +355,7 @@ pub fn from_env<'a>(
             (Some((used, used_text, Some(used_value))), Some((ignored, ignored_text, Some(other))))
                 if other != used_value =>
             {
-                report(Problem::Conflict { used, used_value: used_text, ignored, ignored_value: ignored_text });
+                report.report(Problem::Conflict { used, used_value: used_text, ignored, ignored_value: ignored_text });
                 Some(used_value)
             }
             (None, None) => variable.legacy.iter().find_map(|&name| parse(name, true)).and_then(|(_, _, value)| value),
@@ -323,16 +375,16 @@ pub fn from_env<'a>(
         Some(2) => Side::Server,
         _ => Side::Both,
     };
-    let mut read_rules = |variable: &Variable| match lookup(variable.name) {
+    let mut read_rules = |variable: &Variable| match lookup.lookup(variable.name) {
         None => Rules::NONE,
         // A list without one valid rule (empty, or every entry wrong) would select no connection
         // at all: the variable counts as unset, like any other invalid value.
         Some(text) if rules::parse_rules(text, |_| {}).rules().is_empty() => {
-            report(Problem::Invalid { name: variable.name, value: text, expected: variable.expected });
+            report.report(Problem::Invalid { name: variable.name, value: text, expected: variable.expected });
             Rules::NONE
         }
         Some(text) => rules::parse_rules(text, |error| {
-            report(match error {
+            report.report(match error {
                 RuleError::Entry(entry) => {
                     Problem::InvalidEntry { name: variable.name, entry, expected: variable.expected }
                 }

@@ -61,9 +61,14 @@ impl Rule {
     }
 }
 
+/// Whether the first `bits` bits (at most 128) are the same: whole bytes, then the bits left of
+/// the next one. Byte by byte rather than with a 128-bit mask, whose shift the library would take
+/// from a compiler helper.
 fn same_prefix(left: &[u8; 16], right: &[u8; 16], bits: u8) -> bool {
-    let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
-    u128::from_be_bytes(*left) & mask == u128::from_be_bytes(*right) & mask
+    let (whole, rest) = (usize::from(bits / 8), bits % 8);
+    let mask = !(0xff_u8 >> rest);
+    let differing_bits = |(left, right): (&u8, &u8)| (left ^ right) & mask != 0;
+    left.get(..whole) == right.get(..whole) && !left.get(whole).zip(right.get(whole)).is_some_and(differing_bits)
 }
 
 /// A variable's rules. `configured` says whether the variable was set at all.

@@ -189,6 +189,18 @@ fn invalid_long_spelling_is_reported_too() {
 }
 
 #[test]
+fn is_name_knows_every_name_and_nothing_else() {
+    for name in NAMES {
+        assert!(is_name(name.to_bytes()), "{name:?}");
+    }
+    for other in
+        [&b""[..], b"KEEP", b"KEEPALIVE_", b"KEEPALIVE_IDL", b"KEEPALIVE_IDLE2", b"DD_", b"DD_SERVICE", b"keepalive"]
+    {
+        assert!(!is_name(other), "{other:?}");
+    }
+}
+
+#[test]
 fn every_variable_is_listed_once_with_a_message() {
     let mut all: Vec<&CStr> = NAMES.to_vec();
     assert_eq!(all.len(), 25);

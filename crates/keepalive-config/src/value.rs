@@ -5,16 +5,22 @@
 
 /// `on`/`1`/`yes`/`true` or `off`/`0`/`no`/`false`, in any case.
 pub fn parse_switch(text: &[u8]) -> Option<bool> {
-    let text = text.trim_ascii();
-    const ON: [&[u8]; 4] = [b"on", b"1", b"yes", b"true"];
-    const OFF: [&[u8]; 4] = [b"off", b"0", b"no", b"false"];
-    if ON.iter().any(|word| text.eq_ignore_ascii_case(word)) {
-        Some(true)
-    } else if OFF.iter().any(|word| text.eq_ignore_ascii_case(word)) {
-        Some(false)
-    } else {
-        None
+    // Matched as code, not looked up in a table of words: a table of slices costs the preloaded
+    // library a relocation for each word at every load.
+    match lowercase(text.trim_ascii(), &mut [0; 5])? {
+        b"on" | b"1" | b"yes" | b"true" => Some(true),
+        b"off" | b"0" | b"no" | b"false" => Some(false),
+        _ => None,
     }
+}
+
+/// `text` in lower case, in `buffer`; `None` if it does not fit.
+pub(crate) fn lowercase<'a>(text: &[u8], buffer: &'a mut [u8]) -> Option<&'a [u8]> {
+    let lower = buffer.get_mut(..text.len())?;
+    for (into, byte) in lower.iter_mut().zip(text) {
+        *into = byte.to_ascii_lowercase();
+    }
+    Some(lower)
 }
 
 /// A duration in milliseconds: a bare whole number of seconds (`20`), or one or more terms of a
@@ -59,8 +65,13 @@ fn parse_digits(digits: &[u8]) -> Option<u64> {
 }
 
 fn unit_ms(unit: &[u8]) -> Option<u64> {
-    const UNITS: [(&[u8], u64); 4] = [(b"ms", 1), (b"s", 1000), (b"m", 60_000), (b"h", 3_600_000)];
-    UNITS.iter().find(|(name, _)| unit.eq_ignore_ascii_case(name)).map(|&(_, ms)| ms)
+    match lowercase(unit, &mut [0; 2])? {
+        b"ms" => Some(1),
+        b"s" => Some(1000),
+        b"m" => Some(60_000),
+        b"h" => Some(3_600_000),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
