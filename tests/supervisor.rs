@@ -451,6 +451,16 @@ fn as_pid_1_the_command_is_the_programs_parent_and_supervises_it() {
 }
 
 #[test]
+fn as_pid_1_verbose_lines_to_a_closed_pipe_leave_the_program_supervised() {
+    // The --verbose line for the program's connect meets a pipe without reader: PID 1 goes on
+    // (a panic there would end the whole namespace), and the program ends as it would.
+    let script = format!("{} connect 127.0.0.1 1; exit 6", static_wire("musl").display());
+    let mut command = in_a_pid_namespace(command_path(), &["--via", "seccomp", "--verbose", "sh", "-c", &script]);
+    let output = command.stderr(pipe_without_reader()).output().unwrap();
+    assert_eq!(output.status.code(), Some(6), "{}", describe(&output));
+}
+
+#[test]
 fn as_pid_1_exit_status_is_the_programs_and_every_child_is_reaped() {
     let exited = in_a_pid_namespace(command_path(), &["--via", "seccomp", "sh", "-c", "exit 7"]).output().unwrap();
     assert_eq!(exited.status.code(), Some(7), "{}", describe(&exited));
@@ -541,26 +551,43 @@ fn as_a_child_subreaper_exit_status_death_and_stop_are_the_programs() {
         as_a_subreaper(clean_command(python3()), &["--via", "seccomp", "sh", "-c", "kill -QUIT $$"]).output().unwrap();
     assert_eq!(killed.status.signal(), Some(libc::SIGQUIT), "{}", describe(&killed));
     assert!(!killed.status.core_dumped(), "no core file of ours");
-    // Stopped with the program, continued with it; a signal sent to the command reaches it, and
-    // one not passed on leaves it running. The program gives up after 5 s.
+    // The program signals its parent, the command: that is not passed back to it.
+    let arguments = ["--via", "seccomp", "sh", "-c", "kill -USR1 $PPID; sleep 0.3; exit 4"];
+    let told = as_a_subreaper(clean_command(python3()), &arguments).output().unwrap();
+    assert_eq!(told.status.code(), Some(4), "{}", describe(&told));
+    // The program stops itself: the command goes on serving (stopped with it, it would wait for
+    // a SIGCONT of its own while the program, continued alone, found its calls held), and a
+    // SIGCONT to the program alone continues it. A stop sent to the command is passed on, and so
+    // is the SIGCONT that follows. A signal sent to the command reaches the program, and one not
+    // passed on leaves it running. The program gives up after 5 s.
     let program = "trap 'echo got USR1; exit 5' USR1; kill -STOP $$; echo continued; \
                    i=0; while [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done";
     let mut command = as_a_subreaper(clean_command(python3()), &["--via", "seccomp", "sh", "-c", program]);
     let mut child = Group::spawn(&mut command);
-    let pid = child.0.id() as i32;
-    let mut status = 0;
-    // SAFETY: `status` is a live c_int for waitpid to fill; with WUNTRACED it reports the stop
-    // without reaping `child`, which `wait()` still does below.
-    let stopped = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
-    assert!(stopped == pid && libc::WIFSTOPPED(status), "the command stops with the program: {status:#x}");
-    assert_eq!(libc::WSTOPSIG(status), libc::SIGSTOP);
+    let pid = child.0.id();
+    let stopped = |pid: u32| status_field(pid, "State").starts_with('T');
+    let program = wait_for(Duration::from_secs(5), || children_of(pid).into_iter().find(|&shell| stopped(shell)));
+    let program = program.expect("the program stops itself");
+    assert!(!stopped(pid), "the command goes on serving");
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.0.stdout.take().unwrap()));
-    // SAFETY: kill takes a pid and a signal number; `child` is not reaped yet.
-    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let send = |pid: u32, signal: libc::c_int| {
+        // SAFETY: kill takes a pid and a signal number; both processes are children not reaped
+        // yet (the command of this test, the program of the command).
+        unsafe { libc::kill(pid as i32, signal) };
+    };
+    send(program, libc::SIGCONT);
     assert_eq!(lines.next().unwrap().unwrap(), "continued");
-    for signal in [libc::SIGALRM, libc::SIGRTMIN() + 1, libc::SIGUSR1] {
-        // SAFETY: as above.
-        unsafe { libc::kill(pid, signal) };
+    send(pid, libc::SIGTSTP);
+    assert!(wait_for(Duration::from_secs(5), || stopped(program).then_some(())).is_some(), "TSTP passed on");
+    assert!(!stopped(pid), "the command goes on serving");
+    send(pid, libc::SIGCONT);
+    assert!(wait_for(Duration::from_secs(5), || (!stopped(program)).then_some(())).is_some(), "CONT passed on");
+    // Faults sent with kill() are ignored too (SIGSEGV twice: the Rust runtime's handler would
+    // take the first); a real fault still ends the command, as the kernel forces it.
+    let survived =
+        [libc::SIGALRM, libc::SIGRTMIN() + 1, libc::SIGABRT, libc::SIGTRAP, libc::SIGSYS, libc::SIGBUS, libc::SIGSEGV];
+    for signal in survived.into_iter().chain([libc::SIGSEGV, libc::SIGUSR1]) {
+        send(pid, signal);
     }
     assert_eq!(lines.next().unwrap().unwrap(), "got USR1");
     assert_eq!(child.0.wait().unwrap().code(), Some(5));
@@ -652,6 +679,32 @@ fn as_a_child_subreaper_the_terminals_signals_are_not_passed_on_twice() {
     assert_eq!(lines.len(), 4, "{}", describe(&output));
     assert!(lines[0].starts_with("ready ") && lines[0].ends_with(" in the foreground group True"), "{seen}");
     assert_eq!(lines[1..], ["interrupts 0", "interrupts 1", "job exited 0"], "{}", describe(&output));
+}
+
+#[test]
+fn as_a_child_subreaper_and_session_leader_a_hang_up_reaches_the_program() {
+    // The terminal hangs up: the kernel sends SIGHUP to the session leader alone, here the
+    // command, which must pass it on. The program ends with 9 if it gets it, 1 after 5 s if not.
+    let terminal = "import ctypes, os, pty, sys, time\n\
+                    pid, terminal = pty.fork()\n\
+                    if pid == 0:\n\
+                    \x20   assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0\n\
+                    \x20   os.execv(sys.argv[1], sys.argv[1:])\n\
+                    seen = b''\n\
+                    deadline = time.monotonic() + 5\n\
+                    while b'ready' not in seen and time.monotonic() < deadline: seen += os.read(terminal, 1024)\n\
+                    os.close(terminal)\n\
+                    print('exited', os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n";
+    let program = "import os, signal, time\n\
+                   signal.signal(signal.SIGHUP, lambda *_: os._exit(9))\n\
+                   print('ready', flush=True)\n\
+                   time.sleep(5)\n\
+                   os._exit(1)\n";
+    let python = python3();
+    let mut command = clean_command("timeout");
+    command.args(["-s", "KILL", "10"]).arg(&python).args(["-c", terminal]).arg(command_path());
+    let output = command.args(["--via", "seccomp", "--"]).arg(&python).args(["-c", program]).output().unwrap();
+    assert_eq!(text(&output.stdout), "exited 9\n", "{}", describe(&output));
 }
 
 #[test]

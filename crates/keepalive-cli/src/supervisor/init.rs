@@ -28,22 +28,10 @@ const FORWARDED: [libc::c_int; 8] = [
     libc::SIGCONT,
 ];
 
-/// Signals whose disposition stays: the stops of job control, which stop this process with the
-/// program's job (the kernel drops them for PID 1), and faults, which are this process's own.
-const UNTOUCHED: [libc::c_int; 12] = [
-    libc::SIGKILL,
-    libc::SIGSTOP,
-    libc::SIGTSTP,
-    libc::SIGTTIN,
-    libc::SIGTTOU,
-    libc::SIGILL,
-    libc::SIGTRAP,
-    libc::SIGABRT,
-    libc::SIGBUS,
-    libc::SIGFPE,
-    libc::SIGSEGV,
-    libc::SIGSYS,
-];
+/// The stops of job control: from the terminal (to its whole foreground process group, the
+/// program included) they stop this process with the program's job; sent to this process alone,
+/// they are passed on, so that this process never stops while the program runs.
+const JOB_CONTROL: [libc::c_int; 3] = [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
 
 /// Runs `path` as this process's child under the filter `program`, and supervises it; returns
 /// the exit status to give: the program's, or 125 when the supervisor cannot be set up.
@@ -107,22 +95,25 @@ impl Original {
     }
 }
 
-/// Blocks the signals to pass on and SIGCHLD, which the returned signalfd reads (blocked, they
-/// are queued for PID 1 too, which the kernel spares the default action of any other), and ignores
-/// every other signal that would end this process and so leave the program without a supervisor.
-/// SIGCHLD gets its default action: ignored, the kernel would reap children before `waitpid`.
+/// Blocks the signals to pass on, those of job control and SIGCHLD, which the returned signalfd
+/// reads (blocked, they are queued for PID 1 too, which the kernel spares the default action of
+/// any other), and ignores every other signal that would end this process and so leave the
+/// program without a supervisor; faults included: one the kernel raises for a real fault ends the
+/// process all the same. SIGCHLD gets its default action: ignored, the kernel would reap children
+/// before `waitpid`.
 fn take_signals() -> io::Result<(Original, OwnedFd)> {
     // SAFETY: sigset_t is plain data that sigemptyset initialises.
     let (mut blocked, mut mask): (libc::sigset_t, libc::sigset_t) = unsafe { std::mem::zeroed() };
     // SAFETY: the set is a valid sigset_t.
     unsafe { libc::sigemptyset(&raw mut blocked) };
-    for signal in FORWARDED.into_iter().chain([libc::SIGCHLD]) {
+    for signal in FORWARDED.into_iter().chain(JOB_CONTROL).chain([libc::SIGCHLD]) {
         // SAFETY: as above; every signal here is valid.
         unsafe { libc::sigaddset(&raw mut blocked, signal) };
     }
     // SAFETY: blocks the set and writes the old mask into `mask`.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &blocked, &raw mut mask) };
-    let ignorable = |signal: &libc::c_int| !UNTOUCHED.contains(signal) && !FORWARDED.contains(signal);
+    // SIGKILL and SIGSTOP are left out by sigaction itself.
+    let ignorable = |signal: &libc::c_int| !FORWARDED.contains(signal) && !JOB_CONTROL.contains(signal);
     let dispositions = (1..=libc::SIGRTMAX())
         .filter(ignorable)
         .filter_map(|signal| {
@@ -183,16 +174,20 @@ fn supervise(
     let init = unsafe { libc::getpid() } == 1;
     super::close_all_above_2_but(&[channel.as_raw_fd(), signals.as_raw_fd()]);
     let Some(listener) = super::receive_listener(&channel) else {
-        // The child could not install the filter, and said why.
-        let mut status = 0;
-        // SAFETY: waits for the child, writing its status into `status`.
-        unsafe { libc::waitpid(program, &raw mut status, 0) };
-        return exit_status(status);
+        // The child could not install the filter, and said why; or it waits for our answer,
+        // which closing the channel gives.
+        drop(channel);
+        return match wait_for(program) {
+            Some(status) => exit_status(status),
+            None => super::NOT_SUPERVISED,
+        };
     };
     super::let_go_of_the_programs_files(verbose);
     super::acknowledge(&channel);
     drop(channel);
     let mut server = Server::new(listener, plan, verbose, user_stderr);
+    // SAFETY: getsid and getpid cannot fail for this process.
+    let session_leader = unsafe { libc::getsid(0) == libc::getpid() };
     let mut serving = true;
     loop {
         if serving {
@@ -201,18 +196,69 @@ fn supervise(
         let Some(signal) = next_signal(&signals) else { continue };
         let number = signal.ssi_signo as libc::c_int;
         if number == libc::SIGCHLD {
-            let Some(status) = reap_children(program) else { continue };
-            if !libc::WIFSTOPPED(status) {
+            if let Some(status) = reap_children(program) {
                 return end_like_the_program(status, server, init);
             }
-            if !init {
-                stop_like_the_program(libc::WSTOPSIG(status));
+            continue;
+        }
+        let sent = Sent { signal: number, by_the_kernel: signal.ssi_code == libc::SI_KERNEL, sender: signal.ssi_pid };
+        match route(sent, program as u32, session_leader, init) {
+            Route::PassOn => {
+                // SAFETY: kill takes a pid and a signal number; the program is this process's
+                // child, not yet reaped, so its ID is still its own.
+                unsafe { libc::kill(program, number) };
             }
-        } else if signal.ssi_code != libc::SI_KERNEL {
-            // SI_KERNEL: the terminal signalled its foreground process group, the program included.
-            // SAFETY: kill takes a pid and a signal number; the program is this process's child,
-            // not yet reaped, so its ID is still its own.
-            unsafe { libc::kill(program, number) };
+            Route::StopHere => stop_with(number),
+            Route::Drop => {}
+        }
+    }
+}
+
+/// A signal read from the signalfd, as `route` needs it.
+#[derive(Clone, Copy)]
+struct Sent {
+    signal: libc::c_int,
+    /// `SI_KERNEL`: the terminal sent it (a key, a window resized, a hang-up).
+    by_the_kernel: bool,
+    sender: u32,
+}
+
+/// What to do with a signal sent to this process.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    PassOn,
+    /// A stop of job control from the terminal: this process stops with the program's job.
+    StopHere,
+    Drop,
+}
+
+/// Where a signal goes: to the program, unless it has it already. The program has it when it
+/// sent it itself (to its process group, or to this process, its parent), and when the terminal
+/// sent it to its foreground process group, which the program is in; but a hang-up (SIGHUP, then
+/// SIGCONT) goes to the session leader alone, which this process may be.
+fn route(sent: Sent, program: u32, session_leader: bool, init: bool) -> Route {
+    let hang_up = matches!(sent.signal, libc::SIGHUP | libc::SIGCONT) && session_leader;
+    if sent.sender == program && !sent.by_the_kernel {
+        Route::Drop
+    } else if !sent.by_the_kernel || hang_up {
+        Route::PassOn
+    } else if JOB_CONTROL.contains(&sent.signal) && !init {
+        Route::StopHere
+    } else {
+        Route::Drop
+    }
+}
+
+/// Waits for `pid` to end; its wait status, or `None` if it cannot be waited for.
+fn wait_for(pid: libc::pid_t) -> Option<libc::c_int> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes the child's status into `status`.
+        if unsafe { libc::waitpid(pid, &raw mut status, 0) } == pid {
+            return Some(status);
+        }
+        if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return None;
         }
     }
 }
@@ -228,13 +274,13 @@ fn next_signal(signals: &OwnedFd) -> Option<libc::signalfd_siginfo> {
 }
 
 /// Reaps every child that has ended, orphans reparented to this process included; returns the
-/// program's wait status if it ended or stopped.
+/// program's wait status if it ended.
 fn reap_children(program: libc::pid_t) -> Option<libc::c_int> {
     let mut programs = None;
     loop {
         let mut status = 0;
         // SAFETY: waitpid writes the child's status into `status`.
-        let pid = unsafe { libc::waitpid(-1, &raw mut status, libc::WNOHANG | libc::WUNTRACED) };
+        let pid = unsafe { libc::waitpid(-1, &raw mut status, libc::WNOHANG) };
         if pid <= 0 {
             return programs;
         }
@@ -244,11 +290,20 @@ fn reap_children(program: libc::pid_t) -> Option<libc::c_int> {
     }
 }
 
-/// Stops this process with the signal that stopped the program, so that the shell that started
-/// this process sees the job stopped; SIGCONT, passed on, continues the program.
-fn stop_like_the_program(signal: libc::c_int) {
-    // SAFETY: raise takes a signal number; the stop signals are neither blocked nor handled here.
-    unsafe { libc::raise(signal) };
+/// Stops this process with `signal`, a stop of job control it has read (so taken) from the
+/// signalfd: unblocked a moment, the signal sent again stops it, unless it was started with the
+/// signal ignored. SIGCONT, from the shell to the whole job, continues it.
+fn stop_with(signal: libc::c_int) {
+    // SAFETY: sigset_t is plain data that sigemptyset initialises; the calls change this
+    // process's own mask and send it a signal.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut set);
+        libc::sigaddset(&raw mut set, signal);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(signal);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
 }
 
 /// Once the program has ended with `status`: leaves a supervisor for processes still under the
@@ -314,5 +369,40 @@ fn die_of(signal: libc::c_int) {
         libc::sigaddset(&raw mut set, signal);
         libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
         libc::raise(signal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROGRAM: u32 = 40;
+
+    fn sent(signal: libc::c_int, by_the_kernel: bool, sender: u32) -> Sent {
+        Sent { signal, by_the_kernel, sender }
+    }
+
+    #[test]
+    fn signals_go_to_the_program_unless_it_has_them_already() {
+        use libc::{SIGCONT, SIGHUP, SIGINT, SIGTERM, SIGTSTP, SIGUSR1, SIGWINCH};
+        // (case, signal, session leader, PID 1, expected)
+        let cases = [
+            ("docker stop", sent(SIGTERM, false, 0), false, true, Route::PassOn),
+            ("kill from a shell", sent(SIGINT, false, 7), false, false, Route::PassOn),
+            ("the program signals its parent", sent(SIGUSR1, false, PROGRAM), false, true, Route::Drop),
+            ("the program signals its group", sent(SIGTERM, false, PROGRAM), false, false, Route::Drop),
+            ("Ctrl-C", sent(SIGINT, true, 0), true, false, Route::Drop),
+            ("window resized", sent(SIGWINCH, true, 0), true, true, Route::Drop),
+            ("hang-up, session leader", sent(SIGHUP, true, 0), true, true, Route::PassOn),
+            ("hang-up's SIGCONT, session leader", sent(SIGCONT, true, 0), true, false, Route::PassOn),
+            ("hang-up, not the leader", sent(SIGHUP, true, 0), false, false, Route::Drop),
+            ("Ctrl-Z", sent(SIGTSTP, true, 0), false, false, Route::StopHere),
+            ("Ctrl-Z as PID 1", sent(SIGTSTP, true, 0), true, true, Route::Drop),
+            ("kill -TSTP to the command", sent(SIGTSTP, false, 7), false, false, Route::PassOn),
+            ("fg", sent(SIGCONT, false, 7), false, false, Route::PassOn),
+        ];
+        for (case, sent, session_leader, init, expected) in cases {
+            assert_eq!(route(sent, PROGRAM, session_leader, init), expected, "{case}");
+        }
     }
 }

@@ -392,9 +392,15 @@ fn send_descriptor(channel: RawFd, fd: RawFd) -> io::Result<()> {
 /// The listener sent by `send_descriptor`, or `None` when the other end closed first.
 fn receive_listener(channel: &OwnedFd) -> Option<OwnedFd> {
     with_message(|message| {
-        // SAFETY: the message describes valid buffers.
-        if unsafe { libc::recvmsg(channel.as_raw_fd(), message, libc::MSG_CMSG_CLOEXEC) } <= 0 {
-            return None;
+        loop {
+            // SAFETY: the message describes valid buffers.
+            let received = unsafe { libc::recvmsg(channel.as_raw_fd(), message, libc::MSG_CMSG_CLOEXEC) };
+            if received > 0 {
+                break;
+            }
+            if received == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                return None;
+            }
         }
         // SAFETY: the kernel filled the control buffer; a header, if any, is within it.
         unsafe {

@@ -35,6 +35,13 @@ impl Buffers {
     }
 }
 
+/// Writes one `--verbose` line to stderr. A failure (a closed pipe) is ignored: `eprintln!` would
+/// panic, and end the supervisor, or as PID 1 the container.
+fn say(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr(), "{line}");
+}
+
 /// A file as `fstat` names it: device and inode.
 pub type FileIdentity = (u64, u64);
 
@@ -185,11 +192,11 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, 
         Ok(socket) => socket,
         Err(error) => {
             if verbose && error.raw_os_error() == Some(libc::EPERM) {
-                eprintln!(
+                say(format_args!(
                     "keepalive[{tid}]: fd {fd} {}: untouched, the supervisor may not take the process's descriptors \
                      (pidfd_getfd: {error}; Yama's ptrace_scope?)",
                     call.name()
-                );
+                ));
             }
             return Answer::Continue;
         }
@@ -197,7 +204,7 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, 
     let label = label(&socket);
     let line = trapped::configure_trapped(process, fd, socket, call, peer, &settings);
     if verbose {
-        eprintln!("keepalive[{tid}]: fd {fd} {label} {}: {line}", call.name());
+        say(format_args!("keepalive[{tid}]: fd {fd} {label} {}: {line}", call.name()));
     }
     Answer::Continue
 }
@@ -240,7 +247,7 @@ fn setsockopt_for_program(
     let label = label(&socket);
     if let Some(line) = trapped::enforce(process, fd, socket, &settings) {
         if verbose {
-            eprintln!("keepalive[{tid}]: fd {fd} {label} setsockopt(): {line}");
+            say(format_args!("keepalive[{tid}]: fd {fd} {label} setsockopt(): {line}"));
         }
     }
     Answer::Done(Ok(0))
