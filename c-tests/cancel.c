@@ -1,7 +1,8 @@
 /* cancel: threads cancelled while blocked in accept() and accept4(), inside the library's hooks.
  * Built with -fexceptions (see the Makefile): its cleanup handlers then run only if glibc's
  * cancellation unwinds through the hooks' frames, which takes the library's unwind tables.
- * (musl cancels without unwinding.) Exits 0 when every thread was cancelled and cleaned up. */
+ * (musl cancels without unwinding.) Exits 0 when every thread was cancelled and cleaned up, with
+ * the library loaded. */
 #include "check.h"
 #include <pthread.h>
 
@@ -28,6 +29,10 @@ int main(void) {
     struct sockaddr_storage address;
     socklen_t length;
     listener = raw_listener(AF_INET, &address, &length);
+    /* The library is loaded: a socket() gets the idle time the test sets (EXPECT_IDLE). */
+    int fd = SUCCEEDS(socket(AF_INET, SOCK_STREAM, 0));
+    check_value(fd, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", (int)expected("EXPECT_IDLE", 0), "after socket()");
+    close(fd);
     const char *calls[] = {"accept", "accept4"};
     for (int call = 0; call < 2; call++) {
         pthread_t thread;

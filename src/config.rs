@@ -197,6 +197,11 @@ struct Environment {
 }
 
 impl Environment {
+    /// No entries, each `None`: all zeros, copied with one `memset`, where a literal costs an
+    /// instruction for each entry. A constant, so that the compiler checks that all zeros is one.
+    // SAFETY: all zeros is a valid Environment: `None` in each entry, length 0.
+    const EMPTY: Environment = unsafe { MaybeUninit::<Environment>::zeroed().assume_init() };
+
     /// Our variables, or none at all in secure-execution mode (a set-user-ID or set-group-ID
     /// program, or one gaining capabilities): they come from the user who runs it, who must not
     /// choose the timers of its sockets or read its connections in debug lines, just as the
@@ -206,9 +211,7 @@ impl Environment {
             // Mutable: setenv() and putenv() replace the array. Read once, by value.
             static mut environ: *const *const c_char;
         }
-        // SAFETY: all zeros is an empty table: no entries, each `None`. One `memset`, where a
-        // literal costs an instruction for each entry.
-        let mut environment = unsafe { MaybeUninit::<Environment>::zeroed().assume_init() };
+        let mut environment = Environment::EMPTY;
         // SAFETY: a copy of the pointer, no reference to the static; environ is a null-terminated
         // array of NUL-terminated strings, only read here.
         let mut entry = unsafe { environ };

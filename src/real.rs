@@ -20,16 +20,18 @@ const UNRESOLVED: usize = 0;
 
 /// A C library function: its name and fallback, and where its address is kept once found.
 /// Used as a constant, so that the name and the fallback are part of the code that asks, not
-/// pointers in our data, which the loader would relocate in every process.
+/// pointers in our data, which the loader would relocate in every process. The place is a raw
+/// pointer to a static: before Rust 1.93 a constant may not hold a reference to memory that can
+/// change, and we support 1.85.
 pub struct Real<F> {
     name: &'static CStr,
     fallback: F,
-    address: &'static AtomicUsize,
+    address: *const AtomicUsize,
     function: PhantomData<F>,
 }
 
 impl<F: Copy> Real<F> {
-    const fn new(name: &'static CStr, fallback: F, address: &'static AtomicUsize) -> Self {
+    const fn new(name: &'static CStr, fallback: F, address: *const AtomicUsize) -> Self {
         const { assert!(size_of::<F>() == size_of::<usize>()) };
         Self { name, fallback, address, function: PhantomData }
     }
@@ -40,16 +42,23 @@ impl<F: Copy> Real<F> {
         self.resolved().unwrap_or_else(|| {
             // SAFETY: `F` is a pointer-sized function pointer type (checked in `new`).
             let fallback = unsafe { core::mem::transmute_copy::<F, usize>(&self.fallback) };
-            let found = look_up(self.name, fallback, self.address);
+            let found = look_up(self.name, fallback, self.address());
             // SAFETY: as in `resolved`.
             unsafe { core::mem::transmute_copy::<usize, F>(&found) }
         })
     }
 
+    #[inline(always)]
+    fn address(&self) -> &'static AtomicUsize {
+        // SAFETY: every `Real` is made with a pointer to a static (or, in tests, leaked) atomic,
+        // which lives as long as the program.
+        unsafe { &*self.address }
+    }
+
     /// The real function if it has been looked up already; never looks it up.
     #[inline(always)]
     pub fn resolved(&self) -> Option<F> {
-        let address = self.address.load(Ordering::Acquire);
+        let address = self.address().load(Ordering::Acquire);
         // SAFETY: `address` only holds what dlsym returned for `name`, or the address of
         // `fallback`; both have the C type `F`, which is pointer-sized (checked in `new`).
         (address != UNRESOLVED).then(|| unsafe { core::mem::transmute_copy::<usize, F>(&address) })
@@ -125,11 +134,11 @@ pub type AcceptFn = unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -
 pub type Accept4Fn = unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t, c_int) -> c_int;
 pub type SetsockoptFn = unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int;
 
-pub const SOCKET: Real<SocketFn> = Real::new(c"socket", fallback::socket, &SOCKET_ADDRESS);
-pub const CONNECT: Real<ConnectFn> = Real::new(c"connect", fallback::connect, &CONNECT_ADDRESS);
-pub const ACCEPT: Real<AcceptFn> = Real::new(c"accept", fallback::accept, &ACCEPT_ADDRESS);
-pub const ACCEPT4: Real<Accept4Fn> = Real::new(c"accept4", fallback::accept4, &ACCEPT4_ADDRESS);
-pub const SETSOCKOPT: Real<SetsockoptFn> = Real::new(c"setsockopt", fallback::setsockopt, &SETSOCKOPT_ADDRESS);
+pub const SOCKET: Real<SocketFn> = Real::new(c"socket", fallback::socket, &raw const SOCKET_ADDRESS);
+pub const CONNECT: Real<ConnectFn> = Real::new(c"connect", fallback::connect, &raw const CONNECT_ADDRESS);
+pub const ACCEPT: Real<AcceptFn> = Real::new(c"accept", fallback::accept, &raw const ACCEPT_ADDRESS);
+pub const ACCEPT4: Real<Accept4Fn> = Real::new(c"accept4", fallback::accept4, &raw const ACCEPT4_ADDRESS);
+pub const SETSOCKOPT: Real<SetsockoptFn> = Real::new(c"setsockopt", fallback::setsockopt, &raw const SETSOCKOPT_ADDRESS);
 
 static SOCKET_ADDRESS: AtomicUsize = AtomicUsize::new(UNRESOLVED);
 static CONNECT_ADDRESS: AtomicUsize = AtomicUsize::new(UNRESOLVED);

@@ -685,6 +685,8 @@ fn as_a_child_subreaper_the_terminals_signals_are_not_passed_on_twice() {
 fn as_a_child_subreaper_and_session_leader_a_hang_up_reaches_the_program() {
     // The terminal hangs up: the kernel sends SIGHUP to the session leader alone, here the
     // command, which must pass it on. The program ends with 9 if it gets it, 1 after 5 s if not.
+    // The terminal hangs up once it has shown the whole line: python writes its end apart, and
+    // that write would fail (EIO) on a terminal hung up before.
     let terminal = "import ctypes, os, pty, sys, time\n\
                     pid, terminal = pty.fork()\n\
                     if pid == 0:\n\
@@ -692,7 +694,7 @@ fn as_a_child_subreaper_and_session_leader_a_hang_up_reaches_the_program() {
                     \x20   os.execv(sys.argv[1], sys.argv[1:])\n\
                     seen = b''\n\
                     deadline = time.monotonic() + 5\n\
-                    while b'ready' not in seen and time.monotonic() < deadline: seen += os.read(terminal, 1024)\n\
+                    while b'ready\\r\\n' not in seen and time.monotonic() < deadline: seen += os.read(terminal, 1024)\n\
                     os.close(terminal)\n\
                     print('exited', os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n";
     let program = "import os, signal, time\n\
