@@ -682,6 +682,20 @@ fn as_a_child_subreaper_the_terminals_signals_are_not_passed_on_twice() {
 }
 
 #[test]
+fn as_a_child_subreaper_ctrl_z_does_not_stop_the_command_without_the_program() {
+    // The program leaves the terminal's foreground group, then Ctrl-Z: it is not for the program,
+    // and the command, stopped alone, would hold the program's calls; so nothing stops.
+    let program = "import os, time\n\
+                   os.setpgid(0, 0)\n\
+                   print('ready, out of the foreground group', flush=True)\n\
+                   time.sleep(1)\n\
+                   print('done', flush=True)\n";
+    let output = on_a_terminal("until(b'group\\r\\n'); os.write(terminal, b'\\x1a')", program);
+    let expected = "ready, out of the foreground group\ndone\njob exited 0 end\n";
+    assert_eq!(text(&output.stdout), expected, "{}", describe(&output));
+}
+
+#[test]
 fn as_a_child_subreaper_and_session_leader_a_hang_up_reaches_the_program() {
     // The terminal hangs up: the kernel sends SIGHUP to the session leader alone, here the
     // command, which must pass it on. The program ends with 9 if it gets it, 1 after 5 s if not.

@@ -202,7 +202,10 @@ fn supervise(
             continue;
         }
         let sent = Sent { signal: number, by_the_kernel: signal.ssi_code == libc::SI_KERNEL, sender: signal.ssi_pid };
-        match route(sent, program as u32, session_leader, init) {
+        // SAFETY: getpgid and getpgrp only read process groups; the program is not reaped yet.
+        let with_the_program = unsafe { libc::getpgid(program) == libc::getpgrp() };
+        let standing = Standing { session_leader, init, with_the_program };
+        match route(sent, program as u32, standing) {
             Route::PassOn => {
                 // SAFETY: kill takes a pid and a signal number; the program is this process's
                 // child, not yet reaped, so its ID is still its own.
@@ -223,6 +226,17 @@ struct Sent {
     sender: u32,
 }
 
+/// Where this process stands, for `route`.
+#[derive(Clone, Copy)]
+struct Standing {
+    /// It leads its session, which a hang-up signals alone.
+    session_leader: bool,
+    /// PID 1, which the kernel does not stop.
+    init: bool,
+    /// The program is in its process group, which the terminal signals as one job.
+    with_the_program: bool,
+}
+
 /// What to do with a signal sent to this process.
 #[derive(Debug, PartialEq, Eq)]
 enum Route {
@@ -234,15 +248,17 @@ enum Route {
 
 /// Where a signal goes: to the program, unless it has it already. The program has it when it
 /// sent it itself (to its process group, or to this process, its parent), and when the terminal
-/// sent it to its foreground process group, which the program is in; but a hang-up (SIGHUP, then
-/// SIGCONT) goes to the session leader alone, which this process may be.
-fn route(sent: Sent, program: u32, session_leader: bool, init: bool) -> Route {
-    let hang_up = matches!(sent.signal, libc::SIGHUP | libc::SIGCONT) && session_leader;
+/// sent it to its foreground process group, which the program is in, or left (then it is not
+/// for the program); but a hang-up (SIGHUP, then SIGCONT) goes to the session leader alone,
+/// which this process may be. A stop from the terminal stops this process with the program, not
+/// without it: stopped alone, it would hold the program's calls.
+fn route(sent: Sent, program: u32, standing: Standing) -> Route {
+    let hang_up = matches!(sent.signal, libc::SIGHUP | libc::SIGCONT) && standing.session_leader;
     if sent.sender == program && !sent.by_the_kernel {
         Route::Drop
     } else if !sent.by_the_kernel || hang_up {
         Route::PassOn
-    } else if JOB_CONTROL.contains(&sent.signal) && !init {
+    } else if JOB_CONTROL.contains(&sent.signal) && standing.with_the_program && !standing.init {
         Route::StopHere
     } else {
         Route::Drop
@@ -385,24 +401,27 @@ mod tests {
     #[test]
     fn signals_go_to_the_program_unless_it_has_them_already() {
         use libc::{SIGCONT, SIGHUP, SIGINT, SIGTERM, SIGTSTP, SIGUSR1, SIGWINCH};
-        // (case, signal, session leader, PID 1, expected)
+        let job = Standing { session_leader: false, init: false, with_the_program: true };
+        let init = Standing { session_leader: true, init: true, ..job };
+        let left = Standing { with_the_program: false, ..job };
         let cases = [
-            ("docker stop", sent(SIGTERM, false, 0), false, true, Route::PassOn),
-            ("kill from a shell", sent(SIGINT, false, 7), false, false, Route::PassOn),
-            ("the program signals its parent", sent(SIGUSR1, false, PROGRAM), false, true, Route::Drop),
-            ("the program signals its group", sent(SIGTERM, false, PROGRAM), false, false, Route::Drop),
-            ("Ctrl-C", sent(SIGINT, true, 0), true, false, Route::Drop),
-            ("window resized", sent(SIGWINCH, true, 0), true, true, Route::Drop),
-            ("hang-up, session leader", sent(SIGHUP, true, 0), true, true, Route::PassOn),
-            ("hang-up's SIGCONT, session leader", sent(SIGCONT, true, 0), true, false, Route::PassOn),
-            ("hang-up, not the leader", sent(SIGHUP, true, 0), false, false, Route::Drop),
-            ("Ctrl-Z", sent(SIGTSTP, true, 0), false, false, Route::StopHere),
-            ("Ctrl-Z as PID 1", sent(SIGTSTP, true, 0), true, true, Route::Drop),
-            ("kill -TSTP to the command", sent(SIGTSTP, false, 7), false, false, Route::PassOn),
-            ("fg", sent(SIGCONT, false, 7), false, false, Route::PassOn),
+            ("docker stop", sent(SIGTERM, false, 0), init, Route::PassOn),
+            ("kill from a shell", sent(SIGINT, false, 7), job, Route::PassOn),
+            ("the program signals its parent", sent(SIGUSR1, false, PROGRAM), init, Route::Drop),
+            ("the program signals its group", sent(SIGTERM, false, PROGRAM), job, Route::Drop),
+            ("Ctrl-C", sent(SIGINT, true, 0), job, Route::Drop),
+            ("window resized", sent(SIGWINCH, true, 0), init, Route::Drop),
+            ("hang-up, session leader", sent(SIGHUP, true, 0), init, Route::PassOn),
+            ("hang-up's SIGCONT, session leader", sent(SIGCONT, true, 0), init, Route::PassOn),
+            ("hang-up, not the leader", sent(SIGHUP, true, 0), job, Route::Drop),
+            ("Ctrl-Z", sent(SIGTSTP, true, 0), job, Route::StopHere),
+            ("Ctrl-Z, the program out of the group", sent(SIGTSTP, true, 0), left, Route::Drop),
+            ("Ctrl-Z as PID 1", sent(SIGTSTP, true, 0), init, Route::Drop),
+            ("kill -TSTP to the command", sent(SIGTSTP, false, 7), job, Route::PassOn),
+            ("fg", sent(SIGCONT, false, 7), job, Route::PassOn),
         ];
-        for (case, sent, session_leader, init, expected) in cases {
-            assert_eq!(route(sent, PROGRAM, session_leader, init), expected, "{case}");
+        for (case, sent, standing, expected) in cases {
+            assert_eq!(route(sent, PROGRAM, standing), expected, "{case}");
         }
     }
 }
