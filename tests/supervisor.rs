@@ -82,6 +82,13 @@ fn wait_listening(lab: &Lab, host: &Host, port: u16) {
     listening.unwrap_or_else(|| panic!("nothing listens on port {port}"));
 }
 
+/// `wire serve PORT` started in `host`, once it listens.
+fn wire_server(lab: &mut Lab, host: &Host, wire: &Path, port: u16) -> Process {
+    let server = lab.start(lab.command(host, wire).args(["serve", &port.to_string()]));
+    wait_listening(lab, host, port);
+    server
+}
+
 /// The state of `keepalive` run in `host` with `options`, then `program` and `arguments`.
 fn start_under(lab: &mut Lab, host: &Host, options: &[&str], program: &Path, arguments: &[&str]) -> Process {
     let mut command = lab.command(host, command_path());
@@ -295,8 +302,7 @@ fn a_forked_daemon_stays_covered_and_the_supervisor_ends_with_it() {
     let Some(mut lab) = Lab::new("daemon") else { return };
     let host = lab.host("h");
     let wire = static_wire("glibc");
-    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7401"]));
-    wait_listening(&lab, &host, 7401);
+    let mut server = wire_server(&mut lab, &host, &wire, 7401);
     let daemon = double_forking_client(&wire, 7401);
     let mut command = lab.command(&host, command_path());
     command.args(["--via", "seccomp", "--idle", "20", "--", "sh", "-c", &daemon]);
@@ -321,8 +327,7 @@ fn the_supervisor_ignores_signals_and_only_sigkill_leaves_the_program_with_enosy
     let Some(mut lab) = Lab::new("killed") else { return };
     let host = lab.host("h");
     let wire = static_wire("musl");
-    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7501"]));
-    wait_listening(&lab, &host, 7501);
+    let mut server = wire_server(&mut lab, &host, &wire, 7501);
     let script = format!("read go; exec {} connect 127.0.0.1 7501", wire.display());
     for kill in [false, true] {
         let mut program =
@@ -425,8 +430,7 @@ fn as_pid_1_the_command_is_the_programs_parent_and_supervises_it() {
     let Some(mut lab) = Lab::new("pid 1") else { return };
     let host = lab.host("h");
     let wire = static_wire("musl");
-    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7601"]));
-    wait_listening(&lab, &host, 7601);
+    let mut server = wire_server(&mut lab, &host, &wire, 7601);
     let mut command = lab.command(&host, "unshare");
     command.args(["--kill-child", "--pid", "--fork", "--mount-proc"]).arg(command_path());
     command.args(["--via", "seccomp", "--verbose", "--idle", "20", "--"]).arg(&wire);
@@ -728,8 +732,7 @@ fn as_a_child_subreaper_a_double_forking_daemon_stays_covered_after_the_program_
     let Some(mut lab) = Lab::new("subreaper daemon") else { return };
     let host = lab.host("h");
     let wire = static_wire("glibc");
-    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7602"]));
-    wait_listening(&lab, &host, 7602);
+    let mut server = wire_server(&mut lab, &host, &wire, 7602);
     let marker = format!("SUPERVISOR_TEST_MARK=subreaper-{}", std::process::id());
     let (name, value) = marker.split_once('=').unwrap();
     // The orphan is reparented to the command, the subreaper, until the command exits.
@@ -776,8 +779,7 @@ fn php_sockets_extension_under_the_supervisor() {
     let host = lab.host("h");
     let php = PathBuf::from("/usr/bin/php");
     assert!(php.exists(), "php (Debian's php-cli) is needed for these tests");
-    let mut server = lab.start(lab.command(&host, static_wire("glibc")).args(["serve", "7801"]));
-    wait_listening(&lab, &host, 7801);
+    let mut server = wire_server(&mut lab, &host, &static_wire("glibc"), 7801);
     let code = "$s = socket_create(AF_INET, SOCK_STREAM, SOL_TCP); \
                 if (!socket_connect($s, '127.0.0.1', 7801)) exit(1); echo \"connected\\n\"; fgets(STDIN);";
     let mut client = start_under(&mut lab, &host, &["--via", "seccomp", "--idle", "21"], &php, &["-r", code]);
@@ -880,8 +882,7 @@ fn two_hosts(test: &str) -> Option<(Lab, Host, Host)> {
 #[test]
 fn wire_a_static_client_finds_a_dead_peer_after_idle_plus_intvl_times_cnt() {
     let Some((mut lab, client_host, server_host)) = two_hosts("supervised dead peer") else { return };
-    let mut server = lab.start(lab.command(&server_host, static_wire("musl")).args(["serve", "7001"]));
-    wait_listening(&lab, &server_host, 7001);
+    let mut server = wire_server(&mut lab, &server_host, &static_wire("musl"), 7001);
     let fast = ["--via", "seccomp", "--idle", "2", "--interval", "1", "--count", "3"];
     let mut client = start_under(&mut lab, &client_host, &fast, &static_wire("musl"), &["connect", "10.0.0.2", "7001"]);
     client.expect("connected", Duration::from_secs(5));
@@ -915,8 +916,7 @@ fn wire_a_user_timeout_bounds_the_blocked_syn_of_a_static_client() {
 fn a_fast_open_send_is_configured_and_io_uring_is_reported() {
     let Some(mut lab) = Lab::new("fast open") else { return };
     let host = lab.host("h");
-    let mut server = lab.start(lab.command(&host, static_wire("musl")).args(["serve", "7901"]));
-    wait_listening(&lab, &host, 7901);
+    let mut server = wire_server(&mut lab, &host, &static_wire("musl"), 7901);
     let python = python3();
     // sendto(MSG_FASTOPEN) connects without connect(); io_uring_setup (425) opens a ring.
     let code = "import ctypes, socket, sys\n\
@@ -954,8 +954,7 @@ fn an_unprivileged_user_is_supervised_too() {
     let Some(mut lab) = Lab::new("unprivileged") else { return };
     let host = lab.host("h");
     let wire = static_wire("musl");
-    let mut server = lab.start(lab.command(&host, &wire).args(["serve", "7951"]));
-    wait_listening(&lab, &host, 7951);
+    let mut server = wire_server(&mut lab, &host, &wire, 7951);
     let mut command = lab.command(&host, "setpriv");
     command.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--inh-caps=-all"]);
     let [command_copy, wire_copy] = copies_for_other_users([&command_path(), &wire]);
@@ -1079,8 +1078,7 @@ fn the_io_uring_warning_never_lands_in_the_programs_data() {
 fn a_fast_open_sendmmsg_is_configured() {
     let Some(mut lab) = Lab::new("fast open sendmmsg") else { return };
     let host = lab.host("h");
-    let mut server = lab.start(lab.command(&host, static_wire("musl")).args(["serve", "7911"]));
-    wait_listening(&lab, &host, 7911);
+    let mut server = wire_server(&mut lab, &host, &static_wire("musl"), 7911);
     let python = python3();
     // sendmmsg(MSG_FASTOPEN) connects without connect(): one message, to the peer in its msg_name.
     let code = "import ctypes, socket, struct, sys\n\

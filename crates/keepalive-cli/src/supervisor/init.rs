@@ -14,7 +14,6 @@ use keepalive_config::Settings;
 
 use super::serve::{self, FileIdentity, Server, Stop};
 use super::trapped::Plan;
-use crate::launch;
 
 /// Signals sent to this process that it passes on to the program.
 const FORWARDED: [libc::c_int; 8] = [
@@ -46,13 +45,13 @@ pub fn run(
     let user_stderr = serve::identity(2);
     let (original, signals) = match take_signals() {
         Ok(taken) => taken,
-        Err(error) => return cannot_start(&error),
+        Err(error) => return super::cannot_start(&error),
     };
     let (ours, theirs) = match super::socket_pair() {
         Ok(pair) => pair,
         Err(error) => {
             original.restore();
-            return cannot_start(&error);
+            return super::cannot_start(&error);
         }
     };
     // SAFETY: this process has one thread, so the child may run ordinary code.
@@ -60,7 +59,7 @@ pub fn run(
     if child < 0 {
         let error = io::Error::last_os_error();
         original.restore();
-        return cannot_start(&error);
+        return super::cannot_start(&error);
     }
     if child == 0 {
         drop((ours, signals));
@@ -71,11 +70,6 @@ pub fn run(
     }
     drop(theirs);
     supervise(child, ours, signals, Plan::new(settings), verbose, user_stderr)
-}
-
-fn cannot_start(error: &io::Error) -> u8 {
-    eprintln!("keepalive: cannot start the supervisor: {}", launch::without_error_number(error));
-    super::NOT_SUPERVISED
 }
 
 /// The signal mask and dispositions the command started with, which the program gets back.
@@ -102,14 +96,9 @@ impl Original {
 /// process all the same. SIGCHLD gets its default action: ignored, the kernel would reap children
 /// before `waitpid`.
 fn take_signals() -> io::Result<(Original, OwnedFd)> {
-    // SAFETY: sigset_t is plain data that sigemptyset initialises.
-    let (mut blocked, mut mask): (libc::sigset_t, libc::sigset_t) = unsafe { std::mem::zeroed() };
-    // SAFETY: the set is a valid sigset_t.
-    unsafe { libc::sigemptyset(&raw mut blocked) };
-    for signal in FORWARDED.into_iter().chain(JOB_CONTROL).chain([libc::SIGCHLD]) {
-        // SAFETY: as above; every signal here is valid.
-        unsafe { libc::sigaddset(&raw mut blocked, signal) };
-    }
+    let blocked = signal_set(FORWARDED.into_iter().chain(JOB_CONTROL).chain([libc::SIGCHLD]));
+    // SAFETY: sigset_t is plain data, which sigprocmask fills.
+    let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: blocks the set and writes the old mask into `mask`.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &blocked, &raw mut mask) };
     // SIGKILL and SIGSTOP are left out by sigaction itself.
@@ -139,6 +128,19 @@ fn take_signals() -> io::Result<(Original, OwnedFd)> {
     Ok((original, unsafe { OwnedFd::from_raw_fd(signals) }))
 }
 
+/// The set of `signals`.
+fn signal_set(signals: impl IntoIterator<Item = libc::c_int>) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data that sigemptyset initialises.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the set is a valid sigset_t.
+    unsafe { libc::sigemptyset(&raw mut set) };
+    for signal in signals {
+        // SAFETY: as above; a signal number out of range is refused, not written.
+        unsafe { libc::sigaddset(&raw mut set, signal) };
+    }
+    set
+}
+
 /// In the child: installs the filter, hands the listener to the parent, and becomes the program.
 /// Returns only on failure, with the exit status to give after one line saying why.
 fn start_program(
@@ -148,15 +150,9 @@ fn start_program(
     name: &OsStr,
     arguments: &[OsString],
 ) -> u8 {
-    match super::install_filter(program).and_then(|listener| super::hand_over(&channel, listener)) {
-        Ok(supervisor) => {
-            drop(channel);
-            super::execute(path, name, arguments, supervisor)
-        }
-        Err(problem) => {
-            eprintln!("keepalive: {problem}");
-            super::NOT_SUPERVISED
-        }
+    match super::filter_and_hand_over(program, channel) {
+        Ok(supervisor) => super::execute(path, name, arguments, supervisor),
+        Err(status) => status,
     }
 }
 
@@ -310,12 +306,9 @@ fn reap_children(program: libc::pid_t) -> Option<libc::c_int> {
 /// signalfd: unblocked a moment, the signal sent again stops it, unless it was started with the
 /// signal ignored. SIGCONT, from the shell to the whole job, continues it.
 fn stop_with(signal: libc::c_int) {
-    // SAFETY: sigset_t is plain data that sigemptyset initialises; the calls change this
-    // process's own mask and send it a signal.
+    let set = signal_set([signal]);
+    // SAFETY: the calls change this process's own mask and send it a signal.
     unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&raw mut set);
-        libc::sigaddset(&raw mut set, signal);
         libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
         libc::raise(signal);
         libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
@@ -360,11 +353,10 @@ fn leave_a_supervisor(mut server: Server) {
     if unsafe { libc::fork() } != 0 {
         return;
     }
-    // SAFETY: setsid and sigprocmask change this process's own state; the set is initialised.
+    let none = signal_set([]);
+    // SAFETY: setsid and sigprocmask change this process's own state.
     unsafe {
         libc::setsid();
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&raw mut none);
         super::ignore_signals();
         libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
     }
@@ -376,13 +368,11 @@ fn leave_a_supervisor(mut server: Server) {
 
 /// Ends this process by `signal`, as the program ended, without a core file of ours.
 fn die_of(signal: libc::c_int) {
-    // SAFETY: plain system calls on this process's own state; the set is initialised.
+    let set = signal_set([signal]);
+    // SAFETY: plain system calls on this process's own state.
     unsafe {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         libc::signal(signal, libc::SIG_DFL);
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&raw mut set);
-        libc::sigaddset(&raw mut set, signal);
         libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
         libc::raise(signal);
     }

@@ -53,29 +53,36 @@ pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings
     }
     let (ours, theirs) = match socket_pair() {
         Ok(pair) => pair,
-        Err(error) => {
-            eprintln!("keepalive: cannot start the supervisor: {}", launch::without_error_number(&error));
-            return NOT_SUPERVISED;
-        }
+        Err(error) => return cannot_start(&error),
     };
     if let Err(error) = start_supervisor(theirs, &ours, settings, verbose) {
-        eprintln!("keepalive: cannot start the supervisor: {}", launch::without_error_number(&error));
-        return NOT_SUPERVISED;
+        return cannot_start(&error);
     }
-    let supervisor = match install_filter(&program).and_then(|listener| hand_over(&ours, listener)) {
+    let supervisor = match filter_and_hand_over(&program, ours) {
         Ok(supervisor) => supervisor,
-        Err(problem) => {
-            eprintln!("keepalive: {problem}");
-            return NOT_SUPERVISED;
-        }
+        Err(status) => return status,
     };
-    drop(ours);
     // Under Yama's ptrace_scope 1, only an ancestor or a declared tracer may take a process's
     // descriptors: the supervisor is declared for the program (Linux keeps it across execve).
     // The program's children are not covered by it; see docs/supervisor.md.
     // SAFETY: prctl with integer arguments; without Yama it fails harmlessly.
     unsafe { libc::prctl(libc::PR_SET_PTRACER, supervisor as libc::c_ulong, 0, 0, 0) };
     execute(path, name, arguments, supervisor)
+}
+
+/// Says that the supervisor could not be started, and gives the exit status for it.
+fn cannot_start(error: &io::Error) -> u8 {
+    eprintln!("keepalive: cannot start the supervisor: {}", launch::without_error_number(error));
+    NOT_SUPERVISED
+}
+
+/// Installs the filter on this process and hands its listener over on `channel` (closed
+/// after); returns the supervisor's process ID, or, after one line saying why, the exit status.
+fn filter_and_hand_over(program: &[libc::sock_filter], channel: OwnedFd) -> Result<libc::pid_t, u8> {
+    install_filter(program).and_then(|listener| hand_over(&channel, listener)).map_err(|problem| {
+        eprintln!("keepalive: {problem}");
+        NOT_SUPERVISED
+    })
 }
 
 /// Replaces this process with the program, `supervisor` named in its environment; returns only
