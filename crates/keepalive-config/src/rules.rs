@@ -104,25 +104,38 @@ pub enum RuleError<'a> {
 /// Parses a comma-separated list, calling `report` for each entry it has to ignore.
 pub fn parse_rules<'a>(text: &'a [u8], mut report: impl FnMut(RuleError<'a>)) -> Rules {
     let mut rules = Rules { configured: true, ..Rules::NONE };
-    for entry in text.split(|&byte| byte == b',').map(<[u8]>::trim_ascii) {
-        if entry.is_empty() {
-            continue;
-        }
-        match parse_rule(entry) {
-            None => report(RuleError::Entry(entry)),
-            Some(rule) => match rules.rules.get_mut(rules.length) {
-                Some(slot) => {
-                    *slot = rule;
-                    rules.length += 1;
-                }
-                None => {
-                    report(RuleError::TooMany(entry));
-                    break;
-                }
-            },
-        }
+    let mut rest = text;
+    while let Some(error) = rules.add_until_error(&mut rest) {
+        report(error);
     }
     rules
+}
+
+impl Rules {
+    /// Adds the entries of `text` up to the first one to ignore, which it returns, leaving `text`
+    /// at what follows. The loop lives here, compiled once, rather than in each caller of
+    /// `parse_rules` with its own closure.
+    #[inline(never)]
+    fn add_until_error<'a>(&mut self, text: &mut &'a [u8]) -> Option<RuleError<'a>> {
+        while !text.is_empty() {
+            let (entry, rest) = split_once(text, b',').unwrap_or((text, &[]));
+            *text = rest;
+            let entry = entry.trim_ascii();
+            if entry.is_empty() {
+                continue;
+            }
+            let Some(rule) = parse_rule(entry) else {
+                return Some(RuleError::Entry(entry));
+            };
+            let Some(slot) = self.rules.get_mut(self.length) else {
+                *text = &[];
+                return Some(RuleError::TooMany(entry));
+            };
+            *slot = rule;
+            self.length += 1;
+        }
+        None
+    }
 }
 
 fn parse_rule(entry: &[u8]) -> Option<Rule> {
