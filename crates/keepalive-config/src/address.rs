@@ -1,96 +1,61 @@
 //! IPv4 and IPv6 address text, parsed without any path that can panic (core's own parser has
 //! one, and this code runs inside other people's processes).
 
+use crate::value::{number, split_first};
+
 /// `a.b.c.d`, four decimal numbers up to 255, no leading zeros beyond a lone `0`.
 pub fn parse_ipv4(text: &[u8]) -> Option<[u8; 4]> {
     let mut octets = [0u8; 4];
-    let mut parts = text.split(|&byte| byte == b'.');
+    let mut rest = Some(text);
     for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part.first() == Some(&b'0')) {
+        let (part, after) = split_first(rest?, b'.');
+        if let [b'0', _, ..] = part {
             return None;
         }
-        *octet = part
-            .iter()
-            .try_fold(0u16, |value, &byte| byte.is_ascii_digit().then(|| value * 10 + u16::from(byte - b'0')))
-            .filter(|&value| value <= 255)? as u8;
+        *octet = u8::try_from(number(part, 10, 3)?).ok()?;
+        rest = after;
     }
-    parts.next().is_none().then_some(octets)
+    rest.is_none().then_some(octets)
 }
 
 /// RFC 4291 text: eight groups of one to four hex digits, `::` once for a run of zero groups,
 /// and an IPv4 address in place of the last two groups.
 pub fn parse_ipv6(text: &[u8]) -> Option<[u8; 16]> {
-    let (head, tail) = match find_pair(text, b':') {
-        Some(at) => (text.get(..at)?, Some(text.get(at + 2..)?)),
-        None => (text, None),
+    let mut bytes = [0u8; 16];
+    let Some(at) = text.windows(2).position(|pair| pair == b"::") else {
+        return (groups(text, &mut bytes, true)? == 16).then_some(bytes);
     };
-    let mut head_groups = [0u16; 8];
-    let mut tail_groups = [0u16; 8];
-    let head_count = groups(head, &mut head_groups, tail.is_none())?;
-    let tail_count = match tail {
-        Some(tail) if find_pair(tail, b':').is_some() => return None,
-        Some(tail) => groups(tail, &mut tail_groups, true)?,
-        None => 0,
-    };
-    let complete = match tail {
-        None => head_count == 8,
-        Some(_) => head_count + tail_count <= 7,
-    };
-    if !complete {
+    let head = groups(text.get(..at)?, &mut bytes, false)?;
+    let mut tail_bytes = [0u8; 16];
+    let tail = groups(text.get(at + 2..)?, &mut tail_bytes, true)?;
+    if head + tail > 14 {
         return None;
     }
-    let mut all = [0u16; 8];
-    for (slot, group) in all.iter_mut().zip(head_groups.iter().take(head_count)) {
-        *slot = *group;
-    }
-    for (slot, group) in all.iter_mut().rev().zip(tail_groups.iter().take(tail_count).rev()) {
-        *slot = *group;
-    }
-    let mut bytes = [0u8; 16];
-    for (pair, group) in bytes.chunks_exact_mut(2).zip(all) {
-        let [high, low] = group.to_be_bytes();
-        if let [first, second] = pair {
-            (*first, *second) = (high, low);
-        }
+    for (slot, byte) in bytes.iter_mut().rev().zip(tail_bytes.get(..tail)?.iter().rev()) {
+        *slot = *byte;
     }
     Some(bytes)
 }
 
-/// Where `byte` first appears twice in a row.
-fn find_pair(text: &[u8], byte: u8) -> Option<usize> {
-    text.windows(2).position(|pair| pair == [byte, byte])
-}
-
-/// Colon-separated groups into `out`, returning how many; an empty `text` is none. The last
-/// piece may be an IPv4 address (two groups) when `ipv4_last` allows it.
-fn groups(text: &[u8], out: &mut [u16; 8], ipv4_last: bool) -> Option<usize> {
-    if text.is_empty() {
-        return Some(0);
-    }
-    let mut count = 0;
-    let mut pieces = text.split(|&byte| byte == b':').peekable();
-    while let Some(piece) = pieces.next() {
-        let last = pieces.peek().is_none();
-        if last && ipv4_last && piece.contains(&b'.') {
-            let [a, b, c, d] = parse_ipv4(piece)?;
-            for group in [u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d])] {
-                *out.get_mut(count)? = group;
-                count += 1;
-            }
-        } else {
-            if piece.is_empty() || piece.len() > 4 {
-                return None;
-            }
-            let group = piece.iter().try_fold(0u16, |value, &byte| {
-                let digit = (byte as char).to_digit(16)?;
-                Some(value << 4 | digit as u16)
-            })?;
-            *out.get_mut(count)? = group;
-            count += 1;
+/// Colon-separated groups into `out` as big-endian bytes, returning how many; an empty `text`
+/// is none, and so a second `::` fails as an empty group. The last piece may be an IPv4 address
+/// (two groups) when `ipv4_last` allows it.
+fn groups(text: &[u8], out: &mut [u8; 16], ipv4_last: bool) -> Option<usize> {
+    let mut length = 0;
+    let mut rest = (!text.is_empty()).then_some(text);
+    while let Some(current) = rest {
+        let (piece, after) = split_first(current, b':');
+        let bytes: &[u8] = match after {
+            None if ipv4_last && piece.contains(&b'.') => &parse_ipv4(piece)?,
+            _ => &(number(piece, 16, 4)? as u16).to_be_bytes(),
+        };
+        for &byte in bytes {
+            *out.get_mut(length)? = byte;
+            length += 1;
         }
+        rest = after;
     }
-    Some(count)
+    Some(length)
 }
 
 #[cfg(test)]

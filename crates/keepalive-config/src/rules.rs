@@ -5,6 +5,7 @@
 //! in a fixed table, so that matching never allocates.
 
 use crate::address::{parse_ipv4, parse_ipv6};
+use crate::value::{number, split_first};
 
 /// Rules one variable may hold.
 pub const MAX_RULES: usize = 16;
@@ -118,8 +119,8 @@ impl Rules {
     #[inline(never)]
     fn add_until_error<'a>(&mut self, text: &mut &'a [u8]) -> Option<RuleError<'a>> {
         while !text.is_empty() {
-            let (entry, rest) = split_once(text, b',').unwrap_or((text, &[]));
-            *text = rest;
+            let (entry, rest) = split_first(text, b',');
+            *text = rest.unwrap_or_default();
             let entry = entry.trim_ascii();
             if entry.is_empty() {
                 continue;
@@ -146,56 +147,44 @@ fn parse_rule(entry: &[u8]) -> Option<Rule> {
         }
     }
     let (network, port) = if let [b'[', rest @ ..] = entry {
-        let (inside, after) = split_once(rest, b']')?;
-        let port = match after {
+        let (inside, after) = split_first(rest, b']');
+        let port = match after? {
             [] => None,
-            [b':', port @ ..] => Some(parse_port(port)?),
+            [b':', port @ ..] => Some(port),
             _ => return None,
         };
         (parse_network(inside, true)?, port)
     } else if colons >= 2 {
         (parse_network(entry, true)?, None)
     } else {
-        match split_once(entry, b':') {
-            Some((network, port)) => (parse_network(network, false)?, Some(parse_port(port)?)),
-            None => (parse_network(entry, false)?, None),
-        }
+        let (network, port) = split_first(entry, b':');
+        (parse_network(network, false)?, port)
+    };
+    let port = match port {
+        Some(port) => Some(parse_port(port)?),
+        None => None,
     };
     Some(Rule { address: network.0, prefix: network.1, port })
 }
 
-fn split_once(text: &[u8], byte: u8) -> Option<(&[u8], &[u8])> {
-    let at = text.iter().position(|&other| other == byte)?;
-    Some((text.get(..at)?, text.get(at + 1..)?))
-}
-
 /// An address with an optional `/prefix`, as 16 bytes and a prefix length out of 128.
 fn parse_network(text: &[u8], ipv6: bool) -> Option<([u8; 16], u8)> {
-    let (address, prefix) = match split_once(text, b'/') {
-        Some((address, prefix)) => (address, Some(decimal(prefix, 128)?)),
-        None => (text, None),
+    let (address, prefix) = split_first(text, b'/');
+    let prefix = match prefix {
+        Some(prefix) => Some(number(prefix, 10, 5).filter(|&prefix| prefix <= 128)? as u8),
+        None => None,
     };
     if ipv6 {
-        Some((parse_ipv6(address)?, prefix.unwrap_or(128) as u8))
+        Some((parse_ipv6(address)?, prefix.unwrap_or(128)))
     } else {
         let prefix = prefix.unwrap_or(32);
-        (prefix <= 32).then_some((mapped(parse_ipv4(address)?), 96 + prefix as u8))
+        (prefix <= 32).then_some((mapped(parse_ipv4(address)?), 96 + prefix))
     }
 }
 
+/// 1 to 65535, in at most five digits.
 fn parse_port(text: &[u8]) -> Option<u16> {
-    decimal(text, u16::MAX.into()).filter(|&port| port > 0).map(|port| port as u16)
-}
-
-/// A plain decimal number up to `max`: no sign, no spaces, no leading `+`.
-fn decimal(text: &[u8], max: u32) -> Option<u32> {
-    if text.is_empty() || text.len() > 5 {
-        return None;
-    }
-    let value = text
-        .iter()
-        .try_fold(0u32, |value, &byte| byte.is_ascii_digit().then(|| value * 10 + u32::from(byte - b'0')))?;
-    (value <= max).then_some(value)
+    number(text, 10, 5).and_then(|port| u16::try_from(port).ok()).filter(|&port| port > 0)
 }
 
 #[cfg(test)]
@@ -305,6 +294,20 @@ mod tests {
         }
         let (_, errors) = parse_rules_bytes(b"10.0.0.1,\xff\xfe");
         assert_eq!(errors, [RuleError::Entry(b"\xff\xfe")]);
+    }
+
+    #[test]
+    fn ports_and_prefixes_take_at_most_five_digits() {
+        assert!(matches("10.0.0.1:00080", "10.0.0.1:80"));
+        assert!(matches("10.0.0.0/00008", "10.9.9.9:1"));
+        assert!(matches("[::1/00128]:00443", "[::1]:443"));
+        for bad in
+            ["10.0.0.1:000080", "10.0.0.0/000008", "[::1/000128]", "[::1]:000443", ":000022", ":1f", "10.0.0.0/0x8"]
+        {
+            let (rules, errors) = parse(bad);
+            assert_eq!(errors, [RuleError::Entry(bad.as_bytes())], "{bad:?}");
+            assert!(rules.rules().is_empty(), "{bad:?}");
+        }
     }
 
     fn parse_rules_bytes(text: &[u8]) -> (Rules, Vec<RuleError<'_>>) {

@@ -28,40 +28,46 @@ pub(crate) fn lowercase<'a>(text: &[u8], buffer: &'a mut [u8]) -> Option<&'a [u8
 /// anything else, including fractions, signs and values that overflow.
 pub fn parse_duration_ms(text: &[u8]) -> Option<u64> {
     let text = text.trim_ascii();
-    if text.is_empty() {
-        return None;
-    }
-    if text.iter().all(u8::is_ascii_digit) {
-        return parse_digits(text)?.checked_mul(1000);
-    }
     let mut rest = text;
     let mut total: u64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 {
-            return None;
-        }
-        let (number, after) = rest.split_at_checked(digits)?;
-        let letters = after.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-        let (unit, after) = after.split_at_checked(letters)?;
-        let term = parse_digits(number)?.checked_mul(unit_ms(unit)?)?;
-        total = total.checked_add(term)?;
+    loop {
+        let digits = rest.iter().take_while(|byte| byte.is_ascii_digit()).count();
+        let letters = rest.iter().skip(digits).take_while(|byte| byte.is_ascii_alphabetic()).count();
+        let (digits, unit, after) =
+            (rest.get(..digits)?, rest.get(digits..digits + letters)?, rest.get(digits + letters..)?);
+        let unit_ms = if digits.len() == text.len() { 1000 } else { unit_ms(unit)? };
+        total = total.checked_add(number(digits, 10, usize::MAX)?.checked_mul(unit_ms)?)?;
         rest = after.trim_ascii_start();
+        if rest.is_empty() {
+            return Some(total);
+        }
     }
-    Some(total)
 }
 
 /// A plain whole number, as `KEEPALIVE_CNT` takes it.
 pub fn parse_count(text: &[u8]) -> Option<u64> {
-    let text = text.trim_ascii();
-    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    parse_digits(text)
+    number(text.trim_ascii(), 10, usize::MAX)
 }
 
-fn parse_digits(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |value, digit| value.checked_mul(10)?.checked_add(u64::from(digit - b'0')))
+/// Digits in `radix` as a number: `None` if `text` is empty, longer than `max_digits`, holds
+/// anything else (a sign, a space) or overflows. The one digit parser for counts, durations,
+/// ports, prefix lengths, IPv4 octets and IPv6 groups.
+pub(crate) fn number(text: &[u8], radix: u32, max_digits: usize) -> Option<u64> {
+    if text.is_empty() || text.len() > max_digits {
+        return None;
+    }
+    text.iter().try_fold(0u64, |value, &byte| {
+        let digit = char::from(byte).to_digit(radix)?;
+        value.checked_mul(radix.into())?.checked_add(digit.into())
+    })
+}
+
+/// The text before the first `byte`, and what follows that `byte` if there is one.
+pub(crate) fn split_first(text: &[u8], byte: u8) -> (&[u8], Option<&[u8]>) {
+    match text.iter().position(|&other| other == byte) {
+        Some(at) => (text.get(..at).unwrap_or_default(), text.get(at + 1..)),
+        None => (text, None),
+    }
 }
 
 fn unit_ms(unit: &[u8]) -> Option<u64> {
