@@ -146,25 +146,25 @@ fn parse_rule(entry: &[u8]) -> Option<Rule> {
             return Some(Rule { address: [0; 16], prefix: 0, port: Some(parse_port(port)?) });
         }
     }
-    let (network, port) = if let [b'[', rest @ ..] = entry {
+    let (network, port, ipv6) = if let [b'[', rest @ ..] = entry {
         let (inside, after) = split_first(rest, b']');
-        let port = match after? {
-            [] => None,
-            [b':', port @ ..] => Some(port),
+        match after? {
+            [] => (inside, None, true),
+            [b':', port @ ..] => (inside, Some(port), true),
             _ => return None,
-        };
-        (parse_network(inside, true)?, port)
+        }
     } else if colons >= 2 {
-        (parse_network(entry, true)?, None)
+        (entry, None, true)
     } else {
         let (network, port) = split_first(entry, b':');
-        (parse_network(network, false)?, port)
+        (network, port, false)
     };
+    let (address, prefix) = parse_network(network, ipv6)?;
     let port = match port {
         Some(port) => Some(parse_port(port)?),
         None => None,
     };
-    Some(Rule { address: network.0, prefix: network.1, port })
+    Some(Rule { address, prefix, port })
 }
 
 /// An address with an optional `/prefix`, as 16 bytes and a prefix length out of 128.
