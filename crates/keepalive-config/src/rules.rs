@@ -62,14 +62,14 @@ impl Rule {
     }
 }
 
-/// Whether the first `bits` bits (at most 128) are the same: whole bytes, then the bits left of
-/// the next one. Byte by byte rather than with a 128-bit mask, whose shift the library would take
+/// Whether the first `bits` bits (at most 128) are the same, byte by byte with the bits each
+/// byte holds of the prefix, rather than with a 128-bit mask, whose shift the library would take
 /// from a compiler helper.
 fn same_prefix(left: &[u8; 16], right: &[u8; 16], bits: u8) -> bool {
-    let (whole, rest) = (usize::from(bits / 8), bits % 8);
-    let mask = !(0xff_u8 >> rest);
-    let differing_bits = |(left, right): (&u8, &u8)| (left ^ right) & mask != 0;
-    left.get(..whole) == right.get(..whole) && !left.get(whole).zip(right.get(whole)).is_some_and(differing_bits)
+    left.iter().zip(right).enumerate().all(|(index, (left, right))| {
+        let prefix_bits = usize::from(bits).saturating_sub(index * 8).min(8);
+        (left ^ right) & (0xff00_u16 >> prefix_bits) as u8 == 0
+    })
 }
 
 /// A variable's rules. `configured` says whether the variable was set at all.
@@ -294,6 +294,19 @@ mod tests {
         }
         let (_, errors) = parse_rules_bytes(b"10.0.0.1,\xff\xfe");
         assert_eq!(errors, [RuleError::Entry(b"\xff\xfe")]);
+    }
+
+    #[test]
+    fn a_prefix_covers_exactly_its_bits() {
+        for prefix in 0..=128u32 {
+            let text = std::format!("::/{prefix}");
+            let (rules, errors) = parse(&text);
+            assert!(errors.is_empty());
+            for bit in 0..128u32 {
+                let address = (1u128 << (127 - bit)).to_be_bytes();
+                assert_eq!(rules.matches(&Peer::v6(address, 1)), bit >= prefix, "::/{prefix}, bit {bit}");
+            }
+        }
     }
 
     #[test]
