@@ -45,9 +45,10 @@ fn groups(text: &[u8], out: &mut [u8; 16], ipv4_last: bool) -> Option<usize> {
     let mut rest = (!text.is_empty()).then_some(text);
     while let Some(current) = rest {
         let (piece, after) = split_first(current, b':');
-        let bytes: &[u8] = match after {
-            None if ipv4_last && piece.contains(&b'.') => &parse_ipv4(piece)?,
-            _ => &(number(piece, 16, 4)? as u16).to_be_bytes(),
+        let bytes: &[u8] = match (number(piece, 16, 4), after) {
+            (Some(group), _) => &(group as u16).to_be_bytes(),
+            (None, None) if ipv4_last => &parse_ipv4(piece)?,
+            (None, _) => return None,
         };
         for &byte in bytes {
             *out.get_mut(length)? = byte;
