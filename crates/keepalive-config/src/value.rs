@@ -32,9 +32,9 @@ pub fn parse_duration_ms(text: &[u8]) -> Option<u64> {
     let mut total: u64 = 0;
     loop {
         let digits = rest.iter().take_while(|byte| byte.is_ascii_digit()).count();
-        let letters = rest.iter().skip(digits).take_while(|byte| byte.is_ascii_alphabetic()).count();
-        let (digits, unit, after) =
-            (rest.get(..digits)?, rest.get(digits..digits + letters)?, rest.get(digits + letters..)?);
+        let (digits, after) = rest.split_at_checked(digits)?;
+        let letters = after.iter().take_while(|byte| byte.is_ascii_alphabetic()).count();
+        let (unit, after) = after.split_at_checked(letters)?;
         let unit_ms = if digits.len() == text.len() { 1000 } else { unit_ms(unit)? };
         total = total.checked_add(number(digits, 10, usize::MAX)?.checked_mul(unit_ms)?)?;
         rest = after.trim_ascii_start();
