@@ -35,6 +35,7 @@ pub fn parse_duration_ms(text: &[u8]) -> Option<u64> {
         let (digits, after) = rest.split_at_checked(digits)?;
         let letters = after.iter().take_while(|byte| byte.is_ascii_alphabetic()).count();
         let (unit, after) = after.split_at_checked(letters)?;
+        // Only a number that is the whole text may go without a unit: then it counts seconds.
         let unit_ms = if digits.len() == text.len() { 1000 } else { unit_ms(unit)? };
         total = total.checked_add(number(digits, 10, usize::MAX)?.checked_mul(unit_ms)?)?;
         rest = after.trim_ascii_start();
