@@ -7,10 +7,12 @@
 #![no_std]
 
 mod address;
+mod packed;
 pub mod rules;
 pub mod value;
 
 use core::ffi::CStr;
+use packed::{PACKED, Packed};
 pub use rules::{MAX_RULES, Peer, RuleError, Rules};
 
 /// How a variable's value is read, with its inclusive range.
@@ -49,7 +51,28 @@ impl Variable {
     /// `Side` as a number; for rules, how many), or `None` when `text` is malformed or out of
     /// range.
     pub fn parse(&self, text: &[u8]) -> Option<u32> {
-        let (value, min, max) = match self.kind {
+        self.kind.parse(text)
+    }
+
+    /// A legacy name's value: as `parse`, except that a bare number given to a millisecond
+    /// variable counts milliseconds, as msantos/libkeepalive's `TCP_USER_TIMEOUT` does.
+    pub fn parse_legacy(&self, text: &[u8]) -> Option<u32> {
+        self.kind.parse_legacy(text)
+    }
+
+    /// What a legacy name accepts, for its warning line.
+    pub const fn legacy_expected(&self) -> &'static str {
+        match self.kind {
+            Kind::Millis { .. } => "expected milliseconds (30000) or a duration (30s, 2m) up to 2147483647ms",
+            _ => self.expected,
+        }
+    }
+}
+
+impl Kind {
+    /// See `Variable::parse`.
+    fn parse(self, text: &[u8]) -> Option<u32> {
+        let (value, min, max) = match self {
             Kind::Switch => return value::parse_switch(text).map(u32::from),
             Kind::Side => return Side::parse(text).map(|side| side as u32),
             Kind::Rules => {
@@ -70,22 +93,13 @@ impl Variable {
         within(value, min, max)
     }
 
-    /// A legacy name's value: as `parse`, except that a bare number given to a millisecond
-    /// variable counts milliseconds, as msantos/libkeepalive's `TCP_USER_TIMEOUT` does.
-    pub fn parse_legacy(&self, text: &[u8]) -> Option<u32> {
-        match self.kind {
+    /// See `Variable::parse_legacy`.
+    fn parse_legacy(self, text: &[u8]) -> Option<u32> {
+        match self {
             Kind::Millis { min, max } if text.trim_ascii().iter().all(u8::is_ascii_digit) => {
                 within(value::parse_count(text)?, min, max)
             }
             _ => self.parse(text),
-        }
-    }
-
-    /// What a legacy name accepts, for its warning line.
-    pub fn legacy_expected(&self) -> &'static str {
-        match self.kind {
-            Kind::Millis { .. } => "expected milliseconds (30000) or a duration (30s, 2m) up to 2147483647ms",
-            _ => self.expected,
         }
     }
 }
@@ -184,27 +198,9 @@ pub const NAMES: [&CStr; 25] = {
     names
 };
 
-/// Whether `name` is one of `NAMES`. Asked of each variable in turn, so that the preloaded
-/// library, which needs the variables anyway, carries no table of names (and its relocations).
+/// Whether `name` is one of `NAMES`.
 pub fn is_name(name: &[u8]) -> bool {
-    ENABLED.has_name(name)
-        || IDLE.has_name(name)
-        || INTERVAL.has_name(name)
-        || COUNT.has_name(name)
-        || USER_TIMEOUT.has_name(name)
-        || DEBUG.has_name(name)
-        || FORCE.has_name(name)
-        || SIDE.has_name(name)
-        || ONLY.has_name(name)
-        || SKIP.has_name(name)
-}
-
-impl Variable {
-    #[inline(never)]
-    fn has_name(&self, name: &[u8]) -> bool {
-        let is = |known: &CStr| known.to_bytes() == name;
-        is(self.name) || self.alias.is_some_and(is) || self.legacy.iter().copied().any(is)
-    }
+    packed::names().any(|known| known.to_bytes() == name)
 }
 
 /// Which connections get keepalive: those the program connects, accepts, or both.
@@ -337,20 +333,20 @@ impl<'a, F: FnMut(Problem<'a>)> Report<'a> for F {
 /// `from_env` compiled once, here, as this crate is (small: see the workspace's profiles),
 /// rather than once for each caller's closures in the caller's crate.
 fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Settings {
-    let mut read = |variable: &Variable| -> Option<u32> {
+    let mut read = |variable: &Packed| -> Option<u32> {
         let mut parse = |name: &'static CStr, legacy: bool| {
             let text = lookup.lookup(name)?;
             let (parsed, expected) = match legacy {
-                false => (variable.parse(text), variable.expected),
-                true => (variable.parse_legacy(text), variable.legacy_expected()),
+                false => (variable.kind.parse(text), variable.expected()),
+                true => (variable.kind.parse_legacy(text), variable.legacy_expected()),
             };
             if parsed.is_none() {
                 report.report(Problem::Invalid { name, value: text, expected });
             }
             Some((name, text, parsed))
         };
-        let main = parse(variable.name, false);
-        let alias = variable.alias.and_then(|alias| parse(alias, false));
+        let main = parse(variable.name(), false);
+        let alias = variable.alias().and_then(|alias| parse(alias, false));
         match (main, alias) {
             (Some((used, used_text, Some(used_value))), Some((ignored, ignored_text, Some(other))))
                 if other != used_value =>
@@ -358,42 +354,43 @@ fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Set
                 report.report(Problem::Conflict { used, used_value: used_text, ignored, ignored_value: ignored_text });
                 Some(used_value)
             }
-            (None, None) => variable.legacy.iter().find_map(|&name| parse(name, true)).and_then(|(_, _, value)| value),
+            (None, None) => variable.legacy().find_map(|name| parse(name, true)).and_then(|(_, _, value)| value),
             (main, alias) => main.and_then(|m| m.2).or_else(|| alias.and_then(|a| a.2)),
         }
     };
+    let [enabled, idle, interval, count, user_timeout_ms, debug, force, side, only, skip] = &PACKED;
     let defaults = Settings::DEFAULT;
-    let enabled = read(&ENABLED).map_or(defaults.enabled, |on| on == 1);
-    let idle = read(&IDLE);
-    let interval = read(&INTERVAL);
-    let count = read(&COUNT);
-    let user_timeout_ms = read(&USER_TIMEOUT);
-    let debug = read(&DEBUG).map_or(defaults.debug, |on| on == 1);
-    let force = read(&FORCE).map_or(defaults.force, |on| on == 1);
-    let side = match read(&SIDE) {
+    let enabled = read(enabled).map_or(defaults.enabled, |on| on == 1);
+    let idle = read(idle);
+    let interval = read(interval);
+    let count = read(count);
+    let user_timeout_ms = read(user_timeout_ms);
+    let debug = read(debug).map_or(defaults.debug, |on| on == 1);
+    let force = read(force).map_or(defaults.force, |on| on == 1);
+    let side = match read(side) {
         Some(1) => Side::Client,
         Some(2) => Side::Server,
         _ => Side::Both,
     };
-    let mut read_rules = |variable: &Variable| match lookup.lookup(variable.name) {
+    let mut read_rules = |variable: &Packed| match lookup.lookup(variable.name()) {
         None => Rules::NONE,
         // A list without one valid rule (empty, or every entry wrong) would select no connection
         // at all: the variable counts as unset, like any other invalid value.
         Some(text) if rules::parse_rules(text, |_| {}).rules().is_empty() => {
-            report.report(Problem::Invalid { name: variable.name, value: text, expected: variable.expected });
+            report.report(Problem::Invalid { name: variable.name(), value: text, expected: variable.expected() });
             Rules::NONE
         }
         Some(text) => rules::parse_rules(text, |error| {
             report.report(match error {
                 RuleError::Entry(entry) => {
-                    Problem::InvalidEntry { name: variable.name, entry, expected: variable.expected }
+                    Problem::InvalidEntry { name: variable.name(), entry, expected: variable.expected() }
                 }
-                RuleError::TooMany(first_ignored) => Problem::TooManyEntries { name: variable.name, first_ignored },
+                RuleError::TooMany(first_ignored) => Problem::TooManyEntries { name: variable.name(), first_ignored },
             })
         }),
     };
-    let only = read_rules(&ONLY);
-    let skip = read_rules(&SKIP);
+    let only = read_rules(only);
+    let skip = read_rules(skip);
     Settings { enabled, debug, idle, interval, count, user_timeout_ms, force, side, only, skip }
 }
 
