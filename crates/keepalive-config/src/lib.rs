@@ -72,14 +72,22 @@ impl Variable {
 impl Kind {
     /// See `Variable::parse`.
     fn parse(self, text: &[u8]) -> Option<u32> {
-        let (value, min, max) = match self {
-            Kind::Switch => return value::parse_switch(text).map(u32::from),
-            Kind::Side => return Side::parse(text).map(|side| side as u32),
+        match self {
             Kind::Rules => {
                 let mut valid = true;
                 let rules = rules::parse_rules(text, |_| valid = false);
-                return (valid && !rules.rules().is_empty()).then(|| rules.rules().len() as u32);
+                (valid && !rules.rules().is_empty()).then(|| rules.rules().len() as u32)
             }
+            _ => self.parse_one(text),
+        }
+    }
+
+    /// A value of any kind but `Rules` (read apart, by `from_env`): `None` for those.
+    fn parse_one(self, text: &[u8]) -> Option<u32> {
+        let (value, min, max) = match self {
+            Kind::Switch => return value::parse_switch(text).map(u32::from),
+            Kind::Side => return Side::parse(text).map(|side| side as u32),
+            Kind::Rules => return None,
             Kind::Seconds { min, max } => {
                 let ms = value::parse_duration_ms(text)?;
                 if ms % 1000 != 0 {
@@ -99,7 +107,7 @@ impl Kind {
             Kind::Millis { min, max } if text.trim_ascii().iter().all(u8::is_ascii_digit) => {
                 within(value::parse_count(text)?, min, max)
             }
-            _ => self.parse(text),
+            _ => self.parse_one(text),
         }
     }
 }
@@ -337,7 +345,7 @@ fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Set
         let mut parse = |name: &'static CStr, legacy: bool| {
             let text = lookup.lookup(name)?;
             let (parsed, expected) = match legacy {
-                false => (variable.kind.parse(text), variable.expected()),
+                false => (variable.kind.parse_one(text), variable.expected()),
                 true => (variable.kind.parse_legacy(text), variable.legacy_expected()),
             };
             if parsed.is_none() {
@@ -385,7 +393,9 @@ fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Set
                 RuleError::Entry(entry) => {
                     Problem::InvalidEntry { name: variable.name(), entry, expected: variable.expected() }
                 }
-                RuleError::TooMany(first_ignored) => Problem::TooManyEntries { name: variable.name(), first_ignored },
+                RuleError::TooMany(first_ignored) => {
+                    Problem::TooManyEntries { name: variable.name(), first_ignored }
+                }
             })
         }),
     };
