@@ -57,7 +57,10 @@ impl Variable {
     /// A legacy name's value: as `parse`, except that a bare number given to a millisecond
     /// variable counts milliseconds, as msantos/libkeepalive's `TCP_USER_TIMEOUT` does.
     pub fn parse_legacy(&self, text: &[u8]) -> Option<u32> {
-        self.kind.parse_legacy(text)
+        match self.kind {
+            Kind::Rules => self.parse(text),
+            kind => kind.parse_legacy(text),
+        }
     }
 
     /// What a legacy name accepts, for its warning line.
@@ -101,7 +104,7 @@ impl Kind {
         within(value, min, max)
     }
 
-    /// See `Variable::parse_legacy`.
+    /// See `Variable::parse_legacy`; `None` for `Rules`, as `parse_one`.
     fn parse_legacy(self, text: &[u8]) -> Option<u32> {
         match self {
             Kind::Millis { min, max } if text.trim_ascii().iter().all(u8::is_ascii_digit) => {
