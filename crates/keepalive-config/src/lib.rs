@@ -343,42 +343,19 @@ impl<'a, F: FnMut(Problem<'a>)> Report<'a> for F {
 
 /// `from_env` compiled once, here, as this crate is (small: see the workspace's profiles),
 /// rather than once for each caller's closures in the caller's crate.
+#[inline(never)]
 fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Settings {
-    let mut read = |variable: &Packed| -> Option<u32> {
-        let mut parse = |name: &'static CStr, legacy: bool| {
-            let text = lookup.lookup(name)?;
-            let (parsed, expected) = match legacy {
-                false => (variable.kind.parse_one(text), variable.expected()),
-                true => (variable.kind.parse_legacy(text), variable.legacy_expected()),
-            };
-            if parsed.is_none() {
-                report.report(Problem::Invalid { name, value: text, expected });
-            }
-            Some((name, text, parsed))
-        };
-        let main = parse(variable.name(), false);
-        let alias = variable.alias().and_then(|alias| parse(alias, false));
-        match (main, alias) {
-            (Some((used, used_text, Some(used_value))), Some((ignored, ignored_text, Some(other))))
-                if other != used_value =>
-            {
-                report.report(Problem::Conflict { used, used_value: used_text, ignored, ignored_value: ignored_text });
-                Some(used_value)
-            }
-            (None, None) => variable.legacy().find_map(|name| parse(name, true)).and_then(|(_, _, value)| value),
-            (main, alias) => main.and_then(|m| m.2).or_else(|| alias.and_then(|a| a.2)),
-        }
-    };
-    let [enabled, idle, interval, count, user_timeout_ms, debug, force, side, only, skip] = &PACKED;
+    let [single @ .., only, skip] = &PACKED;
+    let mut values = [None; 8];
+    for (value, variable) in values.iter_mut().zip(single) {
+        *value = read_one(variable, lookup, report);
+    }
+    let [enabled, idle, interval, count, user_timeout_ms, debug, force, side] = values;
     let defaults = Settings::DEFAULT;
-    let enabled = read(enabled).map_or(defaults.enabled, |on| on == 1);
-    let idle = read(idle);
-    let interval = read(interval);
-    let count = read(count);
-    let user_timeout_ms = read(user_timeout_ms);
-    let debug = read(debug).map_or(defaults.debug, |on| on == 1);
-    let force = read(force).map_or(defaults.force, |on| on == 1);
-    let side = match read(side) {
+    let enabled = enabled.map_or(defaults.enabled, |on| on == 1);
+    let debug = debug.map_or(defaults.debug, |on| on == 1);
+    let force = force.map_or(defaults.force, |on| on == 1);
+    let side = match side {
         Some(1) => Side::Client,
         Some(2) => Side::Server,
         _ => Side::Both,
@@ -396,15 +373,43 @@ fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Set
                 RuleError::Entry(entry) => {
                     Problem::InvalidEntry { name: variable.name(), entry, expected: variable.expected() }
                 }
-                RuleError::TooMany(first_ignored) => {
-                    Problem::TooManyEntries { name: variable.name(), first_ignored }
-                }
+                RuleError::TooMany(first_ignored) => Problem::TooManyEntries { name: variable.name(), first_ignored },
             })
         }),
     };
     let only = read_rules(only);
     let skip = read_rules(skip);
     Settings { enabled, debug, idle, interval, count, user_timeout_ms, force, side, only, skip }
+}
+
+/// One variable that takes a single value: read through its own name, its alias or else its
+/// legacy names. A function of its own, called in a loop: inlined, it would be copied once for
+/// each variable.
+#[inline(never)]
+fn read_one<'a>(variable: &Packed, lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Option<u32> {
+    let mut parse = |name: &'static CStr, legacy: bool| {
+        let text = lookup.lookup(name)?;
+        let (parsed, expected) = match legacy {
+            false => (variable.kind.parse_one(text), variable.expected()),
+            true => (variable.kind.parse_legacy(text), variable.legacy_expected()),
+        };
+        if parsed.is_none() {
+            report.report(Problem::Invalid { name, value: text, expected });
+        }
+        Some((name, text, parsed))
+    };
+    let main = parse(variable.name(), false);
+    let alias = variable.alias().and_then(|alias| parse(alias, false));
+    match (main, alias) {
+        (Some((used, used_text, Some(used_value))), Some((ignored, ignored_text, Some(other))))
+            if other != used_value =>
+        {
+            report.report(Problem::Conflict { used, used_value: used_text, ignored, ignored_value: ignored_text });
+            Some(used_value)
+        }
+        (None, None) => variable.legacy().find_map(|name| parse(name, true)).and_then(|(_, _, value)| value),
+        (main, alias) => main.and_then(|m| m.2).or_else(|| alias.and_then(|a| a.2)),
+    }
 }
 
 #[cfg(test)]
