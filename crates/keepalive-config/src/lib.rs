@@ -211,7 +211,12 @@ pub const NAMES: [&CStr; 25] = {
 
 /// Whether `name` is one of `NAMES`.
 pub fn is_name(name: &[u8]) -> bool {
-    packed::names().any(|known| known.to_bytes() == name)
+    name_index(name).is_some()
+}
+
+/// Where `name` is in `NAMES`, if it is one of them.
+pub fn name_index(name: &[u8]) -> Option<usize> {
+    packed::names().position(|known| known.to_bytes() == name)
 }
 
 /// Which connections get keepalive: those the program connects, accepts, or both.
@@ -314,23 +319,25 @@ pub enum Problem<'a> {
 /// ours is set.
 pub fn from_env<'a>(
     mut lookup: impl FnMut(&'static CStr) -> Option<&'a [u8]>,
-    mut report: impl FnMut(Problem<'a>),
+    report: impl FnMut(Problem<'a>),
 ) -> Settings {
-    read_all(&mut lookup, &mut report)
-}
-
-/// `from_env`'s closures for `read_all`, each through a trait of one method: a `dyn FnMut` would
-/// also carry the closure's `call_once`, a second copy of it in the library.
-trait Lookup<'a> {
-    fn lookup(&mut self, name: &'static CStr) -> Option<&'a [u8]>;
-}
-
-impl<'a, F: FnMut(&'static CStr) -> Option<&'a [u8]>> Lookup<'a> for F {
-    fn lookup(&mut self, name: &'static CStr) -> Option<&'a [u8]> {
-        self(name)
+    let mut values = [None; NAMES.len()];
+    for (value, name) in values.iter_mut().zip(NAMES) {
+        *value = lookup(name);
     }
+    from_values(&values, report)
 }
 
+/// The value of each of `NAMES`, at its place, if it is set.
+pub type Values<'a> = [Option<&'a [u8]>; NAMES.len()];
+
+/// `from_env` for a caller that has looked every name up already.
+pub fn from_values<'a>(values: &Values<'a>, mut report: impl FnMut(Problem<'a>)) -> Settings {
+    read_all(values, &mut report)
+}
+
+/// The `report` closure for `read_all`, through a trait of one method: a `dyn FnMut` would also
+/// carry the closure's `call_once`, a second copy of it in the library.
 trait Report<'a> {
     fn report(&mut self, problem: Problem<'a>);
 }
@@ -341,16 +348,17 @@ impl<'a, F: FnMut(Problem<'a>)> Report<'a> for F {
     }
 }
 
-/// `from_env` compiled once, here, as this crate is (small: see the workspace's profiles),
-/// rather than once for each caller's closures in the caller's crate.
+/// `from_values` compiled once, here, as this crate is (small: see the workspace's profiles),
+/// rather than once for each caller's closure in the caller's crate, and not inlined into it, so
+/// that its loop stays a loop.
 #[inline(never)]
-fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Settings {
+fn read_all<'a>(values: &Values<'a>, report: &mut dyn Report<'a>) -> Settings {
     let [single @ .., only, skip] = &PACKED;
-    let mut values = [None; 8];
-    for (value, variable) in values.iter_mut().zip(single) {
-        *value = read_one(variable, lookup, report);
+    let mut read = [None; 8];
+    for (value, variable) in read.iter_mut().zip(single) {
+        *value = read_one(variable, values, report);
     }
-    let [enabled, idle, interval, count, user_timeout_ms, debug, force, side] = values;
+    let [enabled, idle, interval, count, user_timeout_ms, debug, force, side] = read;
     let defaults = Settings::DEFAULT;
     let enabled = enabled.map_or(defaults.enabled, |on| on == 1);
     let debug = debug.map_or(defaults.debug, |on| on == 1);
@@ -360,20 +368,20 @@ fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Set
         Some(2) => Side::Server,
         _ => Side::Both,
     };
-    let mut read_rules = |variable: &Packed| match lookup.lookup(variable.name()) {
+    let mut read_rules = |variable: &Packed| match value_of(values, variable.name()) {
         None => Rules::NONE,
         // A list without one valid rule (empty, or every entry wrong) would select no connection
         // at all: the variable counts as unset, like any other invalid value.
         Some(text) if rules::parse_rules(text, |_| {}).rules().is_empty() => {
-            report.report(Problem::Invalid { name: variable.name(), value: text, expected: variable.expected() });
+            let name = packed::name(variable.name());
+            report.report(Problem::Invalid { name, value: text, expected: variable.expected() });
             Rules::NONE
         }
         Some(text) => rules::parse_rules(text, |error| {
+            let name = packed::name(variable.name());
             report.report(match error {
-                RuleError::Entry(entry) => {
-                    Problem::InvalidEntry { name: variable.name(), entry, expected: variable.expected() }
-                }
-                RuleError::TooMany(first_ignored) => Problem::TooManyEntries { name: variable.name(), first_ignored },
+                RuleError::Entry(entry) => Problem::InvalidEntry { name, entry, expected: variable.expected() },
+                RuleError::TooMany(first_ignored) => Problem::TooManyEntries { name, first_ignored },
             })
         }),
     };
@@ -386,9 +394,10 @@ fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Set
 /// legacy names. A function of its own, called in a loop: inlined, it would be copied once for
 /// each variable.
 #[inline(never)]
-fn read_one<'a>(variable: &Packed, lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Option<u32> {
-    let mut parse = |name: &'static CStr, legacy: bool| {
-        let text = lookup.lookup(name)?;
+fn read_one<'a>(variable: &Packed, values: &Values<'a>, report: &mut dyn Report<'a>) -> Option<u32> {
+    let mut parse = |index: u8, legacy: bool| {
+        let text = value_of(values, index)?;
+        let name = packed::name(index);
         let (parsed, expected) = match legacy {
             false => (variable.kind.parse_one(text), variable.expected()),
             true => (variable.kind.parse_legacy(text), variable.legacy_expected()),
@@ -407,9 +416,14 @@ fn read_one<'a>(variable: &Packed, lookup: &mut dyn Lookup<'a>, report: &mut dyn
             report.report(Problem::Conflict { used, used_value: used_text, ignored, ignored_value: ignored_text });
             Some(used_value)
         }
-        (None, None) => variable.legacy().find_map(|name| parse(name, true)).and_then(|(_, _, value)| value),
+        (None, None) => variable.legacy().find_map(|index| parse(index, true)).and_then(|(_, _, value)| value),
         (main, alias) => main.and_then(|m| m.2).or_else(|| alias.and_then(|a| a.2)),
     }
+}
+
+/// The value of `NAMES[index]`, if it is set.
+fn value_of<'a>(values: &Values<'a>, index: u8) -> Option<&'a [u8]> {
+    values.get(usize::from(index)).copied().flatten()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 use crate::{Kind, NAMES, VARIABLES};
 use core::ffi::CStr;
+use core::ops::Range;
 
 /// One variable: where its names and texts are in `TEXT`, and what it takes.
 #[derive(Clone, Copy)]
@@ -20,16 +21,19 @@ pub(crate) struct Packed {
 }
 
 impl Packed {
-    pub(crate) fn name(&self) -> &'static CStr {
-        name(self.name)
+    /// Where its own name is in `NAMES`.
+    pub(crate) fn name(&self) -> u8 {
+        self.name
     }
 
-    pub(crate) fn alias(&self) -> Option<&'static CStr> {
-        self.aliased.then(|| name(self.name + 1))
+    /// Where its alias is in `NAMES`, if it has one.
+    pub(crate) fn alias(&self) -> Option<u8> {
+        self.aliased.then_some(self.name + 1)
     }
 
-    pub(crate) fn legacy(&self) -> impl Iterator<Item = &'static CStr> {
-        (self.name + 1 + u8::from(self.aliased)..self.names_end).map(name)
+    /// Where its legacy names are in `NAMES`.
+    pub(crate) fn legacy(&self) -> Range<u8> {
+        self.name + 1 + u8::from(self.aliased)..self.names_end
     }
 
     pub(crate) fn expected(&self) -> &'static str {
@@ -49,8 +53,8 @@ pub(crate) fn names() -> impl Iterator<Item = &'static CStr> {
     (0..NAMES.len() as u8).map(name)
 }
 
-/// Text number `index`, which must be a name's: `NAMES`'s come first in `TEXT`.
-fn name(index: u8) -> &'static CStr {
+/// `NAMES[index]`, from `TEXT`, where the names come first.
+pub(crate) fn name(index: u8) -> &'static CStr {
     if usize::from(index) >= NAMES.len() {
         return c"";
     }

@@ -204,9 +204,9 @@ fn is_name_knows_every_name_and_nothing_else() {
 fn the_packed_table_reads_as_the_variables_read() {
     assert_eq!(packed::PACKED.len(), VARIABLES.len());
     for (packed, variable) in packed::PACKED.iter().zip(VARIABLES) {
-        assert_eq!(packed.name(), variable.name);
-        assert_eq!(packed.alias(), variable.alias);
-        assert_eq!(packed.legacy().collect::<Vec<_>>(), variable.legacy, "{:?}", variable.name);
+        assert_eq!(packed::name(packed.name()), variable.name);
+        assert_eq!(packed.alias().map(packed::name), variable.alias);
+        assert_eq!(packed.legacy().map(packed::name).collect::<Vec<_>>(), variable.legacy, "{:?}", variable.name);
         assert_eq!(packed.expected(), variable.expected, "{:?}", variable.name);
         assert_eq!(packed.legacy_expected(), variable.legacy_expected(), "{:?}", variable.name);
         assert_eq!(std::format!("{:?}", packed.kind), std::format!("{:?}", variable.kind));
