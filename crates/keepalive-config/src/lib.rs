@@ -372,18 +372,12 @@ fn read_all<'a>(values: &Values<'a>, report: &mut dyn Report<'a>) -> Settings {
         None => Rules::NONE,
         // A list without one valid rule (empty, or every entry wrong) would select no connection
         // at all: the variable counts as unset, like any other invalid value.
-        Some(text) if rules::parse_rules(text, |_| {}).rules().is_empty() => {
+        Some(text) if parse_rules(text, variable, None).rules().is_empty() => {
             let name = packed::name(variable.name());
             report.report(Problem::Invalid { name, value: text, expected: variable.expected() });
             Rules::NONE
         }
-        Some(text) => rules::parse_rules(text, |error| {
-            let name = packed::name(variable.name());
-            report.report(match error {
-                RuleError::Entry(entry) => Problem::InvalidEntry { name, entry, expected: variable.expected() },
-                RuleError::TooMany(first_ignored) => Problem::TooManyEntries { name, first_ignored },
-            })
-        }),
+        Some(text) => parse_rules(text, variable, Some(&mut *report)),
     };
     let only = read_rules(only);
     let skip = read_rules(skip);
@@ -419,6 +413,20 @@ fn read_one<'a>(variable: &Packed, values: &Values<'a>, report: &mut dyn Report<
         (None, None) => variable.legacy().find_map(|index| parse(index, true)).and_then(|(_, _, value)| value),
         (main, alias) => main.and_then(|m| m.2).or_else(|| alias.and_then(|a| a.2)),
     }
+}
+
+/// `variable`'s rules in `text`, reporting each entry ignored if there is a `report`: one copy of
+/// the parser for both of `read_all`'s passes.
+#[inline(never)]
+fn parse_rules<'a>(text: &'a [u8], variable: &Packed, mut report: Option<&mut dyn Report<'a>>) -> Rules {
+    rules::parse_rules(text, |error| {
+        let Some(report) = report.as_mut() else { return };
+        let name = packed::name(variable.name());
+        report.report(match error {
+            RuleError::Entry(entry) => Problem::InvalidEntry { name, entry, expected: variable.expected() },
+            RuleError::TooMany(first_ignored) => Problem::TooManyEntries { name, first_ignored },
+        })
+    })
 }
 
 /// The value of `NAMES[index]`, if it is set.
