@@ -1,4 +1,4 @@
-//! The variables as `from_env` and `is_name` read them: small numbers and one array of text,
+//! The variables as `from_values` and `name_index` read them: small numbers and one array of text,
 //! built at compile time from `VARIABLES`. Every reference a `Variable` holds would cost the
 //! preloaded library a relocation (24 bytes of its file, and work each time it is loaded); an
 //! offset into the text costs none.
@@ -11,8 +11,8 @@ use core::ops::Range;
 #[derive(Clone, Copy)]
 pub(crate) struct Packed {
     pub(crate) kind: Kind,
-    /// The text of its own name; its alias follows if it has one, then its legacy names, up to
-    /// (not including) `names_end`.
+    /// Where its own name is in `NAMES` (and its text in `TEXT`); its alias follows if it has
+    /// one, then its legacy names, up to (not including) `names_end`.
     name: u8,
     aliased: bool,
     names_end: u8,
@@ -48,7 +48,7 @@ impl Packed {
 /// `VARIABLES`, packed, in the same order.
 pub(crate) const PACKED: [Packed; VARIABLES.len()] = TABLES.packed;
 
-/// Every name, from the text of `NAMES`.
+/// Every name, in the order of `NAMES`, from `TEXT`.
 pub(crate) fn names() -> impl Iterator<Item = &'static CStr> {
     (0..NAMES.len() as u8).map(name)
 }
