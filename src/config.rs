@@ -6,10 +6,10 @@
 //! ever waits for another, and only the one that publishes prints the warnings.
 
 use core::cell::UnsafeCell;
-use core::ffi::{CStr, c_char};
+use core::ffi::c_char;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU8, Ordering};
-use keepalive_config::{MAX_RULES, NAMES, Problem, Settings};
+use keepalive_config::{MAX_RULES, Problem, Settings, Values};
 
 use crate::log::Line;
 use crate::plan::Plan;
@@ -179,27 +179,22 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
 #[inline(never)]
 fn read_settings(settings: &mut Settings, warn_now: bool) {
     let environment = Environment::read();
-    *settings = keepalive_config::from_env(
-        |name| environment.get(name),
-        |problem| {
-            if warn_now {
-                warn(problem)
-            }
-        },
-    );
+    *settings = keepalive_config::from_values(&environment.values, |problem| {
+        if warn_now {
+            warn(problem)
+        }
+    });
 }
 
 /// Our variables found in the environment, in one pass over it rather than one `getenv` each.
 struct Environment {
-    /// `(name, value)` of each of our variables found; none after the first `None`.
-    found: [Option<(&'static [u8], &'static [u8])>; NAMES.len()],
-    length: usize,
+    values: Values<'static>,
 }
 
 impl Environment {
-    /// No entries, each `None`: all zeros, copied with one `memset`, where a literal costs an
+    /// No values, each `None`: all zeros, copied with one `memset`, where a literal costs an
     /// instruction for each entry. A constant, so that the compiler checks that all zeros is one.
-    // SAFETY: all zeros is a valid Environment: `None` in each entry, length 0.
+    // SAFETY: all zeros is a valid Environment: `None` in each entry.
     const EMPTY: Environment = unsafe { MaybeUninit::<Environment>::zeroed().assume_init() };
 
     /// Our variables, or none at all in secure-execution mode (a set-user-ID or set-group-ID
@@ -212,6 +207,7 @@ impl Environment {
             static mut environ: *const *const c_char;
         }
         let mut environment = Environment::EMPTY;
+        let mut found = false;
         // SAFETY: a copy of the pointer, no reference to the static; environ is a null-terminated
         // array of NUL-terminated strings, only read here.
         let mut entry = unsafe { environ };
@@ -219,36 +215,26 @@ impl Environment {
         while let Some(text) = unsafe { entry.as_ref() }.copied().filter(|text| !text.is_null()) {
             // SAFETY: a NUL-terminated string from environ.
             if let Some(variable) = unsafe { our_variable(text) } {
-                environment.remember(variable);
+                found |= environment.remember(variable);
             }
             // SAFETY: not past the terminating null pointer, checked above.
             entry = unsafe { entry.add(1) };
         }
         // Asked of the kernel only when there is something to ignore.
-        if environment.length > 0 && crate::sys::secure_execution() {
-            environment.length = 0;
+        if found && crate::sys::secure_execution() {
+            return Environment::EMPTY;
         }
         environment
     }
 
-    fn remember(&mut self, (name, value): (&'static [u8], &'static [u8])) {
-        // Only our names get a place: containers may hold dozens of other DD_ variables.
-        // The first definition wins, as with getenv.
-        if keepalive_config::is_name(name) && self.get_bytes(name).is_none() {
-            if let Some(slot) = self.found.get_mut(self.length) {
-                *slot = Some((name, value));
-                self.length += 1;
-            }
-        }
-    }
-
-    fn get_bytes(&self, name: &[u8]) -> Option<&'static [u8]> {
-        let found = self.found.get(..self.length)?;
-        found.iter().flatten().find(|(seen, _)| same(seen, name)).map(|&(_, value)| value)
-    }
-
-    fn get(&self, name: &CStr) -> Option<&'static [u8]> {
-        self.get_bytes(name.to_bytes())
+    /// Keeps `value` if `name` is one of ours, seen for the first time (the first definition
+    /// wins, as with getenv); whether it is ours.
+    fn remember(&mut self, (name, value): (&'static [u8], &'static [u8])) -> bool {
+        let Some(slot) = keepalive_config::name_index(name).and_then(|index| self.values.get_mut(index)) else {
+            return false;
+        };
+        slot.get_or_insert(value);
+        true
     }
 }
 
@@ -284,12 +270,6 @@ unsafe fn our_variable(text: *const c_char) -> Option<(&'static [u8], &'static [
     let entry = unsafe { core::slice::from_raw_parts(text.cast::<u8>(), end) };
     let (name, value) = entry.split_at_checked(equals)?;
     Some((name, value.get(1..).unwrap_or_default()))
-}
-
-/// Names of one length mostly differ in their last byte (`KEEPALIVE_IDLE`, `KEEPALIVE_ONLY`,
-/// `KEEPALIVE_SKIP`): compared first, it spares most full comparisons at load.
-fn same(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len() && left.last() == right.last() && left == right
 }
 
 fn warn(problem: Problem) {
@@ -353,17 +333,22 @@ fn describe_settings(line: &mut Line, settings: &Settings, caller: &'static str)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::ffi::CStr;
 
     fn leaked(text: String) -> &'static [u8] {
         text.leak().as_bytes()
     }
 
+    fn value(environment: &Environment, name: &CStr) -> Option<&'static [u8]> {
+        environment.values[keepalive_config::name_index(name.to_bytes()).unwrap()]
+    }
+
     #[test]
     fn other_programs_variables_never_crowd_ours_out() {
-        let mut environment = Environment { found: [None; NAMES.len()], length: 0 };
-        environment.remember((b"DD_DEBUG", b"1"));
+        let mut environment = Environment::EMPTY;
+        assert!(environment.remember((b"DD_DEBUG", b"1")));
         for index in 0..100 {
-            environment.remember((leaked(format!("DD_OTHER_{index}")), b"x"));
+            assert!(!environment.remember((leaked(format!("DD_OTHER_{index}")), b"x")));
             if index == 50 {
                 environment.remember((b"KEEPALIVE_IDLE", b"20"));
                 environment.remember((b"DD_DEBUG", b"0"));
@@ -371,21 +356,22 @@ mod tests {
         }
         environment.remember((b"KEEPALIVE_IDLE", b"30"));
         environment.remember((b"KEEPALIVE_CNT", b"4"));
-        assert_eq!(environment.get(c"DD_DEBUG"), Some(&b"1"[..]), "the first definition wins");
-        assert_eq!(environment.get(c"KEEPALIVE_IDLE"), Some(&b"20"[..]));
-        assert_eq!(environment.get(c"KEEPALIVE_CNT"), Some(&b"4"[..]));
+        assert_eq!(value(&environment, c"DD_DEBUG"), Some(&b"1"[..]), "the first definition wins");
+        assert_eq!(value(&environment, c"KEEPALIVE_IDLE"), Some(&b"20"[..]));
+        assert_eq!(value(&environment, c"KEEPALIVE_CNT"), Some(&b"4"[..]));
+        assert_eq!(value(&environment, c"KEEPALIVE_INTVL"), None);
     }
 
     #[test]
     fn a_table_full_of_our_names_still_answers_for_each() {
-        let mut environment = Environment { found: [None; NAMES.len()], length: 0 };
-        for name in NAMES {
+        let mut environment = Environment::EMPTY;
+        for name in keepalive_config::NAMES {
             environment.remember((name.to_bytes(), b"first"));
         }
         environment.remember((b"DD_OTHER", b"x"));
-        for name in NAMES {
+        for name in keepalive_config::NAMES {
             environment.remember((name.to_bytes(), b"second"));
-            assert_eq!(environment.get(name), Some(&b"first"[..]), "{name:?}");
+            assert_eq!(value(&environment, name), Some(&b"first"[..]), "{name:?}");
         }
     }
 }

@@ -138,7 +138,8 @@ pub const SOCKET: Real<SocketFn> = Real::new(c"socket", fallback::socket, &raw c
 pub const CONNECT: Real<ConnectFn> = Real::new(c"connect", fallback::connect, &raw const CONNECT_ADDRESS);
 pub const ACCEPT: Real<AcceptFn> = Real::new(c"accept", fallback::accept, &raw const ACCEPT_ADDRESS);
 pub const ACCEPT4: Real<Accept4Fn> = Real::new(c"accept4", fallback::accept4, &raw const ACCEPT4_ADDRESS);
-pub const SETSOCKOPT: Real<SetsockoptFn> = Real::new(c"setsockopt", fallback::setsockopt, &raw const SETSOCKOPT_ADDRESS);
+pub const SETSOCKOPT: Real<SetsockoptFn> =
+    Real::new(c"setsockopt", fallback::setsockopt, &raw const SETSOCKOPT_ADDRESS);
 
 static SOCKET_ADDRESS: AtomicUsize = AtomicUsize::new(UNRESOLVED);
 static CONNECT_ADDRESS: AtomicUsize = AtomicUsize::new(UNRESOLVED);

@@ -7,10 +7,12 @@
 #![no_std]
 
 mod address;
+mod packed;
 pub mod rules;
 pub mod value;
 
 use core::ffi::CStr;
+use packed::{PACKED, Packed};
 pub use rules::{MAX_RULES, Peer, RuleError, Rules};
 
 /// How a variable's value is read, with its inclusive range.
@@ -49,14 +51,46 @@ impl Variable {
     /// `Side` as a number; for rules, how many), or `None` when `text` is malformed or out of
     /// range.
     pub fn parse(&self, text: &[u8]) -> Option<u32> {
-        let (value, min, max) = match self.kind {
-            Kind::Switch => return value::parse_switch(text).map(u32::from),
-            Kind::Side => return Side::parse(text).map(|side| side as u32),
+        self.kind.parse(text)
+    }
+
+    /// A legacy name's value: as `parse`, except that a bare number given to a millisecond
+    /// variable counts milliseconds, as msantos/libkeepalive's `TCP_USER_TIMEOUT` does.
+    pub fn parse_legacy(&self, text: &[u8]) -> Option<u32> {
+        match self.kind {
+            Kind::Rules => self.parse(text),
+            kind => kind.parse_legacy(text),
+        }
+    }
+
+    /// What a legacy name accepts, for its warning line.
+    pub const fn legacy_expected(&self) -> &'static str {
+        match self.kind {
+            Kind::Millis { .. } => "expected milliseconds (30000) or a duration (30s, 2m) up to 2147483647ms",
+            _ => self.expected,
+        }
+    }
+}
+
+impl Kind {
+    /// See `Variable::parse`.
+    fn parse(self, text: &[u8]) -> Option<u32> {
+        match self {
             Kind::Rules => {
                 let mut valid = true;
                 let rules = rules::parse_rules(text, |_| valid = false);
-                return (valid && !rules.rules().is_empty()).then(|| rules.rules().len() as u32);
+                (valid && !rules.rules().is_empty()).then(|| rules.rules().len() as u32)
             }
+            _ => self.parse_one(text),
+        }
+    }
+
+    /// A value of any kind but `Rules` (read apart, by `from_env`): `None` for those.
+    fn parse_one(self, text: &[u8]) -> Option<u32> {
+        let (value, min, max) = match self {
+            Kind::Switch => return value::parse_switch(text).map(u32::from),
+            Kind::Side => return Side::parse(text).map(|side| side as u32),
+            Kind::Rules => return None,
             Kind::Seconds { min, max } => {
                 let ms = value::parse_duration_ms(text)?;
                 if ms % 1000 != 0 {
@@ -70,22 +104,13 @@ impl Variable {
         within(value, min, max)
     }
 
-    /// A legacy name's value: as `parse`, except that a bare number given to a millisecond
-    /// variable counts milliseconds, as msantos/libkeepalive's `TCP_USER_TIMEOUT` does.
-    pub fn parse_legacy(&self, text: &[u8]) -> Option<u32> {
-        match self.kind {
+    /// See `Variable::parse_legacy`; `None` for `Rules`, as `parse_one`.
+    fn parse_legacy(self, text: &[u8]) -> Option<u32> {
+        match self {
             Kind::Millis { min, max } if text.trim_ascii().iter().all(u8::is_ascii_digit) => {
                 within(value::parse_count(text)?, min, max)
             }
-            _ => self.parse(text),
-        }
-    }
-
-    /// What a legacy name accepts, for its warning line.
-    pub fn legacy_expected(&self) -> &'static str {
-        match self.kind {
-            Kind::Millis { .. } => "expected milliseconds (30000) or a duration (30s, 2m) up to 2147483647ms",
-            _ => self.expected,
+            _ => self.parse_one(text),
         }
     }
 }
@@ -184,27 +209,14 @@ pub const NAMES: [&CStr; 25] = {
     names
 };
 
-/// Whether `name` is one of `NAMES`. Asked of each variable in turn, so that the preloaded
-/// library, which needs the variables anyway, carries no table of names (and its relocations).
+/// Whether `name` is one of `NAMES`.
 pub fn is_name(name: &[u8]) -> bool {
-    ENABLED.has_name(name)
-        || IDLE.has_name(name)
-        || INTERVAL.has_name(name)
-        || COUNT.has_name(name)
-        || USER_TIMEOUT.has_name(name)
-        || DEBUG.has_name(name)
-        || FORCE.has_name(name)
-        || SIDE.has_name(name)
-        || ONLY.has_name(name)
-        || SKIP.has_name(name)
+    name_index(name).is_some()
 }
 
-impl Variable {
-    #[inline(never)]
-    fn has_name(&self, name: &[u8]) -> bool {
-        let is = |known: &CStr| known.to_bytes() == name;
-        is(self.name) || self.alias.is_some_and(is) || self.legacy.iter().copied().any(is)
-    }
+/// Where `name` is in `NAMES`, if it is one of them.
+pub fn name_index(name: &[u8]) -> Option<usize> {
+    packed::names().position(|known| known.to_bytes() == name)
 }
 
 /// Which connections get keepalive: those the program connects, accepts, or both.
@@ -307,23 +319,25 @@ pub enum Problem<'a> {
 /// ours is set.
 pub fn from_env<'a>(
     mut lookup: impl FnMut(&'static CStr) -> Option<&'a [u8]>,
-    mut report: impl FnMut(Problem<'a>),
+    report: impl FnMut(Problem<'a>),
 ) -> Settings {
-    read_all(&mut lookup, &mut report)
-}
-
-/// `from_env`'s closures for `read_all`, each through a trait of one method: a `dyn FnMut` would
-/// also carry the closure's `call_once`, a second copy of it in the library.
-trait Lookup<'a> {
-    fn lookup(&mut self, name: &'static CStr) -> Option<&'a [u8]>;
-}
-
-impl<'a, F: FnMut(&'static CStr) -> Option<&'a [u8]>> Lookup<'a> for F {
-    fn lookup(&mut self, name: &'static CStr) -> Option<&'a [u8]> {
-        self(name)
+    let mut values = [None; NAMES.len()];
+    for (value, name) in values.iter_mut().zip(NAMES) {
+        *value = lookup(name);
     }
+    from_values(&values, report)
 }
 
+/// The value of each of `NAMES`, at its place, if it is set.
+pub type Values<'a> = [Option<&'a [u8]>; NAMES.len()];
+
+/// `from_env` for a caller that has looked every name up already.
+pub fn from_values<'a>(values: &Values<'a>, mut report: impl FnMut(Problem<'a>)) -> Settings {
+    read_all(values, &mut report)
+}
+
+/// The `report` closure for `read_all`, through a trait of one method: a `dyn FnMut` would also
+/// carry the closure's `call_once`, a second copy of it in the library.
 trait Report<'a> {
     fn report(&mut self, problem: Problem<'a>);
 }
@@ -334,67 +348,90 @@ impl<'a, F: FnMut(Problem<'a>)> Report<'a> for F {
     }
 }
 
-/// `from_env` compiled once, here, as this crate is (small: see the workspace's profiles),
-/// rather than once for each caller's closures in the caller's crate.
-fn read_all<'a>(lookup: &mut dyn Lookup<'a>, report: &mut dyn Report<'a>) -> Settings {
-    let mut read = |variable: &Variable| -> Option<u32> {
-        let mut parse = |name: &'static CStr, legacy: bool| {
-            let text = lookup.lookup(name)?;
-            let (parsed, expected) = match legacy {
-                false => (variable.parse(text), variable.expected),
-                true => (variable.parse_legacy(text), variable.legacy_expected()),
-            };
-            if parsed.is_none() {
-                report.report(Problem::Invalid { name, value: text, expected });
-            }
-            Some((name, text, parsed))
-        };
-        let main = parse(variable.name, false);
-        let alias = variable.alias.and_then(|alias| parse(alias, false));
-        match (main, alias) {
-            (Some((used, used_text, Some(used_value))), Some((ignored, ignored_text, Some(other))))
-                if other != used_value =>
-            {
-                report.report(Problem::Conflict { used, used_value: used_text, ignored, ignored_value: ignored_text });
-                Some(used_value)
-            }
-            (None, None) => variable.legacy.iter().find_map(|&name| parse(name, true)).and_then(|(_, _, value)| value),
-            (main, alias) => main.and_then(|m| m.2).or_else(|| alias.and_then(|a| a.2)),
-        }
-    };
+/// `from_values` compiled once, here, as this crate is (small: see the workspace's profiles),
+/// rather than once for each caller's closure in the caller's crate, and not inlined into it, so
+/// that its loop stays a loop.
+#[inline(never)]
+fn read_all<'a>(values: &Values<'a>, report: &mut dyn Report<'a>) -> Settings {
+    let [single @ .., only, skip] = &PACKED;
+    let mut read = [None; 8];
+    for (value, variable) in read.iter_mut().zip(single) {
+        *value = read_one(variable, values, report);
+    }
+    let [enabled, idle, interval, count, user_timeout_ms, debug, force, side] = read;
     let defaults = Settings::DEFAULT;
-    let enabled = read(&ENABLED).map_or(defaults.enabled, |on| on == 1);
-    let idle = read(&IDLE);
-    let interval = read(&INTERVAL);
-    let count = read(&COUNT);
-    let user_timeout_ms = read(&USER_TIMEOUT);
-    let debug = read(&DEBUG).map_or(defaults.debug, |on| on == 1);
-    let force = read(&FORCE).map_or(defaults.force, |on| on == 1);
-    let side = match read(&SIDE) {
+    let enabled = enabled.map_or(defaults.enabled, |on| on == 1);
+    let debug = debug.map_or(defaults.debug, |on| on == 1);
+    let force = force.map_or(defaults.force, |on| on == 1);
+    let side = match side {
         Some(1) => Side::Client,
         Some(2) => Side::Server,
         _ => Side::Both,
     };
-    let mut read_rules = |variable: &Variable| match lookup.lookup(variable.name) {
+    let mut read_rules = |variable: &Packed| match value_of(values, variable.name()) {
         None => Rules::NONE,
         // A list without one valid rule (empty, or every entry wrong) would select no connection
         // at all: the variable counts as unset, like any other invalid value.
-        Some(text) if rules::parse_rules(text, |_| {}).rules().is_empty() => {
-            report.report(Problem::Invalid { name: variable.name, value: text, expected: variable.expected });
+        Some(text) if parse_rules(text, variable, None).rules().is_empty() => {
+            let name = packed::name(variable.name());
+            report.report(Problem::Invalid { name, value: text, expected: variable.expected() });
             Rules::NONE
         }
-        Some(text) => rules::parse_rules(text, |error| {
-            report.report(match error {
-                RuleError::Entry(entry) => {
-                    Problem::InvalidEntry { name: variable.name, entry, expected: variable.expected }
-                }
-                RuleError::TooMany(first_ignored) => Problem::TooManyEntries { name: variable.name, first_ignored },
-            })
-        }),
+        Some(text) => parse_rules(text, variable, Some(&mut *report)),
     };
-    let only = read_rules(&ONLY);
-    let skip = read_rules(&SKIP);
+    let only = read_rules(only);
+    let skip = read_rules(skip);
     Settings { enabled, debug, idle, interval, count, user_timeout_ms, force, side, only, skip }
+}
+
+/// One variable that takes a single value: read through its own name, its alias or else its
+/// legacy names. A function of its own, called in a loop: inlined, it would be copied once for
+/// each variable.
+#[inline(never)]
+fn read_one<'a>(variable: &Packed, values: &Values<'a>, report: &mut dyn Report<'a>) -> Option<u32> {
+    let mut parse = |index: u8, legacy: bool| {
+        let text = value_of(values, index)?;
+        let name = packed::name(index);
+        let (parsed, expected) = match legacy {
+            false => (variable.kind.parse_one(text), variable.expected()),
+            true => (variable.kind.parse_legacy(text), variable.legacy_expected()),
+        };
+        if parsed.is_none() {
+            report.report(Problem::Invalid { name, value: text, expected });
+        }
+        Some((name, text, parsed))
+    };
+    let main = parse(variable.name(), false);
+    let alias = variable.alias().and_then(|alias| parse(alias, false));
+    match (main, alias) {
+        (Some((used, used_text, Some(used_value))), Some((ignored, ignored_text, Some(other))))
+            if other != used_value =>
+        {
+            report.report(Problem::Conflict { used, used_value: used_text, ignored, ignored_value: ignored_text });
+            Some(used_value)
+        }
+        (None, None) => variable.legacy().find_map(|index| parse(index, true)).and_then(|(_, _, value)| value),
+        (main, alias) => main.and_then(|m| m.2).or_else(|| alias.and_then(|a| a.2)),
+    }
+}
+
+/// `variable`'s rules in `text`, reporting each entry ignored if there is a `report`: one copy of
+/// the parser for both of `read_all`'s passes.
+#[inline(never)]
+fn parse_rules<'a>(text: &'a [u8], variable: &Packed, mut report: Option<&mut dyn Report<'a>>) -> Rules {
+    rules::parse_rules(text, |error| {
+        let Some(report) = report.as_mut() else { return };
+        let name = packed::name(variable.name());
+        report.report(match error {
+            RuleError::Entry(entry) => Problem::InvalidEntry { name, entry, expected: variable.expected() },
+            RuleError::TooMany(first_ignored) => Problem::TooManyEntries { name, first_ignored },
+        })
+    })
+}
+
+/// The value of `NAMES[index]`, if it is set.
+fn value_of<'a>(values: &Values<'a>, index: u8) -> Option<&'a [u8]> {
+    values.get(usize::from(index)).copied().flatten()
 }
 
 #[cfg(test)]

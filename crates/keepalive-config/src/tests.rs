@@ -201,6 +201,20 @@ fn is_name_knows_every_name_and_nothing_else() {
 }
 
 #[test]
+fn the_packed_table_reads_as_the_variables_read() {
+    assert_eq!(packed::PACKED.len(), VARIABLES.len());
+    for (packed, variable) in packed::PACKED.iter().zip(VARIABLES) {
+        assert_eq!(packed::name(packed.name()), variable.name);
+        assert_eq!(packed.alias().map(packed::name), variable.alias);
+        assert_eq!(packed.legacy().map(packed::name).collect::<Vec<_>>(), variable.legacy, "{:?}", variable.name);
+        assert_eq!(packed.expected(), variable.expected, "{:?}", variable.name);
+        assert_eq!(packed.legacy_expected(), variable.legacy_expected(), "{:?}", variable.name);
+        assert_eq!(std::format!("{:?}", packed.kind), std::format!("{:?}", variable.kind));
+    }
+    assert_eq!(packed::names().collect::<Vec<_>>(), NAMES);
+}
+
+#[test]
 fn every_variable_is_listed_once_with_a_message() {
     let mut all: Vec<&CStr> = NAMES.to_vec();
     assert_eq!(all.len(), 25);
