@@ -40,14 +40,22 @@ pub fn set_all(fd: c_int, plan: &Plan, call: &'static str) {
     if plan.debug {
         return set_all_and_describe(fd, plan, call);
     }
-    set_options(fd, plan);
+    set_options_except(fd, plan, Kept::NONE);
 }
 
-/// The `setsockopt` calls of `SetAll`, with nothing else.
+/// The `setsockopt` calls of `SetAll`, with nothing else, inlined into `socket()`'s hot path.
 #[inline(always)]
 pub fn set_options(fd: c_int, plan: &Plan) {
     // Unused slots have level 0, which no option of ours has: no length to bound-check.
     for option in plan.options.slots().iter().take_while(|option| option.level != 0) {
+        let _ = sys::setsockopt_inline(fd, option.level, option.name, option.value);
+    }
+}
+
+/// The `setsockopt` calls of `SetAll` (`Kept::NONE`) or `SetUnchosen`, one copy for the cold paths.
+#[inline(never)]
+fn set_options_except(fd: c_int, plan: &Plan, kept: Kept) {
+    for option in plan.options.except(kept) {
         let _ = sys::setsockopt(fd, option.level, option.name, option.value);
     }
 }
@@ -67,9 +75,7 @@ fn set_all_and_describe(fd: c_int, plan: &Plan, call: &'static str) {
 #[cold]
 #[inline(never)]
 fn set_unchosen(fd: c_int, plan: &Plan, facts: &Facts, kept: Kept, call: &'static str) {
-    for option in plan.options.except(kept) {
-        let _ = sys::setsockopt(fd, option.level, option.name, option.value);
-    }
+    set_options_except(fd, plan, kept);
     if plan.debug {
         let current = match facts.timers {
             Fact::Known(current) => current,

@@ -85,7 +85,7 @@ pub fn keepalive_first(fd: c_int, shortcut: u8) -> Option<Fact<bool>> {
     if config::with_shortcut(shortcut).is_none() {
         return Some(Fact::Unknown);
     }
-    match sys::getsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE) {
+    match sys::getsockopt_inline(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE) {
         Ok(0) => Some(Fact::Known(false)),
         Ok(_) => None,
         Err(_) => Some(Fact::Unavailable),
