@@ -74,8 +74,7 @@ unsafe fn connect_deciding(
 ///
 /// # Safety
 /// The same contract as `connect(2)`.
-#[cold]
-#[inline(never)]
+#[inline(always)]
 unsafe fn connect_then_decide(
     real_connect: real::ConnectFn,
     fd: c_int,
