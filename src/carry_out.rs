@@ -60,8 +60,6 @@ fn set_options_except(fd: c_int, plan: &Plan, kept: Kept) {
     }
 }
 
-#[cold]
-#[inline(never)]
 fn set_all_and_describe(fd: c_int, plan: &Plan, call: &'static str) {
     let mut errors = [0; 5];
     for (option, error) in plan.options().iter().zip(&mut errors) {
@@ -72,8 +70,6 @@ fn set_all_and_describe(fd: c_int, plan: &Plan, call: &'static str) {
 
 /// Keepalive on, and each configured timer that still has the value a fresh socket gets: a
 /// timer that differs was chosen by someone (the program, or whoever made the listener).
-#[cold]
-#[inline(never)]
 fn set_unchosen(fd: c_int, plan: &Plan, facts: &Facts, kept: Kept, call: &'static str) {
     set_options_except(fd, plan, kept);
     if plan.debug {
@@ -88,8 +84,6 @@ fn set_unchosen(fd: c_int, plan: &Plan, facts: &Facts, kept: Kept, call: &'stati
 /// With side or peer rules, a fresh socket waits for `connect()` or `accept()`, which will need
 /// the timers it has now. In force mode a socket left alone is forgotten (its number may have
 /// been a socket the library held), except one held already, whose accepted socket is held too.
-#[cold]
-#[inline(never)]
 fn leave_alone(socket: &Socket, plan: &Plan, facts: &Facts, reason: Reason, call: &'static str) {
     let fd = socket.fd;
     if reason == Reason::WaitingForPeer {
@@ -112,8 +106,6 @@ fn leave_alone(socket: &Socket, plan: &Plan, facts: &Facts, reason: Reason, call
 /// Force mode, after the program's `setsockopt`: the operator's value goes back. With debug
 /// lines, the value the program set is read first: the line says whether it was changed back,
 /// or was the operator's already.
-#[cold]
-#[inline(never)]
 fn put_back(fd: c_int, plan: &Plan, option: &SocketOption) {
     if !plan.debug {
         let _ = sys::setsockopt(fd, option.level, option.name, option.value);
