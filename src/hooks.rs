@@ -6,7 +6,7 @@ use libc::{sockaddr, socklen_t};
 
 use keepalive_policy::Fact;
 
-use crate::config;
+use crate::config::{self, WHEN_FORCING, WHEN_NOTED, may_want};
 use crate::errno;
 use crate::moments;
 use crate::real;
@@ -25,7 +25,7 @@ pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> 
     if fd >= 0 {
         if tcp {
             moments::at_tcp_socket(fd);
-        } else if config::may_want(config::WHEN_NOTED) {
+        } else if may_want(WHEN_NOTED) {
             moments::at_socket(fd, false);
         }
     }
@@ -133,7 +133,7 @@ pub unsafe extern "C" fn setsockopt(
     // jump to the C library's function.
     match real::SETSOCKOPT.resolved() {
         // SAFETY: forwarded unchanged.
-        Some(real_setsockopt) if !config::may_want(config::WHEN_FORCING) => unsafe { real_setsockopt(fd, level, name, value, length) },
+        Some(real_setsockopt) if !may_want(WHEN_FORCING) => unsafe { real_setsockopt(fd, level, name, value, length) },
         // SAFETY: the caller's arguments, unchanged.
         _ => unsafe { setsockopt_forcing(fd, level, name, value, length) },
     }

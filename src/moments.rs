@@ -7,9 +7,9 @@ use keepalive_policy::{Decision, Fact, Facts, Moment, decide};
 use libc::{sockaddr, socklen_t};
 
 use crate::carry_out::{carry_out, set_options};
+use crate::config::{self, Wanted};
 use crate::gather::{Address, Socket, Stop, gather};
 use crate::plan::Plan;
-use crate::config::{self, Wanted};
 use crate::sys;
 
 /// Asks `decide` until it decides, gathering each fact it needs.
