@@ -64,6 +64,7 @@ pub enum Wanted {
     NotRead,
 }
 
+/// The published plan if it has one of the `wanted` switches: one load of the state byte.
 #[inline(always)]
 pub fn published_plan(wanted: u8) -> Wanted {
     let state = STATE.load(Ordering::Acquire);
