@@ -33,7 +33,7 @@ pub fn carry_out(decision: Decision, socket: &Socket, plan: &Plan, facts: &Facts
 /// Sets every option of the plan. A failure changes nothing for the program; with
 /// `KEEPALIVE_DEBUG` on, a line shows it. In force mode the socket is held from now on.
 #[inline(always)]
-pub fn set_all(fd: c_int, plan: &Plan, call: &'static str) {
+fn set_all(fd: c_int, plan: &Plan, call: &'static str) {
     if plan.force {
         held::hold(fd);
     }
