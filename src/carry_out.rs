@@ -33,27 +33,33 @@ pub fn carry_out(decision: Decision, socket: &Socket, plan: &Plan, facts: &Facts
 /// Sets every option of the plan. A failure changes nothing for the program; with
 /// `KEEPALIVE_DEBUG` on, a line shows it. In force mode the socket is held from now on.
 #[inline(always)]
-pub fn set_all(fd: c_int, plan: &Plan, call: &'static str) {
+fn set_all(fd: c_int, plan: &Plan, call: &'static str) {
     if plan.force {
         held::hold(fd);
     }
     if plan.debug {
         return set_all_and_describe(fd, plan, call);
     }
-    set_options(fd, plan);
+    set_options_except(fd, plan, Kept::NONE);
 }
 
-/// The `setsockopt` calls of `SetAll`, with nothing else.
+/// The `setsockopt` calls of `SetAll`, with nothing else, inlined into `socket()`'s hot path.
 #[inline(always)]
 pub fn set_options(fd: c_int, plan: &Plan) {
     // Unused slots have level 0, which no option of ours has: no length to bound-check.
     for option in plan.options.slots().iter().take_while(|option| option.level != 0) {
+        let _ = sys::setsockopt_inline(fd, option.level, option.name, option.value);
+    }
+}
+
+/// The `setsockopt` calls of `SetAll` (`Kept::NONE`) or `SetUnchosen`, one copy for the cold paths.
+#[inline(never)]
+fn set_options_except(fd: c_int, plan: &Plan, kept: Kept) {
+    for option in plan.options.except(kept) {
         let _ = sys::setsockopt(fd, option.level, option.name, option.value);
     }
 }
 
-#[cold]
-#[inline(never)]
 fn set_all_and_describe(fd: c_int, plan: &Plan, call: &'static str) {
     let mut errors = [0; 5];
     for (option, error) in plan.options().iter().zip(&mut errors) {
@@ -64,12 +70,8 @@ fn set_all_and_describe(fd: c_int, plan: &Plan, call: &'static str) {
 
 /// Keepalive on, and each configured timer that still has the value a fresh socket gets: a
 /// timer that differs was chosen by someone (the program, or whoever made the listener).
-#[cold]
-#[inline(never)]
 fn set_unchosen(fd: c_int, plan: &Plan, facts: &Facts, kept: Kept, call: &'static str) {
-    for option in plan.options.except(kept) {
-        let _ = sys::setsockopt(fd, option.level, option.name, option.value);
-    }
+    set_options_except(fd, plan, kept);
     if plan.debug {
         let current = match facts.timers {
             Fact::Known(current) => current,
@@ -82,8 +84,6 @@ fn set_unchosen(fd: c_int, plan: &Plan, facts: &Facts, kept: Kept, call: &'stati
 /// With side or peer rules, a fresh socket waits for `connect()` or `accept()`, which will need
 /// the timers it has now. In force mode a socket left alone is forgotten (its number may have
 /// been a socket the library held), except one held already, whose accepted socket is held too.
-#[cold]
-#[inline(never)]
 fn leave_alone(socket: &Socket, plan: &Plan, facts: &Facts, reason: Reason, call: &'static str) {
     let fd = socket.fd;
     if reason == Reason::WaitingForPeer {
@@ -106,8 +106,6 @@ fn leave_alone(socket: &Socket, plan: &Plan, facts: &Facts, reason: Reason, call
 /// Force mode, after the program's `setsockopt`: the operator's value goes back. With debug
 /// lines, the value the program set is read first: the line says whether it was changed back,
 /// or was the operator's already.
-#[cold]
-#[inline(never)]
 fn put_back(fd: c_int, plan: &Plan, option: &SocketOption) {
     if !plan.debug {
         let _ = sys::setsockopt(fd, option.level, option.name, option.value);

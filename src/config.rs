@@ -40,33 +40,41 @@ struct Published(UnsafeCell<Plan>);
 unsafe impl Sync for Published {}
 static PLAN: Published = Published(UnsafeCell::new(Plan::OFF));
 
-/// Runs `work` with this process's plan if keepalive is enabled (`KEEPALIVE` is not off).
-/// `caller` names the hook, for the debug line if it is the first to need the settings.
+/// What a hook's work needs of the plan, as switches of STATE (any one of them): keepalive on;
+/// force mode or debug lines, the only ones to look at a socket the library leaves alone; force
+/// mode; debug lines.
+pub const WHEN_ENABLED: u8 = ENABLED;
+pub const WHEN_NOTED: u8 = FORCING | DEBUG;
+pub const WHEN_FORCING: u8 = FORCING;
+pub const WHEN_DEBUG: u8 = DEBUG;
+
+/// Whether work that needs one of the `wanted` switches may have to run: they are on, or the
+/// settings are not published yet. One test of the state byte, for the hooks' hot paths.
 #[inline(always)]
-pub fn when_enabled(caller: &'static str, work: impl FnOnce(&Plan)) {
-    let state = STATE.load(Ordering::Acquire);
-    if state & PUBLISHED == 0 {
-        first_use(caller, work);
-    } else if state & ENABLED != 0 {
-        // SAFETY: see `Published`.
-        work(unsafe { &*PLAN.0.get() });
-    }
+pub fn may_want(wanted: u8) -> bool {
+    STATE.load(Ordering::Acquire) & (PUBLISHED | wanted) != PUBLISHED
 }
 
-/// Runs `work` for a socket the library leaves alone, only if force mode or debug lines need to
-/// know about it.
+/// The published plan, for work that needs one of the `wanted` switches.
+pub enum Wanted {
+    Yes(&'static Plan),
+    /// The plan has none of them.
+    No,
+    /// Not published yet: see `first_plan`.
+    NotRead,
+}
+
+/// The published plan if it has one of the `wanted` switches: one load of the state byte.
 #[inline(always)]
-pub fn when_noted(caller: &'static str, work: impl FnOnce(&Plan)) {
+pub fn published_plan(wanted: u8) -> Wanted {
     let state = STATE.load(Ordering::Acquire);
     if state & PUBLISHED == 0 {
-        first_use(caller, |plan| {
-            if plan.force || plan.debug {
-                work(plan)
-            }
-        });
-    } else if state & (FORCING | DEBUG) != 0 {
+        Wanted::NotRead
+    } else if state & wanted != 0 {
         // SAFETY: see `Published`.
-        work(unsafe { &*PLAN.0.get() });
+        Wanted::Yes(unsafe { &*PLAN.0.get() })
+    } else {
+        Wanted::No
     }
 }
 
@@ -80,50 +88,47 @@ pub fn with_shortcut(shortcut: u8) -> Option<&'static Plan> {
     None
 }
 
-/// Whether `setsockopt` must look closer: in force mode, or before the settings are read.
-#[inline(always)]
-pub fn maybe_forcing() -> bool {
-    STATE.load(Ordering::Acquire) & (PUBLISHED | FORCING) != PUBLISHED
-}
-
-/// Runs `work` with this process's plan in force mode only.
-#[inline(always)]
-pub fn when_forcing(caller: &'static str, work: impl FnOnce(&Plan)) {
-    when_enabled(caller, |plan| {
-        if plan.force {
-            work(plan)
-        }
-    });
-}
-
 /// Whether force mode is on; read by the constructor.
 pub fn force() -> bool {
     STATE.load(Ordering::Acquire) & FORCING != 0
 }
 
-/// A hook's work before the settings are published. Kept apart from the hot path, and small:
-/// each hook has its own copy, around the one `first_plan` they share.
+/// Whether the plan has one of the `wanted` switches, reading the settings if no hook or
+/// constructor has yet.
 #[cold]
 #[inline(never)]
-fn first_use(caller: &'static str, work: impl FnOnce(&Plan)) {
-    let mut own = MaybeUninit::uninit();
-    let plan = first_plan(caller, &mut own);
-    if plan.enabled {
-        work(plan);
+pub fn wants(wanted: u8, caller: &'static str) -> bool {
+    match published_plan(wanted) {
+        Wanted::Yes(_) => true,
+        Wanted::No => false,
+        Wanted::NotRead => first_plan(wanted, caller, &mut MaybeUninit::uninit()).is_some(),
     }
 }
 
-/// The plan for the first hook call of a process: read and published now, or, when another
-/// thread is publishing at this moment, an identical copy of our own built in `own`.
+/// The plan for the first hook call of a process, if it has one of the `wanted` switches: read
+/// and published now, or, when another thread is publishing at this moment, an identical copy
+/// of our own built in `own`. `caller` names the hook, for the debug line. The copy is too large
+/// for a hook's frame: `own` belongs to a cold one.
 #[inline(never)]
-fn first_plan<'a>(caller: &'static str, own: &'a mut MaybeUninit<Plan>) -> &'a Plan {
-    if let Some(published) = read_and_publish(caller) {
-        return published;
+pub fn first_plan<'a>(wanted: u8, caller: &'static str, own: &'a mut MaybeUninit<Plan>) -> Option<&'a Plan> {
+    let plan = match read_and_publish(caller) {
+        Some(published) => published,
+        None => {
+            let own = own.write(Plan::OFF);
+            read_settings(&mut own.settings, false);
+            own.prepare();
+            own
+        }
+    };
+    (switches(plan) & wanted != 0).then_some(plan)
+}
+
+/// The switches STATE holds for `plan` once it is published.
+fn switches(plan: &Plan) -> u8 {
+    match plan.enabled {
+        true => ENABLED | if plan.debug { DEBUG } else { 0 } | if plan.force { FORCING } else { 0 },
+        false => 0,
     }
-    let own = own.write(Plan::OFF);
-    read_settings(&mut own.settings, false);
-    own.prepare();
-    own
 }
 
 /// Reads the settings in the constructor, unless a hook already has.
@@ -156,11 +161,7 @@ fn read_and_publish(caller: &'static str) -> Option<&'static Plan> {
     }
     // From here on other threads may read the plan: only a shared reference is left.
     let plan: &'static Plan = plan;
-    let switches = match plan.enabled {
-        true => ENABLED | if plan.debug { DEBUG } else { 0 } | if plan.force { FORCING } else { 0 },
-        false => 0,
-    };
-    STATE.store(PUBLISHED | switches, Ordering::Release);
+    STATE.store(PUBLISHED | switches(plan), Ordering::Release);
     let shortcuts = [
         (plan.plain_at_socket, PLAIN_AT_SOCKET),
         (plan.quiet_if_on_at_connect, QUIET_IF_ON_AT_CONNECT),

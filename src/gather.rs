@@ -4,7 +4,7 @@
 
 use core::ffi::c_int;
 use keepalive_policy::linux::{self, TcpState};
-use keepalive_policy::{Fact, Facts, Moment, Need, Timers};
+use keepalive_policy::{Fact, Facts, Moment, Need, Timer, Timers, configured};
 use libc::{SOL_SOCKET, sockaddr, socklen_t};
 
 use crate::plan::Plan;
@@ -95,10 +95,8 @@ pub fn is_tcp(fd: c_int) -> bool {
 /// The current values of the timers the settings configure, the others left unknown.
 fn configured_timers(fd: c_int, plan: &Plan) -> Timers {
     let mut timers = Timers::default();
-    for option in plan.options() {
-        if let Some(timer) = option.timer() {
-            timers.set(timer, sys::getsockopt(fd, option.level, option.name).ok());
-        }
+    for timer in Timer::ALL.into_iter().filter(|timer| configured(&plan.settings, *timer).is_some()) {
+        timers.set(timer, sys::getsockopt(fd, libc::IPPROTO_TCP, timer.option_name()).ok());
     }
     timers
 }

@@ -57,7 +57,6 @@ pub fn release(fd: c_int) {
 
 /// Whether `fd` is still the socket the library configured: compared by cookie, or without
 /// cookies by being TCP. Asks the kernel, acts on nothing (`release` forgets).
-#[inline(never)]
 pub fn holds(fd: c_int) -> bool {
     let Some(slot) = slot(fd) else { return false };
     match slot.load(Ordering::Relaxed) {

@@ -6,7 +6,7 @@ use libc::{sockaddr, socklen_t};
 
 use keepalive_policy::Fact;
 
-use crate::config::{self, maybe_forcing, when_enabled, when_forcing, when_noted};
+use crate::config::{self, WHEN_FORCING, WHEN_NOTED, may_want};
 use crate::errno;
 use crate::moments;
 use crate::real;
@@ -25,8 +25,8 @@ pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> 
     if fd >= 0 {
         if tcp {
             moments::at_tcp_socket(fd);
-        } else {
-            when_noted("socket()", |plan| moments::not_at_socket(fd, false, plan));
+        } else if may_want(WHEN_NOTED) {
+            moments::at_socket(fd, false);
         }
     }
     fd
@@ -61,9 +61,7 @@ unsafe fn connect_deciding(
     length: socklen_t,
     keepalive: Fact<bool>,
 ) -> c_int {
-    let mut decide_after = false;
-    when_enabled("connect()", |plan| decide_after = moments::before_connect(fd, address, length, plan, keepalive));
-    if !decide_after {
+    if !moments::before_connect(fd, address, length, keepalive) {
         // SAFETY: forwarded unchanged.
         return unsafe { real_connect(fd, address, length) };
     }
@@ -76,8 +74,7 @@ unsafe fn connect_deciding(
 ///
 /// # Safety
 /// The same contract as `connect(2)`.
-#[cold]
-#[inline(never)]
+#[inline(always)]
 unsafe fn connect_then_decide(
     real_connect: real::ConnectFn,
     fd: c_int,
@@ -87,7 +84,7 @@ unsafe fn connect_then_decide(
     // SAFETY: forwarded unchanged.
     let result = unsafe { real_connect(fd, address, length) };
     if result == 0 || matches!(errno::get(), libc::EINPROGRESS | libc::EINTR) {
-        when_enabled("connect()", |plan| moments::after_connect(fd, address, length, plan));
+        moments::after_connect(fd, address, length);
     }
     result
 }
@@ -136,7 +133,7 @@ pub unsafe extern "C" fn setsockopt(
     // jump to the C library's function.
     match real::SETSOCKOPT.resolved() {
         // SAFETY: forwarded unchanged.
-        Some(real_setsockopt) if !maybe_forcing() => unsafe { real_setsockopt(fd, level, name, value, length) },
+        Some(real_setsockopt) if !may_want(WHEN_FORCING) => unsafe { real_setsockopt(fd, level, name, value, length) },
         // SAFETY: the caller's arguments, unchanged.
         _ => unsafe { setsockopt_forcing(fd, level, name, value, length) },
     }
@@ -154,7 +151,7 @@ unsafe fn setsockopt_forcing(fd: c_int, level: c_int, name: c_int, value: *const
     // SAFETY: forwarded unchanged.
     let result = unsafe { real_setsockopt(fd, level, name, value, length) };
     if result == 0 {
-        when_forcing("setsockopt()", |plan| moments::after_setsockopt(fd, level, name, plan));
+        moments::after_setsockopt(fd, level, name);
     }
     result
 }
@@ -174,7 +171,7 @@ fn configure_accepted(listener: c_int, accepted: c_int, call: &'static str, shor
 #[cold]
 #[inline(never)]
 fn accepted_deciding(listener: c_int, accepted: c_int, call: &'static str, keepalive: Fact<bool>) {
-    when_enabled(call, |plan| moments::at_accept(listener, accepted, plan, call, keepalive));
+    moments::at_accept(listener, accepted, call, keepalive);
 }
 
 // Each hook, the C library's function behind it and the fallback in `sys` have one C type: the

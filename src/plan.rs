@@ -11,10 +11,9 @@ pub struct Plan {
     pub settings: Settings,
     /// One option for each configured timer, then `SO_KEEPALIVE` (`Options::of`).
     pub options: Options,
-    /// `decide`'s answer for a TCP socket at `socket()`, which depends on the settings alone.
-    pub at_socket: Decision,
-    /// That answer is `SetAll`, without force mode or debug lines: carrying it out is the
-    /// `setsockopt` calls alone (`carry_out::set_options`).
+    /// `decide`'s answer for a TCP socket at `socket()`, which depends on the settings alone, is
+    /// `SetAll`, without force mode or debug lines: carrying it out is the `setsockopt` calls
+    /// alone (`carry_out::set_options`).
     pub plain_at_socket: bool,
     /// At `connect()` (and at `accept()`): a socket with keepalive on is left alone, whatever
     /// else `decide` could learn, with nothing to carry out (no force table, no debug line).
@@ -36,8 +35,8 @@ impl Plan {
         let settings = &self.settings;
         (self.enabled, self.debug, self.force) = (settings.enabled, settings.debug, settings.force);
         self.options = Options::of(settings);
-        self.at_socket = decide(settings, &Facts { tcp: Fact::Known(true), ..Facts::at(Moment::Socket) });
-        self.plain_at_socket = self.at_socket == Decision::SetAll && !self.force && !self.debug;
+        let at_socket = decide(settings, &Facts { tcp: Fact::Known(true), ..Facts::at(Moment::Socket) });
+        self.plain_at_socket = at_socket == Decision::SetAll && !self.force && !self.debug;
         self.quiet_if_on_at_connect = self.quiet_if_on(Moment::Connect);
         self.quiet_if_on_at_accept = self.quiet_if_on(Moment::Accept);
     }

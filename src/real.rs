@@ -76,11 +76,9 @@ fn look_up(name: &CStr, fallback: usize, address: &AtomicUsize) -> usize {
         let found = unsafe { dlsym(libc::RTLD_NEXT, name.as_ptr()) } as usize;
         saved.restore();
         if found == UNRESOLVED {
-            crate::config::when_noted("dlsym()", |plan| {
-                if plan.debug {
-                    crate::log::calling_the_kernel(name);
-                }
-            });
+            if crate::config::wants(crate::config::WHEN_DEBUG, "dlsym()") {
+                crate::log::calling_the_kernel(name);
+            }
             return fallback;
         }
         found

@@ -105,8 +105,15 @@ pub fn check(result: c_long) -> Result<c_long> {
     if (-4095..0).contains(&result) { Err(-result as c_int) } else { Ok(result) }
 }
 
-#[inline(always)]
+/// `setsockopt` of an `int` option, one copy for the cold paths.
+#[inline(never)]
 pub fn setsockopt(fd: c_int, level: c_int, name: c_int, value: c_int) -> Result<()> {
+    setsockopt_inline(fd, level, name, value)
+}
+
+/// `setsockopt` of an `int` option, inlined into the hook that makes it on its hot path.
+#[inline(always)]
+pub fn setsockopt_inline(fd: c_int, level: c_int, name: c_int, value: c_int) -> Result<()> {
     let value_address = &raw const value as usize;
     let length = size_of::<c_int>();
     // SAFETY: the value pointer and length describe `value`, alive across the call.
@@ -115,8 +122,15 @@ pub fn setsockopt(fd: c_int, level: c_int, name: c_int, value: c_int) -> Result<
     check(result).map(drop)
 }
 
-#[inline(always)]
+/// `getsockopt` of an `int` option, one copy for the cold paths.
+#[inline(never)]
 pub fn getsockopt(fd: c_int, level: c_int, name: c_int) -> Result<c_int> {
+    getsockopt_inline(fd, level, name)
+}
+
+/// `getsockopt` of an `int` option, inlined into the hook that asks it on its hot path.
+#[inline(always)]
+pub fn getsockopt_inline(fd: c_int, level: c_int, name: c_int) -> Result<c_int> {
     getsockopt_as::<c_int>(fd, level, name)
 }
 

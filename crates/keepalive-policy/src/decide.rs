@@ -337,7 +337,7 @@ fn put_back(settings: &Settings, level: c_int, name: c_int, held: Fact<bool>) ->
     if !settings.force {
         return Decision::LeaveAlone(Reason::NotForcing);
     }
-    let Some(option) = Options::of(settings).find(level, name) else {
+    let Some(option) = Options::find(settings, level, name) else {
         return Decision::LeaveAlone(Reason::NotOurs);
     };
     match held {

@@ -101,6 +101,7 @@ impl SocketOption {
     }
 }
 
+const KEEPALIVE_ON: SocketOption = SocketOption { level: SOL_SOCKET, name: SO_KEEPALIVE, value: 1 };
 const UNUSED: SocketOption = SocketOption { level: 0, name: 0, value: 0 };
 
 /// The options a `Settings` asks for: one for each configured timer, then `SO_KEEPALIVE`, so
@@ -123,7 +124,7 @@ impl Options {
                 options.push(SocketOption { level: IPPROTO_TCP, name: timer.option_name(), value });
             }
         }
-        options.push(SocketOption { level: SOL_SOCKET, name: SO_KEEPALIVE, value: 1 });
+        options.push(KEEPALIVE_ON);
         options
     }
 
@@ -143,9 +144,14 @@ impl Options {
         &self.options
     }
 
-    /// The option of ours at `level` and `name`, if the settings configure it.
-    pub fn find(&self, level: c_int, name: c_int) -> Option<SocketOption> {
-        self.as_slice().iter().copied().find(|option| option.level == level && option.name == name)
+    /// The option of ours at `level` and `name`, if `settings` configure it: the one
+    /// `Options::of(settings)` holds, found without building them all.
+    pub fn find(settings: &Settings, level: c_int, name: c_int) -> Option<SocketOption> {
+        if (level, name) == (KEEPALIVE_ON.level, KEEPALIVE_ON.name) {
+            return Some(KEEPALIVE_ON);
+        }
+        let value = configured(settings, Timer::of(level, name)?)?;
+        Some(SocketOption { level, name, value })
     }
 
     /// The options to set when the timers in `kept` are kept: all others, in order.

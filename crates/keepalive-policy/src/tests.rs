@@ -449,6 +449,27 @@ fn options_of_settings() {
 }
 
 #[test]
+fn find_answers_as_the_options_of_the_settings() {
+    let all = Settings { idle: Some(20), interval: Some(5), count: Some(3), user_timeout_ms: Some(0), ..settings() };
+    let some = Settings { count: Some(4), ..settings() };
+    // 1: TCP_NODELAY, an option of the program's.
+    let names = [SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT, 1, 0];
+    for settings in [settings(), all, some] {
+        let options = Options::of(&settings);
+        for level in [SOL_SOCKET, IPPROTO_TCP, 0] {
+            for name in names {
+                let held = options.as_slice().iter().find(|o| (o.level, o.name) == (level, name)).copied();
+                assert_eq!(Options::find(&settings, level, name), held, "{level} {name}");
+            }
+        }
+    }
+    assert_eq!(
+        Options::find(&some, IPPROTO_TCP, TCP_KEEPCNT),
+        Some(SocketOption { level: IPPROTO_TCP, name: TCP_KEEPCNT, value: 4 })
+    );
+}
+
+#[test]
 fn tcp_is_a_stream_socket_of_tcp_or_mptcp() {
     for domain in [AF_INET, AF_INET6] {
         for flags in [0, SOCK_NONBLOCK, SOCK_CLOEXEC, SOCK_NONBLOCK | SOCK_CLOEXEC] {
