@@ -64,18 +64,13 @@ fn line(fd: c_int, call: &str, outcome: Outcome) {
                 // SO_KEEPALIVE is the last option.
                 let keepalive_error = errors.get(options.len().wrapping_sub(1)).copied().unwrap_or(0);
                 line.text(if keepalive_error == 0 { "keepalive on" } else { "keepalive not set" });
-                for option in options {
-                    let Some(which) = option.timer() else { continue };
+                for option in options.iter().filter(|option| option.level == IPPROTO_TCP) {
                     line.text(", ");
-                    // A kept value equal to ours was set at socket(): only keepalive had been turned off.
-                    if kept.contains(which) && current.get(which) != Some(option.value) {
-                        line.text(which.label().0).text(" kept as the program set it");
-                    } else {
-                        setting(line, option);
-                    }
+                    setting(line, option, kept, current);
                 }
                 for (option, &code) in options.iter().zip(errors).filter(|(_, code)| **code != 0) {
-                    line.text("; ").text(option.name()).text(" failed: ").errno(code);
+                    line.text("; ");
+                    name(line, option).text(" failed: ").errno(code);
                 }
             }
             Outcome::LeftAlone(reason) => {
@@ -87,21 +82,34 @@ fn line(fd: c_int, call: &str, outcome: Outcome) {
                 };
             }
             Outcome::PutBack { option, restored } => {
-                line.text(option.name());
+                name(line, option);
                 match restored {
                     None => line.text(" set to the value KEEPALIVE_FORCE keeps, "),
                     Some(Ok(())) => line.text(" changed back, KEEPALIVE_FORCE keeps "),
                     Some(Err(code)) => line.text(" could not be changed back (").errno(code).text("), KEEPALIVE_FORCE wanted "),
                 };
-                setting(line, option);
+                setting(line, option, Kept::NONE, Timers::default());
             }
         }
     });
 }
 
-/// `idle 20s`, or `keepalive on` for `SO_KEEPALIVE`.
-fn setting(line: &mut Line, option: &SocketOption) {
+// `name` and `setting` are the only places that tell the options apart, each a table.
+
+#[inline(never)]
+fn name<'a, 'b>(line: &'a mut Line<'b>, option: &SocketOption) -> &'a mut Line<'b> {
+    line.text(option.name())
+}
+
+/// `idle 20s`, `idle kept as the program set it` for a timer in `kept` whose `current` value
+/// is not ours (one equal to ours was set at socket(): only keepalive had been turned off), or
+/// `keepalive on` for `SO_KEEPALIVE`.
+#[inline(never)]
+fn setting(line: &mut Line, option: &SocketOption, kept: Kept, current: Timers) {
     match option.timer() {
+        Some(which) if kept.contains(which) && current.get(which) != Some(option.value) => {
+            line.text(which.label().0).text(" kept as the program set it");
+        }
         Some(which) => {
             let (label, unit) = which.label();
             line.text(label).text(" ").number(option.value as u64).text(unit);
