@@ -56,7 +56,8 @@ impl Line<'_> {
         Line { buffer, length: 0 }
     }
 
-    #[inline(never)]
+    /// Inlined: a call to `bytes` costs the same, and spares a function of its own.
+    #[inline(always)]
     pub fn text(&mut self, text: &str) -> &mut Self {
         self.bytes(text.as_bytes())
     }
