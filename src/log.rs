@@ -111,15 +111,14 @@ impl Line<'_> {
     #[inline(never)]
     pub fn quoted(&mut self, value: &[u8]) -> &mut Self {
         self.text("\"");
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         for &byte in value.iter().take(QUOTED_MAX) {
-            match byte {
-                b'"' | b'\\' => self.bytes(&[b'\\', byte]),
-                0x20..=0x7e => self.bytes(&[byte]),
-                _ => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    self.bytes(&[b'\\', b'x', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]])
-                }
+            let (escaped, length) = match byte {
+                b'"' | b'\\' => ([b'\\', byte, 0, 0], 2),
+                0x20..=0x7e => ([byte, 0, 0, 0], 1),
+                _ => ([b'\\', b'x', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]], 4),
             };
+            self.bytes(escaped.get(..length).unwrap_or_default());
         }
         if value.len() > QUOTED_MAX {
             self.text("...\" (").number(value.len() as u64).text(" bytes)")
