@@ -92,10 +92,11 @@ impl Line<'_> {
         self.bytes(&digits[start..])
     }
 
-    /// `, idle 20s` for a configured value, `, idle system` (`unset`) otherwise.
+    /// `, idle 20s` for a configured value, `, idle system` (`unset`) otherwise; `label` is
+    /// `, idle `, whole, which saves two writes at each of the calls.
     #[inline(never)]
     pub fn timer(&mut self, label: &str, value: Option<u32>, unit: &str, unset: &str) -> &mut Self {
-        self.text(", ").text(label).text(" ");
+        self.text(label);
         match value {
             Some(value) => self.number(u64::from(value)).text(unit),
             None => self.text(unset),
