@@ -106,16 +106,15 @@ fn name<'a, 'b>(line: &'a mut Line<'b>, option: &SocketOption) -> &'a mut Line<'
 /// `keepalive on` for `SO_KEEPALIVE`.
 #[inline(never)]
 fn setting(line: &mut Line, option: &SocketOption, kept: Kept, current: Timers) {
-    match option.timer() {
-        Some(which) if kept.contains(which) && current.get(which) != Some(option.value) => {
-            line.text(which.label().0).text(" kept as the program set it");
-        }
-        Some(which) => {
-            let (label, unit) = which.label();
-            line.text(label).text(" ").number(option.value as u64).text(unit);
-        }
-        None => {
-            line.text("keepalive on");
-        }
+    let Some(which) = option.timer() else {
+        line.text("keepalive on");
+        return;
+    };
+    let (label, unit) = which.label();
+    line.text(label);
+    if kept.contains(which) && current.get(which) != Some(option.value) {
+        line.text(" kept as the program set it");
+    } else {
+        line.text(" ").number(option.value as u64).text(unit);
     }
 }
