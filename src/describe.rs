@@ -74,11 +74,10 @@ fn line(fd: c_int, call: &str, outcome: Outcome) {
                 }
             }
             Outcome::LeftAlone(reason) => {
-                let text = reason.text();
                 match reason {
-                    Reason::NotTcp => line.text(text).text(", untouched"),
-                    Reason::KeepaliveOn => line.text(text),
-                    _ => line.text("untouched, ").text(text),
+                    Reason::NotTcp => reason_text(line, reason).text(", untouched"),
+                    Reason::KeepaliveOn => reason_text(line, reason),
+                    _ => reason_text(line.text("untouched, "), reason),
                 };
             }
             Outcome::PutBack { option, restored } => {
@@ -92,6 +91,12 @@ fn line(fd: c_int, call: &str, outcome: Outcome) {
             }
         }
     });
+}
+
+/// Apart from `line`: there, `Reason::text` became code for each reason rather than a table.
+#[inline(never)]
+fn reason_text<'a, 'b>(line: &'a mut Line<'b>, reason: Reason) -> &'a mut Line<'b> {
+    line.text(reason.text())
 }
 
 // `name` and `setting` are the only places that tell the options apart, each a table.
