@@ -15,7 +15,7 @@ use crate::sys;
 /// `kept` were not set (only keepalive had been turned off); `current` has the values the
 /// socket had.
 #[inline(always)]
-pub fn configured(fd: c_int, call: &str, plan: &Plan, errors: &[c_int; 5], kept: Kept, current: Timers) {
+pub fn configured(fd: c_int, call: &str, plan: &Plan, errors: &[c_int; 5], kept: Kept, current: &Timers) {
     line(fd, call, Outcome::Configured { options: plan.options(), errors, kept, current });
 }
 
@@ -41,7 +41,7 @@ pub fn put_back(fd: c_int, option: &SocketOption, restored: Option<sys::Result<(
 }
 
 enum Outcome<'a> {
-    Configured { options: &'a [SocketOption], errors: &'a [c_int; 5], kept: Kept, current: Timers },
+    Configured { options: &'a [SocketOption], errors: &'a [c_int; 5], kept: Kept, current: &'a Timers },
     LeftAlone(Reason),
     PutBack { option: &'a SocketOption, restored: Option<sys::Result<()>> },
 }
@@ -87,7 +87,7 @@ fn line(fd: c_int, call: &str, outcome: Outcome) {
                     Some(Ok(())) => line.text(" changed back, KEEPALIVE_FORCE keeps "),
                     Some(Err(code)) => line.text(" could not be changed back (").errno(code).text("), KEEPALIVE_FORCE wanted "),
                 };
-                setting(line, option, Kept::NONE, Timers::default());
+                setting(line, option, Kept::NONE, &Timers::default());
             }
         }
     });
@@ -110,7 +110,7 @@ fn name<'a, 'b>(line: &'a mut Line<'b>, option: &SocketOption) -> &'a mut Line<'
 /// is not ours (one equal to ours was set at socket(): only keepalive had been turned off), or
 /// `keepalive on` for `SO_KEEPALIVE`.
 #[inline(never)]
-fn setting(line: &mut Line, option: &SocketOption, kept: Kept, current: Timers) {
+fn setting(line: &mut Line, option: &SocketOption, kept: Kept, current: &Timers) {
     let Some(which) = option.timer() else {
         line.text("keepalive on");
         return;
