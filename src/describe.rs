@@ -12,8 +12,9 @@ use crate::plan::Plan;
 use crate::sys;
 
 /// After the options were set: `errors` holds each option's error, 0 for none. The timers in
-/// `kept` were not set (only keepalive had been turned off); `current` has the values the
-/// socket had.
+/// `kept` were left as someone chose them (`Kept::NONE` after `SetAll`); `current` has the
+/// values the socket had. These three wrappers are inlined into their one caller each: `line`
+/// does the work.
 #[inline(always)]
 pub fn configured(fd: c_int, call: &str, plan: &Plan, errors: &[c_int; 5], kept: Kept, current: &Timers) {
     line(fd, call, Outcome::Configured { options: plan.options(), errors, kept, current });
