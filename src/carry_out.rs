@@ -65,7 +65,7 @@ fn set_all_and_describe(fd: c_int, plan: &Plan, call: &'static str) {
     for (option, error) in plan.options().iter().zip(&mut errors) {
         *error = sys::setsockopt(fd, option.level, option.name, option.value).err().unwrap_or(0);
     }
-    describe::configured(fd, call, plan, &errors);
+    describe::configured(fd, call, plan, &errors, Kept::NONE, &Default::default());
 }
 
 /// Keepalive on, and each configured timer that still has the value a fresh socket gets: a
@@ -77,7 +77,7 @@ fn set_unchosen(fd: c_int, plan: &Plan, facts: &Facts, kept: Kept, call: &'stati
             Fact::Known(current) => current,
             _ => Default::default(),
         };
-        describe::configured_unchosen(fd, call, plan, kept, current);
+        describe::configured(fd, call, plan, &[0; 5], kept, &current);
     }
 }
 

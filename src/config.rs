@@ -313,19 +313,19 @@ fn describe_settings(line: &mut Line, settings: &Settings, caller: &'static str)
         line.text("keepalive off (KEEPALIVE), every call forwarded untouched");
     } else {
         line.text("keepalive on");
-        line.timer("idle", settings.idle, "s", "system");
-        line.timer("intvl", settings.interval, "s", "system");
-        line.timer("cnt", settings.count, "", "system");
-        line.timer("user timeout", settings.user_timeout_ms, "ms", "untouched");
+        line.timer(", idle ", settings.idle, "s", "system");
+        line.timer(", intvl ", settings.interval, "s", "system");
+        line.timer(", cnt ", settings.count, "", "system");
+        line.timer(", user timeout ", settings.user_timeout_ms, "ms", "untouched");
         if settings.force {
             line.text(", forced");
         }
         if settings.side != keepalive_config::Side::Both {
             line.text(", ").text(settings.side.name()).text(" side only");
         }
-        for (label, rules) in [("only", &settings.only), ("skip", &settings.skip)] {
+        for (label, rules) in [(", only ", &settings.only), (", skip ", &settings.skip)] {
             if rules.configured {
-                line.text(", ").text(label).text(" ").number(rules.rules().len() as u64).text(" rules");
+                line.text(label).number(rules.rules().len() as u64).text(" rules");
             }
         }
     }

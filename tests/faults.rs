@@ -63,6 +63,20 @@ fn both_denied_by_seccomp() {
     report(&format!("setsockopt and getsockopt denied: {calls} calls compared, all identical"));
 }
 
+/// With setsockopt denied, the debug line says keepalive is not set and names each option that
+/// failed, with its errno.
+#[test]
+fn denied_options_are_named_in_debug_lines() {
+    for libc in LIBCS {
+        let mut command = preloaded(c_program(libc, "faults"));
+        command.args(["transcript", "deny-setsockopt"]).env("KEEPALIVE_IDLE", "20").env("KEEPALIVE_DEBUG", "1");
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{libc}: {}", describe(&output));
+        let failed = "tcp socket(): keepalive not set, idle 20s; TCP_KEEPIDLE failed: EPERM; SO_KEEPALIVE failed: EPERM\n";
+        assert!(text(&output.stderr).contains(failed), "{libc}: {}", describe(&output));
+    }
+}
+
 #[test]
 fn the_filter_really_denies() {
     let output = clean_command(c_program("glibc", "faults")).args(["transcript", "deny-both"]).output().unwrap();
