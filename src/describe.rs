@@ -86,7 +86,9 @@ fn line(fd: c_int, call: &str, outcome: Outcome) {
                 match restored {
                     None => line.text(" set to the value KEEPALIVE_FORCE keeps, "),
                     Some(Ok(())) => line.text(" changed back, KEEPALIVE_FORCE keeps "),
-                    Some(Err(code)) => line.text(" could not be changed back (").errno(code).text("), KEEPALIVE_FORCE wanted "),
+                    Some(Err(code)) => {
+                        line.text(" could not be changed back (").errno(code).text("), KEEPALIVE_FORCE wanted ")
+                    }
                 };
                 setting(line, option, Kept::NONE, &Timers::default());
             }

@@ -133,13 +133,31 @@ impl Line<'_> {
     /// compiler from turning the search back into a `match`.
     #[inline(never)]
     pub fn errno(&mut self, code: c_int) -> &mut Self {
-        const CODES: [c_int; 8] =
-            [libc::EPERM, libc::EACCES, libc::EBADF, libc::EINVAL, libc::ENOSYS, libc::ENOTSOCK, libc::ENOPROTOOPT, libc::EOPNOTSUPP];
-        const NAMES: [[u8; 11]; 8] = [
-            padded("EPERM"), padded("EACCES"), padded("EBADF"), padded("EINVAL"),
-            padded("ENOSYS"), padded("ENOTSOCK"), padded("ENOPROTOOPT"), padded("EOPNOTSUPP"),
+        const CODES: [c_int; 8] = [
+            libc::EPERM,
+            libc::EACCES,
+            libc::EBADF,
+            libc::EINVAL,
+            libc::ENOSYS,
+            libc::ENOTSOCK,
+            libc::ENOPROTOOPT,
+            libc::EOPNOTSUPP,
         ];
-        match core::hint::black_box(&CODES[..]).iter().position(|&known| known == code).and_then(|index| NAMES.get(index)) {
+        const NAMES: [[u8; 11]; 8] = [
+            padded("EPERM"),
+            padded("EACCES"),
+            padded("EBADF"),
+            padded("EINVAL"),
+            padded("ENOSYS"),
+            padded("ENOTSOCK"),
+            padded("ENOPROTOOPT"),
+            padded("EOPNOTSUPP"),
+        ];
+        match core::hint::black_box(&CODES[..])
+            .iter()
+            .position(|&known| known == code)
+            .and_then(|index| NAMES.get(index))
+        {
             Some(name) => self.bytes(name.split(|&byte| byte == 0).next().unwrap_or_default()),
             None => self.text("errno ").number(code as u64),
         }

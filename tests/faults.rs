@@ -72,7 +72,8 @@ fn denied_options_are_named_in_debug_lines() {
         command.args(["transcript", "deny-setsockopt"]).env("KEEPALIVE_IDLE", "20").env("KEEPALIVE_DEBUG", "1");
         let output = command.output().unwrap();
         assert!(output.status.success(), "{libc}: {}", describe(&output));
-        let failed = "tcp socket(): keepalive not set, idle 20s; TCP_KEEPIDLE failed: EPERM; SO_KEEPALIVE failed: EPERM\n";
+        let failed =
+            "tcp socket(): keepalive not set, idle 20s; TCP_KEEPIDLE failed: EPERM; SO_KEEPALIVE failed: EPERM\n";
         assert!(text(&output.stderr).contains(failed), "{libc}: {}", describe(&output));
     }
 }
