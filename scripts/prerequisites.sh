@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that everything `make test` needs is here, before anything is built: the commands in
-# scripts/prerequisites.txt, cargo (Rust 1.85 or later) with clippy, and the C library's static
-# archive.
+# scripts/prerequisites.txt, cargo (Rust 1.85 or later) with clippy and rustfmt, and the C
+# library's static archive.
 # As root with apt-get it installs the missing Debian packages; otherwise, or with --check, it
 # names every missing command and its package in one message and exits 1.
 # Only bash builtins are used, so that it runs whatever else is missing.
@@ -58,6 +58,9 @@ find_missing() {
         missing+=("cargo $rust_required or later (this is ${BASH_REMATCH[1]})"$'\t'"rustup (https://rustup.rs)")
     elif ! cargo clippy --version >/dev/null 2>&1; then
         missing+=("cargo clippy"$'\t'"rustup (rustup component add clippy)")
+    fi
+    if type -P cargo >/dev/null && ! cargo fmt --version >/dev/null 2>&1; then
+        missing+=("cargo fmt"$'\t'"rustup (rustup component add rustfmt)")
     fi
 }
 

@@ -154,6 +154,24 @@ fn an_old_cargo_is_named_with_its_version() {
 }
 
 #[test]
+fn a_cargo_without_rustfmt_is_named_with_the_component_to_add() {
+    let path = bare_path("no-rustfmt");
+    fake_program(
+        &path,
+        "cargo",
+        r#"case "$1" in fmt) exit 1;; clippy) echo clippy 0.1.90;; *) echo cargo 1.90.0;; esac"#,
+    );
+    let output =
+        Command::new(root().join("scripts/prerequisites.sh")).arg("--check").env("PATH", &path).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let stderr = text(&output.stderr);
+    let line = stderr.lines().find(|line| line.trim_start().starts_with("cargo fmt "));
+    assert!(line.is_some_and(|line| line.contains("rustup component add rustfmt")), "{stderr}");
+    assert!(!stderr.contains("cargo clippy"), "{stderr}");
+    std::fs::remove_dir_all(path).unwrap();
+}
+
+#[test]
 fn as_root_the_missing_packages_are_installed_with_apt_get() {
     if text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() != "0" {
         report("skipped: installing is for root");
