@@ -289,6 +289,16 @@ fn as_pid_1_no_descriptor_of_ours_is_visible_to_the_program_and_none_of_its_to_u
     assert_eq!(held, expected, "{}", describe(&output));
 }
 
+#[test]
+fn as_pid_1_the_program_inherits_an_ignored_sigpipe_and_closed_descriptors() {
+    for (ignore_sigpipe, closed) in [(true, &[0, 2][..]), (false, &[1][..])] {
+        let bare = inherited_by_sh(in_a_pid_namespace("sh", &[]), ignore_sigpipe, closed);
+        let supervised = in_a_pid_namespace(command_path(), &["--via", "seccomp", "sh"]);
+        let supervised = inherited_by_sh(supervised, ignore_sigpipe, closed);
+        assert_eq!(supervised, bare, "SIGPIPE ignored: {ignore_sigpipe}, closed: {closed:?}");
+    }
+}
+
 /// A shell program that forks a subshell, which forks again and exits at once, leaving an orphan
 /// that execs `wire`'s client to `port` later: a double-forking daemon, reparented away from the
 /// program, which exits at once.
