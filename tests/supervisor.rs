@@ -880,6 +880,29 @@ fn failures_are_one_line_and_an_exit_status() {
     std::fs::remove_dir_all(&directory).unwrap();
 }
 
+#[test]
+fn a_supervisor_that_cannot_be_forked_is_one_line_that_says_why() {
+    if text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() != "0" {
+        report("SKIPPED: switching to nobody, whose processes RLIMIT_NPROC counts, needs root");
+        return;
+    }
+    let [command_copy] = copies_for_other_users([&command_path()]);
+    // With one process allowed, the command cannot fork; with two, it forks the supervisor's
+    // parent, which cannot fork the supervisor.
+    for processes in [1, 2] {
+        let mut command = clean_command("setpriv");
+        command.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--inh-caps=-all"]);
+        command.arg("prlimit").arg(format!("--nproc={processes}")).arg(&command_copy);
+        let output = command.args(["--via", "seccomp", "true"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(125), "{processes}: {}", describe(&output));
+        assert_eq!(
+            text(&output.stderr),
+            "keepalive: cannot start the supervisor: Resource temporarily unavailable\n",
+            "{processes}"
+        );
+    }
+}
+
 /// A client host and a server host on one link: 10.0.0.1 and 10.0.0.2.
 fn two_hosts(test: &str) -> Option<(Lab, Host, Host)> {
     let mut lab = Lab::new(test)?;
