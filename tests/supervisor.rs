@@ -903,6 +903,37 @@ fn a_supervisor_that_cannot_be_forked_is_one_line_that_says_why() {
     }
 }
 
+#[test]
+fn verbose_lines_name_sockets_as_the_librarys_do() {
+    // A UDP and a Unix socket connected (no socket() trap told the supervisor that they are not
+    // TCP), then an MPTCP listener and a client, where the kernel has MPTCP.
+    let code = "import socket\n\
+                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.connect(('127.0.0.1', 9))\n\
+                unix = socket.socket(socket.AF_UNIX)\n\
+                try: unix.connect('/nonexistent')\n\
+                except OSError: pass\n\
+                try: listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\n\
+                except OSError: raise SystemExit(0)\n\
+                listener.bind(('127.0.0.1', 0)); listener.listen()\n\
+                client = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\n\
+                client.connect(listener.getsockname())\n";
+    let python = python3();
+    let output = run(&["--via", "seccomp", "--verbose", "--idle", "30", python.to_str().unwrap(), "-c", code]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let lines: Vec<String> = text(&output.stderr)
+        .lines()
+        .map(|line| line.split_once("]: ").map_or(line, |(_, rest)| rest).to_owned())
+        .collect();
+    let mut expected = vec!["fd 3 connect(): untouched, not TCP", "fd 4 connect(): untouched, not TCP"];
+    if lines.len() == 2 {
+        report("SKIPPED: MPTCP sockets, which this kernel does not have");
+    } else {
+        expected
+            .extend(["fd 5 mptcp listen(): keepalive on, idle 30s", "fd 6 mptcp connect(): keepalive on, idle 30s"]);
+    }
+    assert_eq!(lines, expected, "{}", describe(&output));
+}
+
 /// A client host and a server host on one link: 10.0.0.1 and 10.0.0.2.
 fn two_hosts(test: &str) -> Option<(Lab, Host, Host)> {
     let mut lab = Lab::new(test)?;

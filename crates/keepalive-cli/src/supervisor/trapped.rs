@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::os::fd::OwnedFd;
 
 use keepalive_config::{Peer, Settings};
-use keepalive_policy::{Decision, Fact, Facts, Moment, Options, SocketOption, Timer};
+use keepalive_policy::{Decision, Fact, Facts, Moment, Options, SocketOption, Timer, linux};
 
 use crate::foreign::{Outcome, Snapshot, Socket, Target};
 
@@ -92,7 +92,7 @@ fn thread_group(tid: u32) -> Option<u32> {
 
 /// Decides on `socket` (the program's descriptor `fd`, duplicated) before the call proceeds,
 /// and carries the decision out. `peer` is the address the call was given, when peer rules need
-/// it. Returns the line `--verbose` shows.
+/// it. Returns the line `--verbose` shows after the descriptor.
 pub fn configure_trapped(
     process: &Target,
     fd: i32,
@@ -102,27 +102,40 @@ pub fn configure_trapped(
     settings: &Settings,
 ) -> String {
     let socket = Socket::read(socket);
+    let heading = heading(&socket, call.name());
     let options = Options::of(settings);
     if settings.force && call == Call::Accept && has_ours(&socket.before, &options) {
         // Every accept() on a listener configured at listen(): nothing to redo.
-        return "untouched, has the options KEEPALIVE_FORCE keeps".to_owned();
+        return format!("{heading}: untouched, has the options KEEPALIVE_FORCE keeps");
     }
     let mut facts = Facts::at(call.moment());
     if let Some(peer) = peer {
         facts.peer = Fact::Known(peer);
     }
-    describe(&process.configure_socket(fd, &socket, facts, settings), &options)
+    format!("{heading}: {}", describe(&process.configure_socket(fd, &socket, facts, settings), &options))
 }
 
 /// After the program's own `setsockopt` of a keepalive option in force mode, which the
 /// supervisor carried out on `socket`: the socket is decided as it is now, as `--attach`
 /// would, so that one the supervisor configures (connected, connecting or listening; one not
-/// connected yet, which `connect()` would configure anyway) gets our options back. `None` when
-/// nothing was set.
+/// connected yet, which `connect()` would configure anyway) gets our options back. Returns the
+/// line `--verbose` shows after the descriptor, or `None` when nothing was set.
 pub fn enforce(process: &Target, fd: i32, socket: OwnedFd, settings: &Settings) -> Option<String> {
-    let outcome = process.configure_socket(fd, &Socket::read(socket), Facts::at(Moment::Attach), settings);
-    matches!(outcome.decision, Decision::SetAll | Decision::SetUnchosen(_))
-        .then(|| format!("KEEPALIVE_FORCE puts ours back: {}", describe(&outcome, &Options::of(settings))))
+    let socket = Socket::read(socket);
+    let outcome = process.configure_socket(fd, &socket, Facts::at(Moment::Attach), settings);
+    matches!(outcome.decision, Decision::SetAll | Decision::SetUnchosen(_)).then(|| {
+        let described = describe(&outcome, &Options::of(settings));
+        format!("{}: KEEPALIVE_FORCE puts ours back: {described}", heading(&socket, "setsockopt()"))
+    })
+}
+
+/// The socket and the call, as the library's debug lines name them: `tcp6 connect()`, and the
+/// call alone for a socket that is not TCP.
+fn heading(socket: &Socket, call: &str) -> String {
+    match (socket.domain, socket.protocol) {
+        (Some(domain), Some(protocol)) if socket.is_tcp() => format!("{} {call}", linux::label(domain, protocol)),
+        _ => call.to_owned(),
+    }
 }
 
 /// Whether every option of ours has our value already.
