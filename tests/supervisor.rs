@@ -465,6 +465,28 @@ fn as_pid_1_the_command_is_the_programs_parent_and_supervises_it() {
 }
 
 #[test]
+fn as_pid_1_without_a_proc_of_its_own_a_threads_connection_is_configured() {
+    // The thread's process is asked of a pidfd of the thread (Linux 6.13): /proc, the outer
+    // namespace's here, names other processes by the IDs of the program and its thread.
+    let release = text(&Command::new("uname").arg("-r").output().unwrap().stdout);
+    let mut numbers = release.split(|c: char| !c.is_ascii_digit()).map(|number| number.parse().unwrap_or(0));
+    if (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) < (6, 13) {
+        report("SKIPPED: a PID namespace without its own /proc needs PIDFD_GET_INFO, Linux 6.13");
+        return;
+    }
+    let code = "import socket, threading\n\
+                listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
+                def keepalive(): return socket.create_connection(listener.getsockname()).getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)\n\
+                seen = []\n\
+                thread = threading.Thread(target=lambda: seen.append(keepalive())); thread.start(); thread.join()\n\
+                print('thread', seen[0], 'main', keepalive())\n";
+    let mut command = clean_command("timeout");
+    command.args(["-s", "KILL", "10", "unshare", "--kill-child", "--pid", "--fork"]).arg(command_path());
+    let output = command.args(["--via", "seccomp", "--idle", "30"]).arg(python3()).args(["-c", code]).output().unwrap();
+    assert_eq!(text(&output.stdout), "thread 1 main 1\n", "{}", describe(&output));
+}
+
+#[test]
 fn as_pid_1_verbose_lines_to_a_closed_pipe_leave_the_program_supervised() {
     // The --verbose line for the program's connect meets a pipe without reader: PID 1 goes on
     // (a panic there would end the whole namespace), and the program ends as it would.

@@ -384,7 +384,8 @@ fn missing_rights(pid: u32) -> String {
     }
 }
 
-fn owned(result: libc::c_long) -> io::Result<OwnedFd> {
+/// The descriptor a system call returned, or the error it set.
+pub fn owned(result: libc::c_long) -> io::Result<OwnedFd> {
     let fd = i32::try_from(result).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
     if fd < 0 {
         return Err(io::Error::last_os_error());

@@ -4,12 +4,12 @@
 //! knows (the moment, the address given to `connect()`) and says what was done.
 
 use std::fmt::Write as _;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use keepalive_config::{Peer, Settings};
 use keepalive_policy::{Decision, Fact, Facts, Moment, Options, SocketOption, Timer, linux};
 
-use crate::foreign::{Outcome, Snapshot, Socket, Target};
+use crate::foreign::{Outcome, Snapshot, Socket, Target, owned};
 
 /// The call the program made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,10 +84,48 @@ impl Plan {
     }
 }
 
-/// The process a thread belongs to (its `Tgid`).
+/// The process a thread belongs to (its `Tgid`), in this process's PID namespace: as a pidfd of
+/// the thread gives it, else from `/proc`, which names processes in the namespace it was mounted
+/// for. That is another where this process is PID 1 of a namespace made without its own /proc
+/// (`unshare --pid --fork` without `--mount-proc`): there /proc names other processes by the
+/// program's threads' IDs.
 fn thread_group(tid: u32) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    status.lines().find_map(|line| line.strip_prefix("Tgid:"))?.trim().parse().ok()
+    thread_group_of_pidfd(tid).or_else(|| {
+        let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+        status.lines().find_map(|line| line.strip_prefix("Tgid:"))?.trim().parse().ok()
+    })
+}
+
+/// `PIDFD_THREAD` (linux/pidfd.h, Linux 6.9): a pidfd of any thread, not only of a leader.
+const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
+
+/// `PIDFD_GET_INFO` (Linux 6.13): `_IOWR(0xFF, 11, struct pidfd_info)`, 64 bytes in its first version.
+const PIDFD_GET_INFO: libc::Ioctl = (3 << 30) | ((size_of::<PidfdInfo>() as libc::Ioctl) << 16) | (0xFF << 8) | 11;
+
+/// `PIDFD_INFO_PID`: the IDs, which every answer has.
+const PIDFD_INFO_PID: u64 = 1;
+
+/// `struct pidfd_info` as far as the IDs, which the kernel gives in the caller's PID namespace.
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroup: u64,
+    pid: u32,
+    tgid: u32,
+    others: [u32; 10],
+}
+
+/// The thread's process as a pidfd of the thread tells it; `None` before Linux 6.13.
+fn thread_group_of_pidfd(tid: u32) -> Option<u32> {
+    let tid = libc::pid_t::try_from(tid).ok()?;
+    // SAFETY: pidfd_open takes a thread ID and flags and returns a new descriptor or -1.
+    let thread = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, PIDFD_THREAD) };
+    let thread = owned(thread).ok()?;
+    let mut info = PidfdInfo { mask: PIDFD_INFO_PID, ..PidfdInfo::default() };
+    // SAFETY: the kernel writes at most size_of::<PidfdInfo>() bytes, the size the request names.
+    let answered = unsafe { libc::ioctl(thread.as_raw_fd(), PIDFD_GET_INFO, &raw mut info) } == 0;
+    (answered && info.mask & PIDFD_INFO_PID != 0 && info.tgid != 0).then_some(info.tgid)
 }
 
 /// Decides on `socket` (the program's descriptor `fd`, duplicated) before the call proceeds,
