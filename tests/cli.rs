@@ -238,6 +238,22 @@ fn the_program_runs_in_place_with_its_own_arguments_and_status() {
 }
 
 #[test]
+fn the_program_inherits_an_ignored_sigpipe_and_closed_descriptors_as_the_command_did() {
+    let cases: [(bool, &'static [i32]); 4] = [(false, &[]), (true, &[0]), (false, &[1, 2]), (true, &[0, 1, 2])];
+    for (ignore_sigpipe, closed) in cases {
+        let bare = inherited_by_sh(clean_command("sh"), ignore_sigpipe, closed);
+        let open: String = (0..=2).filter(|fd| !closed.contains(fd)).map(|fd| format!(" {fd}")).collect();
+        assert!(bare.starts_with(&format!("open:{open} SigIgn:")), "{bare}");
+        let ignored = u64::from_str_radix(bare.rsplit(['\t', ' ']).next().unwrap(), 16).unwrap();
+        assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)) != 0, ignore_sigpipe, "{bare}");
+        for via in ["preload", "seccomp"] {
+            let under = inherited_by_sh(keepalive(&["--via", via, "sh"]), ignore_sigpipe, closed);
+            assert_eq!(under, bare, "--via {via}, SIGPIPE ignored: {ignore_sigpipe}, closed: {closed:?}");
+        }
+    }
+}
+
+#[test]
 fn ld_preload_is_prepended_not_replaced() {
     let library = library().canonicalize().unwrap();
     let show = ["sh", "-c", "printf %s \"$LD_PRELOAD\""];

@@ -289,6 +289,16 @@ fn as_pid_1_no_descriptor_of_ours_is_visible_to_the_program_and_none_of_its_to_u
     assert_eq!(held, expected, "{}", describe(&output));
 }
 
+#[test]
+fn as_pid_1_the_program_inherits_an_ignored_sigpipe_and_closed_descriptors() {
+    for (ignore_sigpipe, closed) in [(true, &[0, 2][..]), (false, &[1][..])] {
+        let bare = inherited_by_sh(in_a_pid_namespace("sh", &[]), ignore_sigpipe, closed);
+        let supervised = in_a_pid_namespace(command_path(), &["--via", "seccomp", "sh"]);
+        let supervised = inherited_by_sh(supervised, ignore_sigpipe, closed);
+        assert_eq!(supervised, bare, "SIGPIPE ignored: {ignore_sigpipe}, closed: {closed:?}");
+    }
+}
+
 /// A shell program that forks a subshell, which forks again and exits at once, leaving an orphan
 /// that execs `wire`'s client to `port` later: a double-forking daemon, reparented away from the
 /// program, which exits at once.
@@ -452,6 +462,28 @@ fn as_pid_1_the_command_is_the_programs_parent_and_supervises_it() {
     let nspid = status_field(supervisor, "NSpid");
     assert_eq!(nspid.split_whitespace().last(), Some("1"), "{nspid}");
     program.close_input();
+}
+
+#[test]
+fn as_pid_1_without_a_proc_of_its_own_a_threads_connection_is_configured() {
+    // The thread's process is asked of a pidfd of the thread (Linux 6.13): /proc, the outer
+    // namespace's here, names other processes by the IDs of the program and its thread.
+    let release = text(&Command::new("uname").arg("-r").output().unwrap().stdout);
+    let mut numbers = release.split(|c: char| !c.is_ascii_digit()).map(|number| number.parse().unwrap_or(0));
+    if (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) < (6, 13) {
+        report("SKIPPED: a PID namespace without its own /proc needs PIDFD_GET_INFO, Linux 6.13");
+        return;
+    }
+    let code = "import socket, threading\n\
+                listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
+                def keepalive(): return socket.create_connection(listener.getsockname()).getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)\n\
+                seen = []\n\
+                thread = threading.Thread(target=lambda: seen.append(keepalive())); thread.start(); thread.join()\n\
+                print('thread', seen[0], 'main', keepalive())\n";
+    let mut command = clean_command("timeout");
+    command.args(["-s", "KILL", "10", "unshare", "--kill-child", "--pid", "--fork"]).arg(command_path());
+    let output = command.args(["--via", "seccomp", "--idle", "30"]).arg(python3()).args(["-c", code]).output().unwrap();
+    assert_eq!(text(&output.stdout), "thread 1 main 1\n", "{}", describe(&output));
 }
 
 #[test]
@@ -868,6 +900,60 @@ fn failures_are_one_line_and_an_exit_status() {
     let allowed = run(&["--via", "seccomp", "--allow-privilege-drop", setuid.to_str().unwrap()]);
     assert_eq!(allowed.status.code(), Some(0), "{}", describe(&allowed));
     std::fs::remove_dir_all(&directory).unwrap();
+}
+
+#[test]
+fn a_supervisor_that_cannot_be_forked_is_one_line_that_says_why() {
+    if text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() != "0" {
+        report("SKIPPED: switching to nobody, whose processes RLIMIT_NPROC counts, needs root");
+        return;
+    }
+    let [command_copy] = copies_for_other_users([&command_path()]);
+    // With one process allowed, the command cannot fork; with two, it forks the supervisor's
+    // parent, which cannot fork the supervisor.
+    for processes in [1, 2] {
+        let mut command = clean_command("setpriv");
+        command.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--inh-caps=-all"]);
+        command.arg("prlimit").arg(format!("--nproc={processes}")).arg(&command_copy);
+        let output = command.args(["--via", "seccomp", "true"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(125), "{processes}: {}", describe(&output));
+        assert_eq!(
+            text(&output.stderr),
+            "keepalive: cannot start the supervisor: Resource temporarily unavailable\n",
+            "{processes}"
+        );
+    }
+}
+
+#[test]
+fn verbose_lines_name_sockets_as_the_librarys_do() {
+    // A UDP and a Unix socket connected (no socket() trap told the supervisor that they are not
+    // TCP), then an MPTCP listener and a client, where the kernel has MPTCP.
+    let code = "import socket\n\
+                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.connect(('127.0.0.1', 9))\n\
+                unix = socket.socket(socket.AF_UNIX)\n\
+                try: unix.connect('/nonexistent')\n\
+                except OSError: pass\n\
+                try: listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\n\
+                except OSError: raise SystemExit(0)\n\
+                listener.bind(('127.0.0.1', 0)); listener.listen()\n\
+                client = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)\n\
+                client.connect(listener.getsockname())\n";
+    let python = python3();
+    let output = run(&["--via", "seccomp", "--verbose", "--idle", "30", python.to_str().unwrap(), "-c", code]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let lines: Vec<String> = text(&output.stderr)
+        .lines()
+        .map(|line| line.split_once("]: ").map_or(line, |(_, rest)| rest).to_owned())
+        .collect();
+    let mut expected = vec!["fd 3 connect(): untouched, not TCP", "fd 4 connect(): untouched, not TCP"];
+    if lines.len() == 2 {
+        report("SKIPPED: MPTCP sockets, which this kernel does not have");
+    } else {
+        expected
+            .extend(["fd 5 mptcp listen(): keepalive on, idle 30s", "fd 6 mptcp connect(): keepalive on, idle 30s"]);
+    }
+    assert_eq!(lines, expected, "{}", describe(&output));
 }
 
 /// A client host and a server host on one link: 10.0.0.1 and 10.0.0.2.

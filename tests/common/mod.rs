@@ -267,6 +267,44 @@ pub fn on_free_ports<const N: usize, T>(mut attempt: impl FnMut([u16; N]) -> Res
     panic!("a port was taken by another process five times in a row; last attempt: {last}");
 }
 
+/// A shell script that writes what it inherited into the file its `$0` names: which of its
+/// standard descriptors are open (looked at first, before the shell opens anything on them),
+/// and the signals it ignores.
+const INHERITED_REPORT: &str = "open=; for fd in 0 1 2; do [ -e /proc/$$/fd/$fd ] && open=\"$open $fd\"; done; \
+                                echo \"open:$open $(grep ^SigIgn: /proc/$$/status)\" > \"$0\"";
+
+/// What a shell reports it inherited, started by `command` (whose last argument is the shell)
+/// from a process that ignores SIGPIPE or not, and has the descriptors `closed` closed:
+/// `open: 0 1 2 SigIgn:\t0000000000001000`.
+pub fn inherited_by_sh(mut command: Command, ignore_sigpipe: bool, closed: &'static [i32]) -> String {
+    use std::os::unix::process::CommandExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static REPORTS: AtomicUsize = AtomicUsize::new(0);
+    let report = std::env::temp_dir().join(format!(
+        "keepalive-inherited-{}-{}",
+        std::process::id(),
+        REPORTS.fetch_add(1, Ordering::Relaxed)
+    ));
+    command.args(["-c", INHERITED_REPORT]).arg(&report);
+    // SAFETY: the closure runs in the child between fork and exec, and makes only
+    // async-signal-safe calls on the child's own state.
+    unsafe {
+        command.pre_exec(move || {
+            if ignore_sigpipe {
+                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+            }
+            for &fd in closed {
+                libc::close(fd);
+            }
+            Ok(())
+        })
+    };
+    let output = command.output().unwrap();
+    let reported = std::fs::read_to_string(&report).unwrap_or_else(|_| panic!("no report: {}", describe(&output)));
+    std::fs::remove_file(&report).unwrap();
+    reported.trim_end().to_owned()
+}
+
 /// The writing end of a pipe whose reader is already closed.
 pub fn pipe_without_reader() -> std::os::fd::OwnedFd {
     use std::os::fd::{FromRawFd, OwnedFd};

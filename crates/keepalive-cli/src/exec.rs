@@ -7,6 +7,8 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use crate::inherited;
+
 /// Why the program could not replace this process.
 pub enum Failure {
     System(io::Error),
@@ -19,9 +21,8 @@ pub enum Failure {
 pub fn replace_process(path: &Path, arg0: &OsStr, arguments: &[OsString], environment: &[OsString]) -> Failure {
     let arguments: Vec<&OsStr> = arguments.iter().map(OsString::as_os_str).collect();
     let environment: Vec<&OsStr> = environment.iter().map(OsString::as_os_str).collect();
-    // The Rust runtime ignores SIGPIPE; the program must start with the default, as from a shell.
-    // SAFETY: setting a signal's disposition to the default has no preconditions.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // What the Rust runtime changed at start (SIGPIPE, closed standard descriptors), put back.
+    inherited::restore();
     let error = execve(path.as_os_str(), &[&[arg0], &arguments[..]].concat(), &environment);
     if error.raw_os_error() != Some(libc::ENOEXEC) {
         return Failure::System(error);

@@ -154,7 +154,9 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// Reads every fact of a TCP socket (nine system calls); of any other, its kind only.
+    /// Reads every fact of a TCP socket (nine system calls); of any other, its kind and
+    /// `SO_KEEPALIVE`, which the decision at `connect()` and `listen()` asks for first, as the
+    /// library reads it there.
     pub fn read(descriptor: OwnedFd) -> Socket {
         let fd = descriptor.as_raw_fd();
         let option = |name| getsockopt(fd, libc::SOL_SOCKET, name);
@@ -173,6 +175,8 @@ impl Socket {
             socket.local = address(fd, libc::getsockname);
             socket.peer = address(fd, libc::getpeername);
             socket.before = Snapshot::read(fd);
+        } else {
+            socket.before.keepalive = option(libc::SO_KEEPALIVE).map(|on| on != 0);
         }
         socket
     }
@@ -380,7 +384,8 @@ fn missing_rights(pid: u32) -> String {
     }
 }
 
-fn owned(result: libc::c_long) -> io::Result<OwnedFd> {
+/// The descriptor a system call returned, or the error it set.
+pub fn owned(result: libc::c_long) -> io::Result<OwnedFd> {
     let fd = i32::try_from(result).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
     if fd < 0 {
         return Err(io::Error::last_os_error());

@@ -5,6 +5,7 @@ mod attach;
 mod cgroup;
 mod exec;
 mod foreign;
+mod inherited;
 mod launch;
 mod library;
 mod options;

@@ -146,7 +146,7 @@ fn too_old(release: &str) -> bool {
 /// end, so that it is reparented to PID 1 or the nearest subreaper above this process, never to
 /// the program (`run` does not come here when that would be the program). The supervisor keeps only
 /// `channel`: holding the command's end too, it would never see the command end before handing
-/// the listener over.
+/// the listener over. The supervisor's parent exits with the error number of a `fork` that failed.
 fn start_supervisor(channel: OwnedFd, commands_end: &OwnedFd, settings: Settings, verbose: bool) -> io::Result<()> {
     // SAFETY: this process has one thread; the child only calls async-signal-safe functions
     // before it forks again, and the grandchild runs ordinary code in a process of its own.
@@ -159,8 +159,10 @@ fn start_supervisor(channel: OwnedFd, commands_end: &OwnedFd, settings: Settings
         unsafe {
             libc::close(commands_end.as_raw_fd());
             libc::setsid();
-            if libc::fork() != 0 {
-                libc::_exit(0);
+            match libc::fork() {
+                0 => {}
+                -1 => libc::_exit(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN)),
+                _ => libc::_exit(0),
             }
         }
         supervise(channel, settings, verbose);
@@ -168,7 +170,10 @@ fn start_supervisor(channel: OwnedFd, commands_end: &OwnedFd, settings: Settings
     drop(channel);
     let mut status = 0;
     // SAFETY: waits for the child just made.
-    unsafe { libc::waitpid(middle, &raw mut status, 0) };
+    let waited = unsafe { libc::waitpid(middle, &raw mut status, 0) } == middle;
+    if waited && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) != 0 {
+        return Err(io::Error::from_raw_os_error(libc::WEXITSTATUS(status)));
+    }
     Ok(())
 }
 
@@ -292,7 +297,9 @@ fn install_filter(program: &[libc::sock_filter]) -> Result<OwnedFd, String> {
 fn hand_over(channel: &OwnedFd, listener: OwnedFd) -> Result<libc::pid_t, String> {
     let sent = send_descriptor(channel.as_raw_fd(), listener.as_raw_fd());
     drop(listener);
-    sent.map_err(|error| format!("cannot hand the listener to the supervisor: {error}"))?;
+    sent.map_err(|error| {
+        format!("cannot hand the listener to the supervisor: {}", launch::without_error_number(&error))
+    })?;
     let mut pid = [0u8; 4];
     // SAFETY: reads at most 4 bytes into a valid buffer.
     let got = unsafe { libc::recv(channel.as_raw_fd(), pid.as_mut_ptr().cast(), pid.len(), 0) };

@@ -201,10 +201,9 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, 
             return Answer::Continue;
         }
     };
-    let label = label(&socket);
     let line = trapped::configure_trapped(process, fd, socket, call, peer, &settings);
     if verbose {
-        say(format_args!("keepalive[{tid}]: fd {fd} {label} {}: {line}", call.name()));
+        say(format_args!("keepalive[{tid}]: fd {fd} {line}"));
     }
     Answer::Continue
 }
@@ -244,10 +243,9 @@ fn setsockopt_for_program(
     if result != 0 {
         return Answer::Done(Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL)));
     }
-    let label = label(&socket);
     if let Some(line) = trapped::enforce(process, fd, socket, &settings) {
         if verbose {
-            say(format_args!("keepalive[{tid}]: fd {fd} {label} setsockopt(): {line}"));
+            say(format_args!("keepalive[{tid}]: fd {fd} {line}"));
         }
     }
     Answer::Done(Ok(0))
@@ -273,12 +271,6 @@ fn warn_about_io_uring(tid: u32, plan: &mut Plan, verbose: bool, user_stderr: Op
     let target = users.as_ref().map_or(2, AsRawFd::as_raw_fd);
     // SAFETY: writes the bytes of `line` to the program's standard error or to ours.
     unsafe { libc::write(target, line.as_ptr().cast(), line.len()) };
-}
-
-/// `tcp` or `tcp6`, as debug lines name a socket.
-fn label(socket: &OwnedFd) -> &'static str {
-    let domain = crate::foreign::getsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN);
-    if domain == Some(libc::AF_INET6) { "tcp6" } else { "tcp" }
 }
 
 fn still_pending(listener: RawFd, id: u64) -> bool {

@@ -4,12 +4,12 @@
 //! knows (the moment, the address given to `connect()`) and says what was done.
 
 use std::fmt::Write as _;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use keepalive_config::{Peer, Settings};
-use keepalive_policy::{Decision, Fact, Facts, Moment, Options, SocketOption, Timer};
+use keepalive_policy::{Decision, Fact, Facts, Moment, Options, SocketOption, Timer, linux};
 
-use crate::foreign::{Outcome, Snapshot, Socket, Target};
+use crate::foreign::{Outcome, Snapshot, Socket, Target, owned};
 
 /// The call the program made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,15 +84,53 @@ impl Plan {
     }
 }
 
-/// The process a thread belongs to (its `Tgid`).
+/// The process a thread belongs to (its `Tgid`), in this process's PID namespace: as a pidfd of
+/// the thread gives it, else from `/proc`, which names processes in the namespace it was mounted
+/// for. That is another where this process is PID 1 of a namespace made without its own /proc
+/// (`unshare --pid --fork` without `--mount-proc`): there /proc names other processes by the
+/// program's threads' IDs.
 fn thread_group(tid: u32) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    status.lines().find_map(|line| line.strip_prefix("Tgid:"))?.trim().parse().ok()
+    thread_group_of_pidfd(tid).or_else(|| {
+        let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+        status.lines().find_map(|line| line.strip_prefix("Tgid:"))?.trim().parse().ok()
+    })
+}
+
+/// `PIDFD_THREAD` (linux/pidfd.h, Linux 6.9): a pidfd of any thread, not only of a leader.
+const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
+
+/// `PIDFD_GET_INFO` (Linux 6.13): `_IOWR(0xFF, 11, struct pidfd_info)`, 64 bytes in its first version.
+const PIDFD_GET_INFO: libc::Ioctl = (3 << 30) | ((size_of::<PidfdInfo>() as libc::Ioctl) << 16) | (0xFF << 8) | 11;
+
+/// `PIDFD_INFO_PID`: the IDs, which every answer has.
+const PIDFD_INFO_PID: u64 = 1;
+
+/// `struct pidfd_info` as far as the IDs, which the kernel gives in the caller's PID namespace.
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroup: u64,
+    pid: u32,
+    tgid: u32,
+    others: [u32; 10],
+}
+
+/// The thread's process as a pidfd of the thread tells it; `None` before Linux 6.13.
+fn thread_group_of_pidfd(tid: u32) -> Option<u32> {
+    let tid = libc::pid_t::try_from(tid).ok()?;
+    // SAFETY: pidfd_open takes a thread ID and flags and returns a new descriptor or -1.
+    let thread = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, PIDFD_THREAD) };
+    let thread = owned(thread).ok()?;
+    let mut info = PidfdInfo { mask: PIDFD_INFO_PID, ..PidfdInfo::default() };
+    // SAFETY: the kernel writes at most size_of::<PidfdInfo>() bytes, the size the request names.
+    let answered = unsafe { libc::ioctl(thread.as_raw_fd(), PIDFD_GET_INFO, &raw mut info) } == 0;
+    (answered && info.mask & PIDFD_INFO_PID != 0 && info.tgid != 0).then_some(info.tgid)
 }
 
 /// Decides on `socket` (the program's descriptor `fd`, duplicated) before the call proceeds,
 /// and carries the decision out. `peer` is the address the call was given, when peer rules need
-/// it. Returns the line `--verbose` shows.
+/// it. Returns the line `--verbose` shows after the descriptor.
 pub fn configure_trapped(
     process: &Target,
     fd: i32,
@@ -102,27 +140,40 @@ pub fn configure_trapped(
     settings: &Settings,
 ) -> String {
     let socket = Socket::read(socket);
+    let heading = heading(&socket, call.name());
     let options = Options::of(settings);
     if settings.force && call == Call::Accept && has_ours(&socket.before, &options) {
         // Every accept() on a listener configured at listen(): nothing to redo.
-        return "untouched, has the options KEEPALIVE_FORCE keeps".to_owned();
+        return format!("{heading}: untouched, has the options KEEPALIVE_FORCE keeps");
     }
     let mut facts = Facts::at(call.moment());
     if let Some(peer) = peer {
         facts.peer = Fact::Known(peer);
     }
-    describe(&process.configure_socket(fd, &socket, facts, settings), &options)
+    format!("{heading}: {}", describe(&process.configure_socket(fd, &socket, facts, settings), &options))
 }
 
 /// After the program's own `setsockopt` of a keepalive option in force mode, which the
 /// supervisor carried out on `socket`: the socket is decided as it is now, as `--attach`
 /// would, so that one the supervisor configures (connected, connecting or listening; one not
-/// connected yet, which `connect()` would configure anyway) gets our options back. `None` when
-/// nothing was set.
+/// connected yet, which `connect()` would configure anyway) gets our options back. Returns the
+/// line `--verbose` shows after the descriptor, or `None` when nothing was set.
 pub fn enforce(process: &Target, fd: i32, socket: OwnedFd, settings: &Settings) -> Option<String> {
-    let outcome = process.configure_socket(fd, &Socket::read(socket), Facts::at(Moment::Attach), settings);
-    matches!(outcome.decision, Decision::SetAll | Decision::SetUnchosen(_))
-        .then(|| format!("KEEPALIVE_FORCE puts ours back: {}", describe(&outcome, &Options::of(settings))))
+    let socket = Socket::read(socket);
+    let outcome = process.configure_socket(fd, &socket, Facts::at(Moment::Attach), settings);
+    matches!(outcome.decision, Decision::SetAll | Decision::SetUnchosen(_)).then(|| {
+        let described = describe(&outcome, &Options::of(settings));
+        format!("{}: KEEPALIVE_FORCE puts ours back: {described}", heading(&socket, "setsockopt()"))
+    })
+}
+
+/// The socket and the call, as the library's debug lines name them: `tcp6 connect()`, and the
+/// call alone for a socket that is not TCP.
+fn heading(socket: &Socket, call: &str) -> String {
+    match (socket.domain, socket.protocol) {
+        (Some(domain), Some(protocol)) if socket.is_tcp() => format!("{} {call}", linux::label(domain, protocol)),
+        _ => call.to_owned(),
+    }
 }
 
 /// Whether every option of ours has our value already.
