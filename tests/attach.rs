@@ -209,6 +209,54 @@ fn peer_rules_choose_by_peer_and_side_by_role() {
     assert!(stdout.contains("2 TCP sockets: 2 configured, 0 left alone"), "{stdout}");
 }
 
+/// README's and the man page's example, `--attach $(pidof legacy-daemon)`, as sh runs it: for a
+/// daemon of several processes (a master and its workers) `pidof` names them all, and each gets
+/// the options.
+#[test]
+fn the_documented_example_does_every_process_of_a_daemon() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_server, _, port) = listener();
+    let (first, first_fd) = client(port, None);
+    let (second, second_fd) = client(port, None);
+    let bin = std::env::temp_dir().join(format!("keepalive-pidof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&bin);
+    std::fs::create_dir_all(&bin).unwrap();
+    let pidof = bin.join("pidof");
+    std::fs::write(&pidof, format!("#!/bin/sh\necho {} {}\n", first.pid(), second.pid())).unwrap();
+    std::fs::set_permissions(&pidof, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(command_path(), bin.join("keepalive")).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let page = |name: &str| std::fs::read_to_string(common::root().join(name)).unwrap();
+    let readme = page("README.md");
+    let once = readme.lines().find(|line| line.starts_with("keepalive ") && line.contains("pidof")).unwrap();
+    let man = page("man/keepalive.1");
+    let follow = man.lines().find(|line| line.starts_with("keepalive ") && line.contains("pidof")).unwrap();
+    let follow = follow.replace("\\-", "-");
+
+    let output = clean_command("sh").args(["-c", once]).env("PATH", &path).output().unwrap();
+    let stdout = succeeded(&output);
+    assert!(stdout.contains("2 processes, 2 TCP sockets: 2 configured, 0 left alone"), "{once}: {stdout}");
+    assert_eq!(keepalive_and_idle(first.pid(), first_fd), (1, 60));
+    assert_eq!(keepalive_and_idle(second.pid(), second_fd), (1, 60));
+
+    // `--follow` ends once both have exited.
+    let mut command = clean_command("sh");
+    command.args(["-c", &follow]).env("PATH", &path);
+    let mut following = spawn(command);
+    let mut lines = BufReader::new(following.0.stdout.take().unwrap());
+    for pid in [first.pid(), second.pid()] {
+        let mut line = String::new();
+        while !line.starts_with(&format!("process {pid} ")) {
+            line.clear();
+            assert_ne!(lines.read_line(&mut line).unwrap(), 0, "{follow}: ended before the summary of {pid}");
+        }
+    }
+    drop((first, second));
+    let status = following.0.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&bin);
+    assert_eq!(status.code(), Some(0), "{follow}");
+}
+
 fn nobody() -> Command {
     let mut command = clean_command("/usr/bin/setpriv");
     command.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]);
