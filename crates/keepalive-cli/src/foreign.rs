@@ -170,8 +170,8 @@ impl Socket {
         };
         if socket.is_tcp() {
             socket.state = Fact::from_read(tcp_state(fd));
-            socket.local = address(fd, libc::getsockname);
-            socket.peer = address(fd, libc::getpeername);
+            socket.local = address(fd);
+            socket.peer = socket.domain.and_then(|domain| peer_address(fd, domain));
             socket.before = Snapshot::read(fd);
         }
         socket
@@ -316,19 +316,42 @@ fn tcp_state(fd: i32) -> Option<TcpState> {
     (result == 0 && length >= 1).then(|| TcpState(info[0]))
 }
 
-type NameFn = unsafe extern "C" fn(libc::c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int;
-
-/// The socket's own or its peer's address (`getsockname`, `getpeername`), if IPv4 or IPv6.
-fn address(fd: i32, read: NameFn) -> Option<SocketAddr> {
+/// The socket's own address (`getsockname`), if IPv4 or IPv6.
+fn address(fd: i32) -> Option<SocketAddr> {
     let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
     let mut length = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: storage and length describe a writable buffer large enough for any address.
-    if unsafe { read(fd, storage.as_mut_ptr().cast(), &mut length) } != 0 {
+    if unsafe { libc::getsockname(fd, storage.as_mut_ptr().cast(), &mut length) } != 0 {
         return None;
     }
     // SAFETY: zeroed, then written by the kernel: every byte is initialised.
-    let storage = unsafe { storage.assume_init() };
-    let start = (&raw const storage).cast::<u8>();
+    socket_address(&unsafe { storage.assume_init() }, length)
+}
+
+/// The peer's address, if IPv4 or IPv6, read with `SO_PEERNAME` rather than `getpeername`: the
+/// kernel refuses the latter while the connection is still being made (syn-sent), and a
+/// connecting socket must be judged by its peer as the library judges it at `connect()`.
+/// `SO_PEERNAME` wants the length of the domain's address exactly.
+fn peer_address(fd: i32, domain: i32) -> Option<SocketAddr> {
+    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut length = match domain {
+        libc::AF_INET => size_of::<libc::sockaddr_in>(),
+        libc::AF_INET6 => size_of::<libc::sockaddr_in6>(),
+        _ => return None,
+    } as libc::socklen_t;
+    // SAFETY: storage is writable and larger than `length` bytes.
+    let result =
+        unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERNAME, storage.as_mut_ptr().cast(), &mut length) };
+    if result != 0 {
+        return None;
+    }
+    // SAFETY: zeroed, then written by the kernel: every byte is initialised.
+    socket_address(&unsafe { storage.assume_init() }, length)
+}
+
+/// An IPv4 or IPv6 address of `length` bytes the kernel wrote in `storage`.
+fn socket_address(storage: &libc::sockaddr_storage, length: libc::socklen_t) -> Option<SocketAddr> {
+    let start = (&raw const *storage).cast::<u8>();
     match libc::c_int::from(storage.ss_family) {
         libc::AF_INET if length as usize >= size_of::<libc::sockaddr_in>() => {
             // SAFETY: a sockaddr_storage holds any address, and is aligned for all of them.
@@ -487,6 +510,64 @@ mod tests {
         assert_eq!(kernel(client.as_raw_fd()).0, Some(0));
         ourselves().configure(client.as_raw_fd(), Moment::Attach, &only("127.0.0.0/8")).unwrap();
         assert_eq!(kernel(client.as_raw_fd()), (Some(1), Some(20)));
+    }
+
+    /// A socket whose SYN goes unanswered: a listener with a backlog of 0 holds one connection
+    /// not accepted yet, and the kernel drops the SYN of the next one, which stays connecting.
+    fn connecting() -> (TcpListener, TcpStream, OwnedFd) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        // SAFETY: listen on a socket we own; again on a listener, it only changes the backlog.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        let queued = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let mut ready = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd. Readable once the first connection is in the accept queue, full from then on.
+        assert_eq!(unsafe { libc::poll(&mut ready, 1, 5000) }, 1);
+        // SAFETY: socket takes three integers and returns a new descriptor or -1.
+        let socket = owned(libc::c_long::from(unsafe {
+            libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0)
+        }))
+        .unwrap();
+        let SocketAddr::V4(to) = listener.local_addr().unwrap() else { unreachable!() };
+        let address = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: to.port().to_be(),
+            sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(to.ip().octets()) },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: `address` is a sockaddr_in of the length given.
+        let result = unsafe {
+            libc::connect(
+                socket.as_raw_fd(),
+                (&raw const address).cast(),
+                size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        assert_eq!((result, io::Error::last_os_error().raw_os_error()), (-1, Some(libc::EINPROGRESS)));
+        (listener, queued, socket)
+    }
+
+    #[test]
+    fn a_connecting_socket_is_judged_by_its_peer() {
+        let (listener, _queued, socket) = connecting();
+        let only = Settings { only: parse_rules(b"127.0.0.0/8", |_| panic!()), ..idle_20() };
+        let outcome = ourselves().configure(socket.as_raw_fd(), Moment::Attach, &only).unwrap();
+        assert_eq!(outcome.socket.state, Fact::Known(TcpState::SYN_SENT));
+        assert_eq!(outcome.socket.peer, listener.local_addr().ok());
+        assert_eq!(outcome.decision, Decision::SetAll);
+        assert_eq!(kernel(socket.as_raw_fd()), (Some(1), Some(20)));
+    }
+
+    #[test]
+    fn ipv6_and_ipv4_mapped_peers_are_read() {
+        let only = |text: &str| Settings { only: parse_rules(text.as_bytes(), |_| panic!()), ..idle_20() };
+        let listener = TcpListener::bind("[::]:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        for (to, rule) in [("[::1]", "::1"), ("[::ffff:127.0.0.1]", "127.0.0.1")] {
+            let client = TcpStream::connect(format!("{to}:{port}")).unwrap();
+            let outcome = ourselves().configure(client.as_raw_fd(), Moment::Attach, &only(rule)).unwrap();
+            assert_eq!((outcome.socket.label, outcome.socket.peer), ("tcp6", client.peer_addr().ok()), "{to}");
+            assert_eq!(outcome.decision, Decision::SetAll, "{to}");
+        }
     }
 
     #[test]
