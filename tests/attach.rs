@@ -360,6 +360,53 @@ fn follow_catches_new_connections_and_ends_cleanly() {
     assert!(rest.contains("1 TCP socket: 1 configured, 0 left alone in "), "{rest}");
 }
 
+/// With peer rules, a socket not connected yet is looked at again on every pass; it is one
+/// socket in the summaries all the same, left alone until it connects, then configured.
+#[test]
+fn follow_counts_a_socket_once_while_it_waits_to_be_connected() {
+    let (_server, _, port) = listener();
+    let script = format!(
+        "import socket, sys\n\
+         held = socket.socket()\n\
+         print('made', held.fileno(), flush=True)\n\
+         sys.stdin.readline()\n\
+         held.connect(('127.0.0.1', {port}))\n\
+         print('connected', held.fileno(), flush=True)\n\
+         sys.stdin.read()\n"
+    );
+    let mut command = clean_command(common::python3());
+    command.args(["-c", &script]).stdin(Stdio::piped());
+    let mut python = Holder::start(command);
+    let fd = python.numbers("made")[0];
+    let mut follow = keepalive();
+    follow.args(["--idle", "22", "--only", "127.0.0.0/8", "--attach", &python.pid().to_string(), "--follow", "100ms"]);
+    let mut follow = spawn(follow);
+    let mut followed = BufReader::new(follow.0.stdout.take().unwrap());
+    let mut first = String::new();
+    followed.read_line(&mut first).unwrap();
+    followed.read_line(&mut first).unwrap();
+    assert!(first.contains(", left alone: not connected yet, no peer to judge by\n"), "{first}");
+    assert!(first.ends_with(": 1 TCP socket: 0 configured, 1 left alone\n"), "{first}");
+    // Several passes see it still waiting.
+    std::thread::sleep(Duration::from_millis(600));
+
+    let mut input = python.running.0.stdin.take().unwrap();
+    writeln!(input).unwrap();
+    assert_eq!(python.numbers("connected")[0], fd);
+    let mut line = String::new();
+    followed.read_line(&mut line).unwrap();
+    assert!(line.starts_with(&format!("pid {} fd {fd} tcp ", python.pid())), "{line:?}");
+    assert!(line.ends_with("→ on, idle 22s intvl 75s cnt 9\n"), "{line:?}");
+    assert_eq!(keepalive_and_idle(python.pid(), fd), (1, 22));
+
+    drop(input);
+    let status = follow.0.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut followed, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.contains("\n1 TCP socket: 1 configured, 0 left alone in "), "{rest}");
+}
+
 #[test]
 fn follow_stops_cleanly_on_sigterm() {
     let (server, _, _) = listener();

@@ -51,12 +51,15 @@ pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
         println!("{}", process.summary());
         if !alive {
             println!("process {} ({}) exited during the pass", process.target.pid(), process.name);
+            total.add(&process.counts());
         }
-        total.add(&process.counts);
         alive
     });
     if let Some(interval) = follow {
         follow_until_exit(&mut watched, settings, interval, &mut total);
+    }
+    for process in &watched {
+        total.add(&process.counts());
     }
     if attached > 1 || (attached > 0 && follow.is_some()) {
         println!("{} in {} ms", total.describe(), started.elapsed().as_millis());
@@ -84,7 +87,7 @@ fn stop_on_signals() {
 }
 
 /// Rescans every `interval`, or at once when a process exits, until none is left or SIGINT or
-/// SIGTERM arrives. Prints only what changed.
+/// SIGTERM arrives. Prints only what changed; adds the processes that exit to `total`.
 fn follow_until_exit(watched: &mut Vec<Process>, settings: &Settings, interval: Duration, total: &mut Counts) {
     let timeout = libc::c_int::try_from(interval.as_millis()).unwrap_or(libc::c_int::MAX);
     while !watched.is_empty() && !STOP.load(Ordering::Relaxed) {
@@ -102,11 +105,10 @@ fn follow_until_exit(watched: &mut Vec<Process>, settings: &Settings, interval: 
         watched.retain_mut(|process| {
             let gone = exited[index];
             index += 1;
-            let before = process.counts;
             let alive = !gone && process.pass(settings, false);
-            total.add(&process.counts.since(&before));
             if !alive {
                 println!("process {} ({}) exited", process.target.pid(), process.name);
+                total.add(&process.counts());
             }
             alive
         });
@@ -119,7 +121,11 @@ struct Process {
     name: String,
     /// Socket inodes decided on for good: rescans skip them.
     seen: HashSet<u64>,
-    counts: Counts,
+    /// Socket inodes left alone until they are connected: each pass looks at them again, and
+    /// they count once, as left alone, until decided on for good.
+    waiting: HashSet<u64>,
+    /// The sockets decided on for good.
+    decided: Counts,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -138,16 +144,6 @@ impl Counts {
         self.configured += other.configured;
         self.left_alone += other.left_alone;
         self.failed += other.failed;
-    }
-
-    fn since(&self, earlier: &Counts) -> Counts {
-        Counts {
-            processes: 0,
-            sockets: self.sockets - earlier.sockets,
-            configured: self.configured - earlier.configured,
-            left_alone: self.left_alone - earlier.left_alone,
-            failed: self.failed - earlier.failed,
-        }
     }
 
     fn describe(&self) -> String {
@@ -171,11 +167,18 @@ impl Counts {
 impl Process {
     fn new(target: Target) -> Process {
         let name = fs::read_to_string(format!("/proc/{}/comm", target.pid())).unwrap_or_default().trim_end().to_owned();
-        Process { target, name, seen: HashSet::new(), counts: Counts { processes: 1, ..Counts::default() } }
+        let decided = Counts { processes: 1, ..Counts::default() };
+        Process { target, name, seen: HashSet::new(), waiting: HashSet::new(), decided }
+    }
+
+    /// Every socket looked at, each once: those still waiting to be connected as left alone.
+    fn counts(&self) -> Counts {
+        let waiting = self.waiting.len();
+        Counts { sockets: self.decided.sockets + waiting, left_alone: self.decided.left_alone + waiting, ..self.decided }
     }
 
     fn summary(&self) -> String {
-        format!("process {} ({}): {}", self.target.pid(), self.name, self.counts.describe())
+        format!("process {} ({}): {}", self.target.pid(), self.name, self.counts().describe())
     }
 
     /// Looks at every socket not seen yet; prints every line on the first pass, and on later
@@ -218,16 +221,19 @@ impl Process {
             let outcome =
                 self.target.configure_socket(fd, &socket, Facts { role, ..Facts::at(Moment::Attach) }, settings);
             // Not connected yet: a later pass sees it connected, with a peer and a side.
-            if outcome.decision != Decision::LeaveAlone(Reason::NotConnected) {
+            if outcome.decision == Decision::LeaveAlone(Reason::NotConnected) {
+                self.waiting.insert(inode);
+            } else {
+                self.waiting.remove(&inode);
                 self.seen.insert(inode);
-            }
-            self.counts.sockets += 1;
-            match outcome.decision {
-                Decision::LeaveAlone(_) => self.counts.left_alone += 1,
-                _ => self.counts.configured += 1,
-            }
-            if !outcome.failed.is_empty() {
-                self.counts.failed += 1;
+                self.decided.sockets += 1;
+                match outcome.decision {
+                    Decision::LeaveAlone(_) => self.decided.left_alone += 1,
+                    _ => self.decided.configured += 1,
+                }
+                if !outcome.failed.is_empty() {
+                    self.decided.failed += 1;
+                }
             }
             if first || outcome.changed() || !outcome.failed.is_empty() {
                 *lines += &line(pid, &outcome);
