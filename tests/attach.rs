@@ -257,6 +257,33 @@ fn the_documented_example_does_every_process_of_a_daemon() {
     assert_eq!(status.code(), Some(0), "{follow}");
 }
 
+/// A zombie (exited, not reaped yet: its PID still shows in `ps`) and PID 0 each get a line that
+/// says so; the other processes are done, and the status is 1.
+#[test]
+fn a_zombie_and_pid_0_are_named_and_the_other_processes_done() {
+    let (_server, _, port) = listener();
+    let (client, fd) = client(port, None);
+    // Not waited for until the end: a zombie once it has exited.
+    let mut zombie = Command::new("true").spawn().unwrap();
+    let stat = format!("/proc/{}/stat", zombie.id());
+    let exited = common::wait_for(Duration::from_secs(5), || {
+        std::fs::read_to_string(&stat).unwrap().contains(") Z ").then_some(())
+    });
+    assert!(exited.is_some(), "`true` still runs");
+    let output = attach(&["--idle", "20"], &[0, zombie.id(), client.pid()]);
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "keepalive: process 0: no such process\nkeepalive: process {}: exited, but its parent has not reaped it \
+             yet (a zombie): it holds no sockets\n",
+            zombie.id()
+        )
+    );
+    assert_eq!(keepalive_and_idle(client.pid(), fd), (1, 20));
+    zombie.wait().unwrap();
+}
+
 fn nobody() -> Command {
     let mut command = clean_command("/usr/bin/setpriv");
     command.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]);

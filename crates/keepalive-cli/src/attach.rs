@@ -37,7 +37,7 @@ pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
                 eprintln!("keepalive: process {pid}: no such process");
                 refused = true;
             }
-            Err(OpenError::Denied(reason) | OpenError::Unsupported(reason)) => {
+            Err(OpenError::Denied(reason) | OpenError::Unsupported(reason) | OpenError::Unreachable(reason)) => {
                 eprintln!("keepalive: process {pid}: {reason}");
                 refused = true;
             }

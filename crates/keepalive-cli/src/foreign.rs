@@ -41,13 +41,16 @@ pub enum OpenError {
     /// This process lacks the rights; the text says which.
     Denied(String),
     Unsupported(String),
+    /// Its ID is still taken but its descriptors are out of reach; the text says why.
+    Unreachable(String),
 }
 
 impl Target {
     /// Opens `pid` (a process, not one of its other threads) and checks that its descriptors can
     /// be duplicated.
     pub fn open(pid: u32) -> Result<Target, OpenError> {
-        let raw = libc::pid_t::try_from(pid).map_err(|_| OpenError::Gone)?;
+        // 0 is no process's ID: pidfd_open would refuse it as an invalid argument.
+        let raw = libc::pid_t::try_from(pid).ok().filter(|&raw| raw > 0).ok_or(OpenError::Gone)?;
         // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
         let pidfd = owned(unsafe { libc::syscall(libc::SYS_pidfd_open, raw, 0) }).map_err(|error| {
             match error.raw_os_error() {
@@ -61,7 +64,7 @@ impl Target {
         // Descriptor -1 never exists: EBADF when allowed, EPERM when not, before any socket is read.
         match target.duplicate(-1) {
             Err(error) if error.raw_os_error() == Some(libc::EPERM) => Err(OpenError::Denied(missing_rights(pid))),
-            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Err(OpenError::Gone),
+            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Err(OpenError::Unreachable(unreachable(pid))),
             Err(error) if error.raw_os_error() == Some(libc::ENOSYS) => {
                 Err(OpenError::Unsupported("pidfd_getfd needs Linux 5.6".to_owned()))
             }
@@ -377,6 +380,19 @@ pub fn peer_of(address: SocketAddr) -> Peer {
     }
 }
 
+/// Why `pid`, which pidfd_open found, has no descriptors pidfd_getfd can reach, as one line.
+fn unreachable(pid: u32) -> String {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let threads = status.lines().find_map(|line| line.strip_prefix("Threads:"));
+    match threads.and_then(|count| count.trim().parse::<u32>().ok()) {
+        Some(threads) if threads > 1 => {
+            "its main thread has exited, and the descriptors are reached through it: not supported".to_owned()
+        }
+        Some(_) => "exited, but its parent has not reaped it yet (a zombie): it holds no sockets".to_owned(),
+        None => "no such process".to_owned(),
+    }
+}
+
 /// What this process lacks to duplicate `pid`'s descriptors, as one line.
 fn missing_rights(pid: u32) -> String {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -584,8 +600,16 @@ mod tests {
         assert_eq!(error.raw_os_error(), Some(libc::EBADF));
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
+        let exited = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z ")) {
+            assert!(std::time::Instant::now() < exited, "`true` still runs");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let zombie = "exited, but its parent has not reaped it yet (a zombie): it holds no sockets";
+        assert_eq!(Target::open(pid).err(), Some(OpenError::Unreachable(zombie.to_owned())));
         child.wait().unwrap();
-        assert!(matches!(Target::open(pid), Err(OpenError::Gone)));
+        assert_eq!(Target::open(pid).err(), Some(OpenError::Gone));
+        assert_eq!(Target::open(0).err(), Some(OpenError::Gone));
     }
 
     #[test]
