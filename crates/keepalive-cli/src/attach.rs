@@ -174,7 +174,11 @@ impl Process {
     /// Every socket looked at, each once: those still waiting to be connected as left alone.
     fn counts(&self) -> Counts {
         let waiting = self.waiting.len();
-        Counts { sockets: self.decided.sockets + waiting, left_alone: self.decided.left_alone + waiting, ..self.decided }
+        Counts {
+            sockets: self.decided.sockets + waiting,
+            left_alone: self.decided.left_alone + waiting,
+            ..self.decided
+        }
     }
 
     fn summary(&self) -> String {
