@@ -284,6 +284,21 @@ fn a_zombie_and_pid_0_are_named_and_the_other_processes_done() {
     zombie.wait().unwrap();
 }
 
+/// `keepalive --attach ... | head -1`: a reader that stops reading ends the report, quietly, but
+/// not the work: every process still gets the options, and the status is 0.
+#[test]
+fn a_reader_gone_from_the_output_stops_the_report_not_the_work() {
+    let (_server, _, port) = listener();
+    let (first, first_fd) = client(port, None);
+    let (second, second_fd) = client(port, None);
+    let mut command = keepalive();
+    command.args(["--idle", "23", "--attach", &first.pid().to_string(), &second.pid().to_string()]);
+    let output = command.stdout(common::pipe_without_reader()).output().unwrap();
+    assert_eq!((output.status.code(), text(&output.stderr)), (Some(0), String::new()), "{}", describe(&output));
+    assert_eq!(keepalive_and_idle(first.pid(), first_fd), (1, 23));
+    assert_eq!(keepalive_and_idle(second.pid(), second_fd), (1, 23));
+}
+
 fn nobody() -> Command {
     let mut command = clean_command("/usr/bin/setpriv");
     command.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]);

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs;
+use std::io::Write as _;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -26,7 +27,7 @@ pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
     for &id in ids {
         let pid = status::process_of(id);
         if pid != id {
-            println!("thread {id} is in process {pid}");
+            say(&format!("thread {id} is in process {pid}\n"));
         }
         if watched.iter().any(|process: &Process| process.target.pid() == pid) {
             continue;
@@ -48,9 +49,9 @@ pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
     let mut total = Counts::default();
     watched.retain_mut(|process| {
         let alive = process.pass(settings, true);
-        println!("{}", process.summary());
+        say(&format!("{}\n", process.summary()));
         if !alive {
-            println!("process {} ({}) exited during the pass", process.target.pid(), process.name);
+            say(&format!("process {} ({}) exited during the pass\n", process.target.pid(), process.name));
             total.add(&process.counts());
         }
         alive
@@ -62,9 +63,28 @@ pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
         total.add(&process.counts());
     }
     if attached > 1 || (attached > 0 && follow.is_some()) {
-        println!("{} in {} ms", total.describe(), started.elapsed().as_millis());
+        say(&format!("{} in {} ms\n", total.describe(), started.elapsed().as_millis()));
     }
     u8::from(refused)
+}
+
+/// Set once standard output is gone: the report stops, the work goes on.
+static UNHEARD: AtomicBool = AtomicBool::new(false);
+
+/// Writes `text` on standard output. A reader that stopped reading (`| head -3`) or an output
+/// that cannot be written to ends the report, not the passes: every process is still attached
+/// to, and the exit status is the same.
+fn say(text: &str) {
+    if UNHEARD.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        UNHEARD.store(true, Ordering::Relaxed);
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("keepalive: cannot write output: {}", crate::launch::without_error_number(&error));
+        }
+    }
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -107,7 +127,7 @@ fn follow_until_exit(watched: &mut Vec<Process>, settings: &Settings, interval: 
             index += 1;
             let alive = !gone && process.pass(settings, false);
             if !alive {
-                println!("process {} ({}) exited", process.target.pid(), process.name);
+                say(&format!("process {} ({}) exited\n", process.target.pid(), process.name));
                 total.add(&process.counts());
             }
             alive
@@ -190,7 +210,7 @@ impl Process {
     fn pass(&mut self, settings: &Settings, first: bool) -> bool {
         let mut lines = String::new();
         let alive = self.look(settings, first, &mut lines);
-        print!("{lines}");
+        say(&lines);
         alive
     }
 
