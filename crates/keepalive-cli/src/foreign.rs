@@ -386,7 +386,7 @@ fn unreachable(pid: u32) -> String {
     let threads = status.lines().find_map(|line| line.strip_prefix("Threads:"));
     match threads.and_then(|count| count.trim().parse::<u32>().ok()) {
         Some(threads) if threads > 1 => {
-            "its main thread has exited, and the descriptors are reached through it: not supported".to_owned()
+            "its main thread has exited while other threads run, and pidfd_getfd reaches descriptors only through it: not supported".to_owned()
         }
         Some(_) => "exited, but its parent has not reaped it yet (a zombie): it holds no sockets".to_owned(),
         None => "no such process".to_owned(),
