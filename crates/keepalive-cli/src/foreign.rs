@@ -64,7 +64,9 @@ impl Target {
         // Descriptor -1 never exists: EBADF when allowed, EPERM when not, before any socket is read.
         match target.duplicate(-1) {
             Err(error) if error.raw_os_error() == Some(libc::EPERM) => Err(OpenError::Denied(missing_rights(pid))),
-            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Err(OpenError::Unreachable(unreachable(pid))),
+            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => {
+                Err(OpenError::Unreachable(why_unreachable(pid)))
+            }
             Err(error) if error.raw_os_error() == Some(libc::ENOSYS) => {
                 Err(OpenError::Unsupported("pidfd_getfd needs Linux 5.6".to_owned()))
             }
@@ -381,12 +383,14 @@ pub fn peer_of(address: SocketAddr) -> Peer {
 }
 
 /// Why `pid`, which pidfd_open found, has no descriptors pidfd_getfd can reach, as one line.
-fn unreachable(pid: u32) -> String {
+fn why_unreachable(pid: u32) -> String {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let threads = status.lines().find_map(|line| line.strip_prefix("Threads:"));
     match threads.and_then(|count| count.trim().parse::<u32>().ok()) {
         Some(threads) if threads > 1 => {
-            "its main thread has exited while other threads run, and pidfd_getfd reaches descriptors only through it: not supported".to_owned()
+            "its main thread has exited while other threads run, and pidfd_getfd reaches descriptors only \
+             through it: not supported"
+                .to_owned()
         }
         Some(_) => "exited, but its parent has not reaped it yet (a zombie): it holds no sockets".to_owned(),
         None => "no such process".to_owned(),
