@@ -209,6 +209,96 @@ fn peer_rules_choose_by_peer_and_side_by_role() {
     assert!(stdout.contains("2 TCP sockets: 2 configured, 0 left alone"), "{stdout}");
 }
 
+/// README's and the man page's example, `--attach $(pidof legacy-daemon)`, as sh runs it: for a
+/// daemon of several processes (a master and its workers) `pidof` names them all, and each gets
+/// the options.
+#[test]
+fn the_documented_example_does_every_process_of_a_daemon() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_server, _, port) = listener();
+    let (first, first_fd) = client(port, None);
+    let (second, second_fd) = client(port, None);
+    let bin = std::env::temp_dir().join(format!("keepalive-pidof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&bin);
+    std::fs::create_dir_all(&bin).unwrap();
+    let pidof = bin.join("pidof");
+    std::fs::write(&pidof, format!("#!/bin/sh\necho {} {}\n", first.pid(), second.pid())).unwrap();
+    std::fs::set_permissions(&pidof, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(command_path(), bin.join("keepalive")).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let page = |name: &str| std::fs::read_to_string(common::root().join(name)).unwrap();
+    let readme = page("README.md");
+    let once = readme.lines().find(|line| line.starts_with("keepalive ") && line.contains("pidof")).unwrap();
+    let man = page("man/keepalive.1");
+    let follow = man.lines().find(|line| line.starts_with("keepalive ") && line.contains("pidof")).unwrap();
+    let follow = follow.replace("\\-", "-");
+
+    let output = clean_command("sh").args(["-c", once]).env("PATH", &path).output().unwrap();
+    let stdout = succeeded(&output);
+    assert!(stdout.contains("2 processes, 2 TCP sockets: 2 configured, 0 left alone"), "{once}: {stdout}");
+    assert_eq!(keepalive_and_idle(first.pid(), first_fd), (1, 60));
+    assert_eq!(keepalive_and_idle(second.pid(), second_fd), (1, 60));
+
+    // `--follow` ends once both have exited.
+    let mut command = clean_command("sh");
+    command.args(["-c", &follow]).env("PATH", &path);
+    let mut following = spawn(command);
+    let mut lines = BufReader::new(following.0.stdout.take().unwrap());
+    for pid in [first.pid(), second.pid()] {
+        let mut line = String::new();
+        while !line.starts_with(&format!("process {pid} ")) {
+            line.clear();
+            assert_ne!(lines.read_line(&mut line).unwrap(), 0, "{follow}: ended before the summary of {pid}");
+        }
+    }
+    drop((first, second));
+    let status = following.0.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&bin);
+    assert_eq!(status.code(), Some(0), "{follow}");
+}
+
+/// A zombie (exited, not reaped yet: its PID still shows in `ps`) and PID 0 each get a line that
+/// says so; the other processes are done, and the status is 1.
+#[test]
+fn a_zombie_and_pid_0_are_named_and_the_other_processes_done() {
+    let (_server, _, port) = listener();
+    let (client, fd) = client(port, None);
+    // Not waited for until the end: a zombie once it has exited.
+    let mut zombie = Command::new("true").spawn().unwrap();
+    let stat = format!("/proc/{}/stat", zombie.id());
+    let exited = common::wait_for(Duration::from_secs(5), || {
+        std::fs::read_to_string(&stat).unwrap().contains(") Z ").then_some(())
+    });
+    assert!(exited.is_some(), "`true` still runs");
+    let output = attach(&["--idle", "20"], &[0, zombie.id(), client.pid()]);
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "keepalive: process 0: no such process\nkeepalive: process {}: exited, but its parent has not reaped it \
+             yet (a zombie): it holds no sockets\n",
+            zombie.id()
+        )
+    );
+    assert_eq!(keepalive_and_idle(client.pid(), fd), (1, 20));
+    zombie.wait().unwrap();
+}
+
+/// `keepalive --attach ... | head -1`: a reader that stops reading ends the report, quietly, but
+/// not the work: every process still gets the options, and the status is 0.
+#[test]
+fn a_reader_gone_from_the_output_stops_the_report_not_the_work() {
+    let (_server, _, port) = listener();
+    let (first, first_fd) = client(port, None);
+    let (second, second_fd) = client(port, None);
+    let mut command = keepalive();
+    command.args(["--idle", "23", "--attach", &first.pid().to_string(), &second.pid().to_string()]);
+    let output = command.stdout(common::pipe_without_reader()).output().unwrap();
+    assert_eq!((output.status.code(), text(&output.stderr)), (Some(0), String::new()), "{}", describe(&output));
+    assert_eq!(keepalive_and_idle(first.pid(), first_fd), (1, 23));
+    assert_eq!(keepalive_and_idle(second.pid(), second_fd), (1, 23));
+}
+
 fn nobody() -> Command {
     let mut command = clean_command("/usr/bin/setpriv");
     command.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]);
@@ -310,6 +400,53 @@ fn follow_catches_new_connections_and_ends_cleanly() {
     assert_eq!(status.code(), Some(0), "{rest}");
     assert!(rest.starts_with(&format!("process {} (python3) exited\n", python.pid())), "{rest}");
     assert!(rest.contains("1 TCP socket: 1 configured, 0 left alone in "), "{rest}");
+}
+
+/// With peer rules, a socket not connected yet is looked at again on every pass; it is one
+/// socket in the summaries all the same, left alone until it connects, then configured.
+#[test]
+fn follow_counts_a_socket_once_while_it_waits_to_be_connected() {
+    let (_server, _, port) = listener();
+    let script = format!(
+        "import socket, sys\n\
+         held = socket.socket()\n\
+         print('made', held.fileno(), flush=True)\n\
+         sys.stdin.readline()\n\
+         held.connect(('127.0.0.1', {port}))\n\
+         print('connected', held.fileno(), flush=True)\n\
+         sys.stdin.read()\n"
+    );
+    let mut command = clean_command(common::python3());
+    command.args(["-c", &script]).stdin(Stdio::piped());
+    let mut python = Holder::start(command);
+    let fd = python.numbers("made")[0];
+    let mut follow = keepalive();
+    follow.args(["--idle", "22", "--only", "127.0.0.0/8", "--attach", &python.pid().to_string(), "--follow", "100ms"]);
+    let mut follow = spawn(follow);
+    let mut followed = BufReader::new(follow.0.stdout.take().unwrap());
+    let mut first = String::new();
+    followed.read_line(&mut first).unwrap();
+    followed.read_line(&mut first).unwrap();
+    assert!(first.contains(", left alone: not connected yet, no peer to judge by\n"), "{first}");
+    assert!(first.ends_with(": 1 TCP socket: 0 configured, 1 left alone\n"), "{first}");
+    // Several passes see it still waiting.
+    std::thread::sleep(Duration::from_millis(600));
+
+    let mut input = python.running.0.stdin.take().unwrap();
+    writeln!(input).unwrap();
+    assert_eq!(python.numbers("connected")[0], fd);
+    let mut line = String::new();
+    followed.read_line(&mut line).unwrap();
+    assert!(line.starts_with(&format!("pid {} fd {fd} tcp ", python.pid())), "{line:?}");
+    assert!(line.ends_with("→ on, idle 22s intvl 75s cnt 9\n"), "{line:?}");
+    assert_eq!(keepalive_and_idle(python.pid(), fd), (1, 22));
+
+    drop(input);
+    let status = follow.0.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut followed, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.contains("\n1 TCP socket: 1 configured, 0 left alone in "), "{rest}");
 }
 
 #[test]

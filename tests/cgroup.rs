@@ -203,6 +203,35 @@ fn errors_are_one_line_and_leave_nothing_attached() {
     assert!(!pin_directory(&cgroup.path).exists());
 }
 
+/// Where no BPF filesystem is mounted (a container without the host's), the command mounts one,
+/// which goes with the mount namespace, and our pins and links with it: it says so.
+#[test]
+fn a_bpf_filesystem_mounted_by_the_command_is_said_to_last_as_long_as_its_mount_namespace() {
+    let Some(cgroup) = TestCgroup::new("mounted") else { return };
+    let keepalive = common::cgroup::keepalive();
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "while umount /sys/fs/bpf 2>/dev/null; do :; done; exec '{}' --idle 30 --cgroup '{}'",
+            keepalive.display(),
+            cgroup.path.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert!(text(&output.stdout).starts_with("keepalive attached to "), "{}", describe(&output));
+    assert_eq!(
+        text(&output.stderr),
+        "keepalive: mounted a BPF filesystem at /sys/fs/bpf, where there was none: what is pinned in it, ours \
+         included, stays attached only as long as this mount namespace (in a container, mount the host's \
+         /sys/fs/bpf there)\n"
+    );
+    let gone = common::wait_for(std::time::Duration::from_secs(5), || {
+        cgroup.status().contains("keepalive not attached").then_some(())
+    });
+    assert!(gone.is_some(), "still attached once its mount namespace ended: {}", cgroup.status());
+}
+
 /// Connects from a process in `cgroup` to each of `targets` and returns whether the kernel
 /// turned keepalive on for each, in order.
 fn keepalive_per_target(cgroup: &TestCgroup, targets: &[(&str, u16)]) -> Vec<bool> {

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs;
+use std::io::Write as _;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -26,7 +27,7 @@ pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
     for &id in ids {
         let pid = status::process_of(id);
         if pid != id {
-            println!("thread {id} is in process {pid}");
+            say(&format!("thread {id} is in process {pid}\n"));
         }
         if watched.iter().any(|process: &Process| process.target.pid() == pid) {
             continue;
@@ -37,7 +38,7 @@ pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
                 eprintln!("keepalive: process {pid}: no such process");
                 refused = true;
             }
-            Err(OpenError::Denied(reason) | OpenError::Unsupported(reason)) => {
+            Err(OpenError::Denied(reason) | OpenError::Unsupported(reason) | OpenError::Unreachable(reason)) => {
                 eprintln!("keepalive: process {pid}: {reason}");
                 refused = true;
             }
@@ -48,20 +49,42 @@ pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
     let mut total = Counts::default();
     watched.retain_mut(|process| {
         let alive = process.pass(settings, true);
-        println!("{}", process.summary());
+        say(&format!("{}\n", process.summary()));
         if !alive {
-            println!("process {} ({}) exited during the pass", process.target.pid(), process.name);
+            say(&format!("process {} ({}) exited during the pass\n", process.target.pid(), process.name));
+            total.add(&process.counts());
         }
-        total.add(&process.counts);
         alive
     });
     if let Some(interval) = follow {
         follow_until_exit(&mut watched, settings, interval, &mut total);
     }
+    for process in &watched {
+        total.add(&process.counts());
+    }
     if attached > 1 || (attached > 0 && follow.is_some()) {
-        println!("{} in {} ms", total.describe(), started.elapsed().as_millis());
+        say(&format!("{} in {} ms\n", total.describe(), started.elapsed().as_millis()));
     }
     u8::from(refused)
+}
+
+/// Set once standard output is gone: the report stops, the work goes on.
+static UNHEARD: AtomicBool = AtomicBool::new(false);
+
+/// Writes `text` on standard output. A reader that stopped reading (`| head -3`) or an output
+/// that cannot be written to ends the report, not the passes: every process is still attached
+/// to, and the exit status is the same.
+fn say(text: &str) {
+    if UNHEARD.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        UNHEARD.store(true, Ordering::Relaxed);
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("keepalive: cannot write output: {}", crate::launch::without_error_number(&error));
+        }
+    }
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -84,7 +107,7 @@ fn stop_on_signals() {
 }
 
 /// Rescans every `interval`, or at once when a process exits, until none is left or SIGINT or
-/// SIGTERM arrives. Prints only what changed.
+/// SIGTERM arrives. Prints only what changed; adds the processes that exit to `total`.
 fn follow_until_exit(watched: &mut Vec<Process>, settings: &Settings, interval: Duration, total: &mut Counts) {
     let timeout = libc::c_int::try_from(interval.as_millis()).unwrap_or(libc::c_int::MAX);
     while !watched.is_empty() && !STOP.load(Ordering::Relaxed) {
@@ -102,11 +125,10 @@ fn follow_until_exit(watched: &mut Vec<Process>, settings: &Settings, interval: 
         watched.retain_mut(|process| {
             let gone = exited[index];
             index += 1;
-            let before = process.counts;
             let alive = !gone && process.pass(settings, false);
-            total.add(&process.counts.since(&before));
             if !alive {
-                println!("process {} ({}) exited", process.target.pid(), process.name);
+                say(&format!("process {} ({}) exited\n", process.target.pid(), process.name));
+                total.add(&process.counts());
             }
             alive
         });
@@ -119,7 +141,11 @@ struct Process {
     name: String,
     /// Socket inodes decided on for good: rescans skip them.
     seen: HashSet<u64>,
-    counts: Counts,
+    /// Socket inodes left alone until they are connected: each pass looks at them again, and
+    /// they count once, as left alone, until decided on for good.
+    waiting: HashSet<u64>,
+    /// The sockets decided on for good.
+    decided: Counts,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -138,16 +164,6 @@ impl Counts {
         self.configured += other.configured;
         self.left_alone += other.left_alone;
         self.failed += other.failed;
-    }
-
-    fn since(&self, earlier: &Counts) -> Counts {
-        Counts {
-            processes: 0,
-            sockets: self.sockets - earlier.sockets,
-            configured: self.configured - earlier.configured,
-            left_alone: self.left_alone - earlier.left_alone,
-            failed: self.failed - earlier.failed,
-        }
     }
 
     fn describe(&self) -> String {
@@ -171,11 +187,22 @@ impl Counts {
 impl Process {
     fn new(target: Target) -> Process {
         let name = fs::read_to_string(format!("/proc/{}/comm", target.pid())).unwrap_or_default().trim_end().to_owned();
-        Process { target, name, seen: HashSet::new(), counts: Counts { processes: 1, ..Counts::default() } }
+        let decided = Counts { processes: 1, ..Counts::default() };
+        Process { target, name, seen: HashSet::new(), waiting: HashSet::new(), decided }
+    }
+
+    /// Every socket looked at, each once: those still waiting to be connected as left alone.
+    fn counts(&self) -> Counts {
+        let waiting = self.waiting.len();
+        Counts {
+            sockets: self.decided.sockets + waiting,
+            left_alone: self.decided.left_alone + waiting,
+            ..self.decided
+        }
     }
 
     fn summary(&self) -> String {
-        format!("process {} ({}): {}", self.target.pid(), self.name, self.counts.describe())
+        format!("process {} ({}): {}", self.target.pid(), self.name, self.counts().describe())
     }
 
     /// Looks at every socket not seen yet; prints every line on the first pass, and on later
@@ -183,7 +210,7 @@ impl Process {
     fn pass(&mut self, settings: &Settings, first: bool) -> bool {
         let mut lines = String::new();
         let alive = self.look(settings, first, &mut lines);
-        print!("{lines}");
+        say(&lines);
         alive
     }
 
@@ -218,16 +245,19 @@ impl Process {
             let outcome =
                 self.target.configure_socket(fd, &socket, Facts { role, ..Facts::at(Moment::Attach) }, settings);
             // Not connected yet: a later pass sees it connected, with a peer and a side.
-            if outcome.decision != Decision::LeaveAlone(Reason::NotConnected) {
+            if outcome.decision == Decision::LeaveAlone(Reason::NotConnected) {
+                self.waiting.insert(inode);
+            } else {
+                self.waiting.remove(&inode);
                 self.seen.insert(inode);
-            }
-            self.counts.sockets += 1;
-            match outcome.decision {
-                Decision::LeaveAlone(_) => self.counts.left_alone += 1,
-                _ => self.counts.configured += 1,
-            }
-            if !outcome.failed.is_empty() {
-                self.counts.failed += 1;
+                self.decided.sockets += 1;
+                match outcome.decision {
+                    Decision::LeaveAlone(_) => self.decided.left_alone += 1,
+                    _ => self.decided.configured += 1,
+                }
+                if !outcome.failed.is_empty() {
+                    self.decided.failed += 1;
+                }
             }
             if first || outcome.changed() || !outcome.failed.is_empty() {
                 *lines += &line(pid, &outcome);

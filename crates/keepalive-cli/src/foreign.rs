@@ -41,13 +41,16 @@ pub enum OpenError {
     /// This process lacks the rights; the text says which.
     Denied(String),
     Unsupported(String),
+    /// Its ID is still taken but its descriptors are out of reach; the text says why.
+    Unreachable(String),
 }
 
 impl Target {
     /// Opens `pid` (a process, not one of its other threads) and checks that its descriptors can
     /// be duplicated.
     pub fn open(pid: u32) -> Result<Target, OpenError> {
-        let raw = libc::pid_t::try_from(pid).map_err(|_| OpenError::Gone)?;
+        // 0 is no process's ID: pidfd_open would refuse it as an invalid argument.
+        let raw = libc::pid_t::try_from(pid).ok().filter(|&raw| raw > 0).ok_or(OpenError::Gone)?;
         // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
         let pidfd = owned(unsafe { libc::syscall(libc::SYS_pidfd_open, raw, 0) }).map_err(|error| {
             match error.raw_os_error() {
@@ -61,7 +64,9 @@ impl Target {
         // Descriptor -1 never exists: EBADF when allowed, EPERM when not, before any socket is read.
         match target.duplicate(-1) {
             Err(error) if error.raw_os_error() == Some(libc::EPERM) => Err(OpenError::Denied(missing_rights(pid))),
-            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Err(OpenError::Gone),
+            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => {
+                Err(OpenError::Unreachable(why_unreachable(pid)))
+            }
             Err(error) if error.raw_os_error() == Some(libc::ENOSYS) => {
                 Err(OpenError::Unsupported("pidfd_getfd needs Linux 5.6".to_owned()))
             }
@@ -172,8 +177,8 @@ impl Socket {
         };
         if socket.is_tcp() {
             socket.state = Fact::from_read(tcp_state(fd));
-            socket.local = address(fd, libc::getsockname);
-            socket.peer = address(fd, libc::getpeername);
+            socket.local = address(fd);
+            socket.peer = socket.domain.and_then(|domain| peer_address(fd, domain));
             socket.before = Snapshot::read(fd);
         } else {
             socket.before.keepalive = option(libc::SO_KEEPALIVE).map(|on| on != 0);
@@ -320,19 +325,42 @@ fn tcp_state(fd: i32) -> Option<TcpState> {
     (result == 0 && length >= 1).then(|| TcpState(info[0]))
 }
 
-type NameFn = unsafe extern "C" fn(libc::c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int;
-
-/// The socket's own or its peer's address (`getsockname`, `getpeername`), if IPv4 or IPv6.
-fn address(fd: i32, read: NameFn) -> Option<SocketAddr> {
+/// The socket's own address (`getsockname`), if IPv4 or IPv6.
+fn address(fd: i32) -> Option<SocketAddr> {
     let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
     let mut length = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: storage and length describe a writable buffer large enough for any address.
-    if unsafe { read(fd, storage.as_mut_ptr().cast(), &mut length) } != 0 {
+    if unsafe { libc::getsockname(fd, storage.as_mut_ptr().cast(), &mut length) } != 0 {
         return None;
     }
     // SAFETY: zeroed, then written by the kernel: every byte is initialised.
-    let storage = unsafe { storage.assume_init() };
-    let start = (&raw const storage).cast::<u8>();
+    socket_address(&unsafe { storage.assume_init() }, length)
+}
+
+/// The peer's address, if IPv4 or IPv6, read with `SO_PEERNAME` rather than `getpeername`: the
+/// kernel refuses the latter while the connection is still being made (syn-sent), and a
+/// connecting socket must be judged by its peer as the library judges it at `connect()`.
+/// `SO_PEERNAME` wants the length of the domain's address exactly.
+fn peer_address(fd: i32, domain: i32) -> Option<SocketAddr> {
+    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut length = match domain {
+        libc::AF_INET => size_of::<libc::sockaddr_in>(),
+        libc::AF_INET6 => size_of::<libc::sockaddr_in6>(),
+        _ => return None,
+    } as libc::socklen_t;
+    // SAFETY: storage is writable and larger than `length` bytes.
+    let result =
+        unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERNAME, storage.as_mut_ptr().cast(), &mut length) };
+    if result != 0 {
+        return None;
+    }
+    // SAFETY: zeroed, then written by the kernel: every byte is initialised.
+    socket_address(&unsafe { storage.assume_init() }, length)
+}
+
+/// An IPv4 or IPv6 address of `length` bytes the kernel wrote in `storage`.
+fn socket_address(storage: &libc::sockaddr_storage, length: libc::socklen_t) -> Option<SocketAddr> {
+    let start = (&raw const *storage).cast::<u8>();
     match libc::c_int::from(storage.ss_family) {
         libc::AF_INET if length as usize >= size_of::<libc::sockaddr_in>() => {
             // SAFETY: a sockaddr_storage holds any address, and is aligned for all of them.
@@ -355,6 +383,21 @@ pub fn peer_of(address: SocketAddr) -> Peer {
     match address.ip() {
         IpAddr::V4(ip) => Peer::v4(ip.octets(), address.port()),
         IpAddr::V6(ip) => Peer::v6(ip.octets(), address.port()),
+    }
+}
+
+/// Why `pid`, which pidfd_open found, has no descriptors pidfd_getfd can reach, as one line.
+fn why_unreachable(pid: u32) -> String {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let threads = status.lines().find_map(|line| line.strip_prefix("Threads:"));
+    match threads.and_then(|count| count.trim().parse::<u32>().ok()) {
+        Some(threads) if threads > 1 => {
+            "its main thread has exited while other threads run, and pidfd_getfd reaches descriptors only \
+             through it: not supported"
+                .to_owned()
+        }
+        Some(_) => "exited, but its parent has not reaped it yet (a zombie): it holds no sockets".to_owned(),
+        None => "no such process".to_owned(),
     }
 }
 
@@ -494,6 +537,64 @@ mod tests {
         assert_eq!(kernel(client.as_raw_fd()), (Some(1), Some(20)));
     }
 
+    /// A socket whose SYN goes unanswered: a listener with a backlog of 0 holds one connection
+    /// not accepted yet, and the kernel drops the SYN of the next one, which stays connecting.
+    fn connecting() -> (TcpListener, TcpStream, OwnedFd) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        // SAFETY: listen on a socket we own; again on a listener, it only changes the backlog.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        let queued = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let mut ready = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd. Readable once the first connection is in the accept queue, full from then on.
+        assert_eq!(unsafe { libc::poll(&mut ready, 1, 5000) }, 1);
+        // SAFETY: socket takes three integers and returns a new descriptor or -1.
+        let socket = owned(libc::c_long::from(unsafe {
+            libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0)
+        }))
+        .unwrap();
+        let SocketAddr::V4(to) = listener.local_addr().unwrap() else { unreachable!() };
+        let address = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: to.port().to_be(),
+            sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(to.ip().octets()) },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: `address` is a sockaddr_in of the length given.
+        let result = unsafe {
+            libc::connect(
+                socket.as_raw_fd(),
+                (&raw const address).cast(),
+                size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        assert_eq!((result, io::Error::last_os_error().raw_os_error()), (-1, Some(libc::EINPROGRESS)));
+        (listener, queued, socket)
+    }
+
+    #[test]
+    fn a_connecting_socket_is_judged_by_its_peer() {
+        let (listener, _queued, socket) = connecting();
+        let only = Settings { only: parse_rules(b"127.0.0.0/8", |_| panic!()), ..idle_20() };
+        let outcome = ourselves().configure(socket.as_raw_fd(), Moment::Attach, &only).unwrap();
+        assert_eq!(outcome.socket.state, Fact::Known(TcpState::SYN_SENT));
+        assert_eq!(outcome.socket.peer, listener.local_addr().ok());
+        assert_eq!(outcome.decision, Decision::SetAll);
+        assert_eq!(kernel(socket.as_raw_fd()), (Some(1), Some(20)));
+    }
+
+    #[test]
+    fn ipv6_and_ipv4_mapped_peers_are_read() {
+        let only = |text: &str| Settings { only: parse_rules(text.as_bytes(), |_| panic!()), ..idle_20() };
+        let listener = TcpListener::bind("[::]:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        for (to, rule) in [("[::1]", "::1"), ("[::ffff:127.0.0.1]", "127.0.0.1")] {
+            let client = TcpStream::connect(format!("{to}:{port}")).unwrap();
+            let outcome = ourselves().configure(client.as_raw_fd(), Moment::Attach, &only(rule)).unwrap();
+            assert_eq!((outcome.socket.label, outcome.socket.peer), ("tcp6", client.peer_addr().ok()), "{to}");
+            assert_eq!(outcome.decision, Decision::SetAll, "{to}");
+        }
+    }
+
     #[test]
     fn other_sockets_are_left_alone() {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -508,8 +609,16 @@ mod tests {
         assert_eq!(error.raw_os_error(), Some(libc::EBADF));
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
+        let exited = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z ")) {
+            assert!(std::time::Instant::now() < exited, "`true` still runs");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let zombie = "exited, but its parent has not reaped it yet (a zombie): it holds no sockets";
+        assert_eq!(Target::open(pid).err(), Some(OpenError::Unreachable(zombie.to_owned())));
         child.wait().unwrap();
-        assert!(matches!(Target::open(pid), Err(OpenError::Gone)));
+        assert_eq!(Target::open(pid).err(), Some(OpenError::Gone));
+        assert_eq!(Target::open(0).err(), Some(OpenError::Gone));
     }
 
     #[test]

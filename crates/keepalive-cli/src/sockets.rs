@@ -22,7 +22,7 @@ impl Reader {
     pub fn open(pid: u32) -> Result<Reader, String> {
         Target::open(pid).map(|target| Reader { target }).map_err(|error| match error {
             OpenError::Gone => "no such process".to_owned(),
-            OpenError::Denied(reason) | OpenError::Unsupported(reason) => reason,
+            OpenError::Denied(reason) | OpenError::Unsupported(reason) | OpenError::Unreachable(reason) => reason,
         })
     }
 

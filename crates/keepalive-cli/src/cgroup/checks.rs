@@ -79,12 +79,13 @@ pub fn cgroup2_mount() -> Option<PathBuf> {
     })
 }
 
-/// Makes sure the BPF filesystem is mounted where links are pinned, mounting it if it is not.
-pub fn mount_bpf_filesystem_if_missing() -> Result<(), String> {
+/// Makes sure the BPF filesystem is mounted where links are pinned, mounting it if it is not;
+/// true when it mounted one.
+pub fn mount_bpf_filesystem_if_missing() -> Result<bool, String> {
     let root = Path::new(BPF_FS);
     let mounted = File::open(root).ok().and_then(|file| filesystem(&file)) == Some(BPF_FS_MAGIC);
     if mounted {
-        return Ok(());
+        return Ok(false);
     }
     let failed = |error: io::Error| {
         format!(
@@ -108,7 +109,7 @@ pub fn mount_bpf_filesystem_if_missing() -> Result<(), String> {
     if result != 0 {
         return Err(failed(io::Error::last_os_error()));
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Whether the cgroup with this ID is still in the hierarchy mounted at `mount`. A removed cgroup

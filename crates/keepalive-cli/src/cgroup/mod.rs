@@ -139,7 +139,15 @@ fn prepare(directory: &Path) -> Result<(Cgroup, Lock), String> {
     if !missing.is_empty() {
         return Err(format!("--cgroup needs CAP_BPF and CAP_NET_ADMIN; this process lacks {}", missing.join(" and ")));
     }
-    checks::mount_bpf_filesystem_if_missing()?;
+    if checks::mount_bpf_filesystem_if_missing()? {
+        // Each mount is a file system of its own, gone with the last mount namespace that has it,
+        // and with it our pins and so our links: in a container, as soon as it ends.
+        eprintln!(
+            "keepalive: mounted a BPF filesystem at {BPF_FS}, where there was none: what is pinned in it, ours \
+             included, stays attached only as long as this mount namespace (in a container, mount the host's \
+             {BPF_FS} there)"
+        );
+    }
     let lock = lock()?;
     say(&prune_released(&lock));
     Ok((checks::open_cgroup(directory)?, lock))
