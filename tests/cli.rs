@@ -1008,6 +1008,19 @@ fn library_option_for_print_env_and_running() {
         text(&output.stderr),
         "keepalive: /opt/a b/libkeepalive.so: LD_PRELOAD cannot name a path with a colon or a space; move the library\n"
     );
+    // A relative path would be looked for from each program's working directory, a bare name in
+    // the loader's search path: neither is a path as the target system has it.
+    for relative in ["lib/libkeepalive.so", "./libkeepalive.so", "libkeepalive.so"] {
+        let output = run(&["--library", relative, "--idle", "20", "--print-env", "--format", "systemd"]);
+        assert_eq!(output.status.code(), Some(2), "{relative}: {}", describe(&output));
+        assert_eq!(output.stdout, b"", "{relative}");
+        assert_eq!(
+            text(&output.stderr),
+            format!(
+                "keepalive: --library {relative}: with --print-env, give the path from / as the target system has it\n"
+            )
+        );
+    }
 
     // To run a program: a file that is here, made absolute, ahead of KEEPALIVE_LIBRARY.
     let directory = scratch("library-option");
