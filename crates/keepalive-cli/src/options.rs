@@ -158,7 +158,7 @@ pub enum Via {
     Auto,
     /// LD_PRELOAD of libkeepalive.so
     Preload,
-    /// a seccomp user-notification supervisor (Linux 5.9 or later)
+    /// a seccomp user-notification supervisor (Linux 5.8 or later)
     Seccomp,
 }
 
