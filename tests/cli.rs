@@ -282,6 +282,30 @@ fn options_reach_the_kernel() {
     }
 }
 
+/// Under the supervisor too, an option replaces the other names of its variable (its alias, the
+/// older libraries' names) as it does for the preload: no conflict the user did not make is
+/// reported, and the option's value is the one the connection gets.
+#[test]
+fn options_replace_the_other_names_under_the_supervisor_too() {
+    let program = "import socket\n\
+        listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
+        client = socket.socket(); client.connect(listener.getsockname())\n\
+        print(client.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), \
+              client.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL))";
+    let python = python3();
+    for via in ["seccomp", "preload"] {
+        let output = keepalive(&["--via", via, "--interval", "3", "--"])
+            .arg(&python)
+            .args(["-c", program])
+            .envs([("KEEPALIVE_INTERVAL", "9"), ("KEEPINTVL", "abc")])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "--via {via}: {}", describe(&output));
+        assert_eq!(text(&output.stdout), "1 3\n", "--via {via}");
+        assert_eq!(text(&output.stderr), "", "--via {via}");
+    }
+}
+
 #[test]
 fn peer_and_side_options_choose_connections() {
     let scenario = c_program("glibc", "scenarios");

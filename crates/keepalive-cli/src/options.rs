@@ -220,6 +220,13 @@ impl Setting {
     pub fn name(&self) -> &'static str {
         self.variable.name.to_str().unwrap_or_default()
     }
+
+    /// The names that compete with this setting's variable: its alias and the older libraries'
+    /// names. The option replaces their values, so that the library never has to settle a
+    /// conflict the user did not make.
+    pub fn rivals(&self) -> impl Iterator<Item = &'static CStr> {
+        self.variable.alias.into_iter().chain(self.variable.legacy.iter().copied())
+    }
 }
 
 /// A duration as the variables take it (`2`, `500ms`, `1m`), from 100ms to an hour.
@@ -341,8 +348,11 @@ pub struct Effective {
 }
 
 pub fn effective_settings(given: &[Setting]) -> Effective {
+    // Left out, as the program's environment leaves them out (`launch`): the rivals of each option.
+    let replaced = |name: &CStr| given.iter().flat_map(Setting::rivals).any(|rival| rival == name);
     let environment: Vec<(&CStr, Vec<u8>)> = keepalive_config::NAMES
         .iter()
+        .filter(|name| !replaced(name))
         .filter_map(|name| Some((*name, std::env::var_os(name.to_str().ok()?)?.into_vec())))
         .collect();
     let mut read = Vec::new();
