@@ -306,6 +306,38 @@ fn options_replace_the_other_names_under_the_supervisor_too() {
     }
 }
 
+/// Where the command reads the variables itself (the supervisor, --attach, --cgroup), each bad one
+/// gets the library's own line, quoted and escaped, so that a newline in a value cannot split it.
+#[test]
+fn the_command_names_bad_variables_as_the_library_does() {
+    let many: Vec<String> = (1..=17).map(|port| format!(":{port}")).collect();
+    let environment = [
+        ("KEEPALIVE_IDLE", "abc\nkeepalive: all good".to_owned()),
+        ("KEEPALIVE_INTVL", "7".repeat(100)),
+        ("KEEPALIVE_CNT", "3".to_owned()),
+        ("KEEPALIVE_COUNT", "9".to_owned()),
+        ("KEEPALIVE_ONLY", "bogus,127.0.0.1".to_owned()),
+        ("KEEPALIVE_SKIP", many.join(",")),
+    ];
+    let long = format!(
+        r#"ignoring KEEPALIVE_INTVL="{}..." (100 bytes): expected seconds (5) or a duration (5s, 1m) from 1s to 32767s"#,
+        "7".repeat(64)
+    );
+    let expected = [
+        r#"ignoring KEEPALIVE_IDLE="abc\x0akeepalive: all good": expected seconds (20) or a duration (20s, 5m, 1h) from 1s to 32767s"#,
+        &long,
+        r#"KEEPALIVE_CNT="3" and KEEPALIVE_COUNT="9" differ; using KEEPALIVE_CNT="3""#,
+        r#"ignoring "bogus" in KEEPALIVE_ONLY: expected an address, a CIDR prefix or a port, like 10.0.0.0/8, 192.168.1.5:5432, [2001:db8::/32]:443, :6379"#,
+        r#"KEEPALIVE_SKIP has more than 16 entries; ignoring ":17" and the rest"#,
+    ];
+    let lines = |prefix: &str| expected.iter().map(|line| format!("{prefix}: {line}\n")).collect::<String>();
+    let supervised = keepalive(&["--via", "seccomp", "--", "/bin/true"]).envs(environment.clone()).output().unwrap();
+    assert!(supervised.status.success(), "{}", describe(&supervised));
+    assert_eq!(text(&supervised.stderr), lines("keepalive"));
+    let preloaded = preloaded("/bin/true").envs(environment).output().unwrap();
+    assert_eq!(text(&preloaded.stderr), lines("libkeepalive"), "the library's own lines");
+}
+
 #[test]
 fn peer_and_side_options_choose_connections() {
     let scenario = c_program("glibc", "scenarios");
