@@ -144,3 +144,18 @@ fn every_scenario_is_run() {
         assert!(tested, "scenario {name} has no test");
     }
 }
+
+/// `make c-tests` builds every C program once for each C library the README supports; each of
+/// those builds is run here and by the other tests that loop over `LIBCS`, not just built.
+#[test]
+fn every_c_library_built_for_is_tested() {
+    let makefile = std::fs::read_to_string(root().join("Makefile")).unwrap();
+    let built: Vec<&str> = makefile
+        .lines()
+        .find_map(|line| line.strip_prefix("c-tests: $(foreach libc,"))
+        .and_then(|rest| rest.split(',').next())
+        .expect("the c-tests rule names the C libraries it builds for")
+        .split_whitespace()
+        .collect();
+    assert_eq!(LIBCS.to_vec(), built, "a C library the C tests are built for is never run");
+}

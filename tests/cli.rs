@@ -298,6 +298,62 @@ fn options_reach_the_kernel() {
     }
 }
 
+/// Under the supervisor too, an option replaces the other names of its variable (its alias, the
+/// older libraries' names) as it does for the preload: no conflict the user did not make is
+/// reported, and the option's value is the one the connection gets.
+#[test]
+fn options_replace_the_other_names_under_the_supervisor_too() {
+    let program = "import socket\n\
+        listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
+        client = socket.socket(); client.connect(listener.getsockname())\n\
+        print(client.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), \
+              client.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL))";
+    let python = python3();
+    for via in ["seccomp", "preload"] {
+        let output = keepalive(&["--via", via, "--interval", "3", "--"])
+            .arg(&python)
+            .args(["-c", program])
+            .envs([("KEEPALIVE_INTERVAL", "9"), ("KEEPINTVL", "abc")])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "--via {via}: {}", describe(&output));
+        assert_eq!(text(&output.stdout), "1 3\n", "--via {via}");
+        assert_eq!(text(&output.stderr), "", "--via {via}");
+    }
+}
+
+/// Where the command reads the variables itself (the supervisor, --attach, --cgroup), each bad one
+/// gets the library's own line, quoted and escaped, so that a newline in a value cannot split it.
+#[test]
+fn the_command_names_bad_variables_as_the_library_does() {
+    let many: Vec<String> = (1..=17).map(|port| format!(":{port}")).collect();
+    let environment = [
+        ("KEEPALIVE_IDLE", "abc\nkeepalive: all good".to_owned()),
+        ("KEEPALIVE_INTVL", "7".repeat(100)),
+        ("KEEPALIVE_CNT", "3".to_owned()),
+        ("KEEPALIVE_COUNT", "9".to_owned()),
+        ("KEEPALIVE_ONLY", "bogus,127.0.0.1".to_owned()),
+        ("KEEPALIVE_SKIP", many.join(",")),
+    ];
+    let long = format!(
+        r#"ignoring KEEPALIVE_INTVL="{}..." (100 bytes): expected seconds (5) or a duration (5s, 1m) from 1s to 32767s"#,
+        "7".repeat(64)
+    );
+    let expected = [
+        r#"ignoring KEEPALIVE_IDLE="abc\x0akeepalive: all good": expected seconds (20) or a duration (20s, 5m, 1h) from 1s to 32767s"#,
+        &long,
+        r#"KEEPALIVE_CNT="3" and KEEPALIVE_COUNT="9" differ; using KEEPALIVE_CNT="3""#,
+        r#"ignoring "bogus" in KEEPALIVE_ONLY: expected an address, a CIDR prefix or a port, like 10.0.0.0/8, 192.168.1.5:5432, [2001:db8::/32]:443, :6379"#,
+        r#"KEEPALIVE_SKIP has more than 16 entries; ignoring ":17" and the rest"#,
+    ];
+    let lines = |prefix: &str| expected.iter().map(|line| format!("{prefix}: {line}\n")).collect::<String>();
+    let supervised = keepalive(&["--via", "seccomp", "--", "/bin/true"]).envs(environment.clone()).output().unwrap();
+    assert!(supervised.status.success(), "{}", describe(&supervised));
+    assert_eq!(text(&supervised.stderr), lines("keepalive"));
+    let preloaded = preloaded("/bin/true").envs(environment).output().unwrap();
+    assert_eq!(text(&preloaded.stderr), lines("libkeepalive"), "the library's own lines");
+}
+
 #[test]
 fn peer_and_side_options_choose_connections() {
     let scenario = c_program("glibc", "scenarios");
@@ -1024,6 +1080,19 @@ fn library_option_for_print_env_and_running() {
         text(&output.stderr),
         "keepalive: /opt/a b/libkeepalive.so: LD_PRELOAD cannot name a path with a colon or a space; move the library\n"
     );
+    // A relative path would be looked for from each program's working directory, a bare name in
+    // the loader's search path: neither is a path as the target system has it.
+    for relative in ["lib/libkeepalive.so", "./libkeepalive.so", "libkeepalive.so"] {
+        let output = run(&["--library", relative, "--idle", "20", "--print-env", "--format", "systemd"]);
+        assert_eq!(output.status.code(), Some(2), "{relative}: {}", describe(&output));
+        assert_eq!(output.stdout, b"", "{relative}");
+        assert_eq!(
+            text(&output.stderr),
+            format!(
+                "keepalive: --library {relative}: with --print-env, give the path from / as the target system has it\n"
+            )
+        );
+    }
 
     // To run a program: a file that is here, made absolute, ahead of KEEPALIVE_LIBRARY.
     let directory = scratch("library-option");

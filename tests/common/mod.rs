@@ -95,7 +95,7 @@ pub const EVERY_TIMER: [(&str, &str); 8] = [
     ("EXPECT_USER_TIMEOUT", "30000"),
 ];
 
-pub const LIBCS: [&str; 1] = ["glibc"];
+pub const LIBCS: [&str; 2] = ["glibc", "musl"];
 
 /// A C test program built by `make c-tests` against `libc`, from `c-tests/NAME.c` and the headers.
 pub fn c_program(libc: &str, name: &str) -> PathBuf {

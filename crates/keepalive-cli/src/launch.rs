@@ -5,8 +5,6 @@ use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use keepalive_config::Variable;
-
 use crate::exec::{self, Failure};
 use crate::options::{Format, Setting};
 use crate::program;
@@ -31,10 +29,9 @@ pub fn preload_list(library: &Path, existing: Option<&OsStr>) -> OsString {
     list
 }
 
-/// Names that would compete with `variable`'s own: its alias and the older libraries' names.
-/// They are removed so that the library never has to settle a conflict the user did not make.
-fn rivals(variable: &Variable) -> impl Iterator<Item = &'static str> {
-    variable.alias.into_iter().chain(variable.legacy.iter().copied()).filter_map(|name| name.to_str().ok())
+/// The rivals of every setting (see `Setting::rivals`), removed from the program's environment.
+fn rivals(settings: &[Setting]) -> Vec<&'static str> {
+    settings.iter().flat_map(Setting::rivals).filter_map(|name| name.to_str().ok()).collect()
 }
 
 /// Replaces this process with `command` under the library; returns only on failure, with the
@@ -87,7 +84,7 @@ fn program_environment(library: &Path, settings: &[Setting]) -> Vec<OsString> {
     let preload = preload_list(library, std::env::var_os("LD_PRELOAD").as_deref());
     let mut assigned = vec![(OsString::from("LD_PRELOAD"), preload)];
     assigned.extend(settings.iter().map(|setting| (setting.name().into(), setting.value.clone().into())));
-    let removed: Vec<&str> = settings.iter().flat_map(|setting| rivals(setting.variable)).collect();
+    let removed = rivals(settings);
     let replaced = |name: &OsStr| {
         assigned.iter().any(|(assigned, _)| assigned == name) || removed.iter().any(|rival| name == *rival)
     };
@@ -113,7 +110,7 @@ pub fn without_error_number(error: &std::io::Error) -> String {
 pub fn environment(library: &Path, settings: &[Setting], format: Format) -> String {
     let library = library.to_string_lossy();
     let pairs: Vec<(&str, &str)> = settings.iter().map(|setting| (setting.name(), setting.value.as_str())).collect();
-    let rivals: Vec<&str> = settings.iter().flat_map(|setting| rivals(setting.variable)).collect();
+    let rivals = rivals(settings);
     match format {
         Format::Shell => shell_lines(&library, &pairs, &rivals),
         Format::Dockerfile => dockerfile_lines(&library, &pairs),

@@ -22,8 +22,8 @@ const MULTIARCH: &str = if cfg!(target_arch = "x86_64") {
 /// libkeepalive0.
 const VERSION_MARKER: &[u8] = b"libkeepalive version ";
 
-/// The library given with `--library`: for `--print-env` the path as the target system has it,
-/// used as given; to run a program, a file this user can read, made absolute.
+/// The library given with `--library`: for `--print-env` the absolute path as the target system
+/// has it, used as given; to run a program, a file this user can read, made absolute.
 pub fn given(path: &Path, to_run: bool) -> Result<PathBuf, String> {
     if to_run {
         match look_at(path) {
@@ -34,6 +34,14 @@ pub fn given(path: &Path, to_run: bool) -> Result<PathBuf, String> {
         let path = path.canonicalize().map_err(|error| format!("{}: {error}", path.display()))?;
         preloadable(&path)?;
         return Ok(path);
+    }
+    // The dynamic loader would look for a relative path from each process's working directory,
+    // and for a bare name in its search path, where Debian's unrelated libkeepalive0 may be.
+    if !path.is_absolute() {
+        return Err(format!(
+            "--library {}: with --print-env, give the path from / as the target system has it",
+            path.display()
+        ));
     }
     preloadable(path)?;
     Ok(path.to_path_buf())

@@ -158,7 +158,7 @@ pub enum Via {
     Auto,
     /// LD_PRELOAD of libkeepalive.so
     Preload,
-    /// a seccomp user-notification supervisor (Linux 5.9 or later)
+    /// a seccomp user-notification supervisor (Linux 5.8 or later)
     Seccomp,
 }
 
@@ -219,6 +219,13 @@ impl Setting {
 
     pub fn name(&self) -> &'static str {
         self.variable.name.to_str().unwrap_or_default()
+    }
+
+    /// The names that compete with this setting's variable: its alias and the older libraries'
+    /// names. The option replaces their values, so that the library never has to settle a
+    /// conflict the user did not make.
+    pub fn rivals(&self) -> impl Iterator<Item = &'static CStr> {
+        self.variable.alias.into_iter().chain(self.variable.legacy.iter().copied())
     }
 }
 
@@ -341,8 +348,11 @@ pub struct Effective {
 }
 
 pub fn effective_settings(given: &[Setting]) -> Effective {
+    // Left out, as the program's environment leaves them out (`launch`): the rivals of each option.
+    let replaced = |name: &CStr| given.iter().flat_map(Setting::rivals).any(|rival| rival == name);
     let environment: Vec<(&CStr, Vec<u8>)> = keepalive_config::NAMES
         .iter()
+        .filter(|name| !replaced(name))
         .filter_map(|name| Some((*name, std::env::var_os(name.to_str().ok()?)?.into_vec())))
         .collect();
     let mut read = Vec::new();
@@ -363,29 +373,44 @@ pub fn effective_settings(given: &[Setting]) -> Effective {
     Effective { settings, problems, read }
 }
 
+/// The line the library writes for `problem` (src/config.rs), after its `libkeepalive: `.
 fn describe_problem(problem: &Problem) -> String {
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     match *problem {
         Problem::Invalid { name, value, expected } => {
-            format!("ignoring {}={}: {expected}", name.to_string_lossy(), text(value))
+            format!("ignoring {}={}: {expected}", name.to_string_lossy(), quoted(value))
         }
         Problem::InvalidEntry { name, entry, expected } => {
-            format!("ignoring {:?} in {}: {expected}", text(entry), name.to_string_lossy())
+            format!("ignoring {} in {}: {expected}", quoted(entry), name.to_string_lossy())
         }
-        Problem::TooManyEntries { name, first_ignored } => {
-            format!(
-                "{}: more than {MAX_RULES} rules, ignoring {:?} and after",
-                name.to_string_lossy(),
-                text(first_ignored)
-            )
-        }
-        Problem::Conflict { used, used_value, ignored, ignored_value } => format!(
-            "{}={} and {}={} differ: using {}",
-            used.to_string_lossy(),
-            text(used_value),
-            ignored.to_string_lossy(),
-            text(ignored_value),
-            used.to_string_lossy()
+        Problem::TooManyEntries { name, first_ignored } => format!(
+            "{} has more than {MAX_RULES} entries; ignoring {} and the rest",
+            name.to_string_lossy(),
+            quoted(first_ignored)
         ),
+        Problem::Conflict { used, used_value, ignored, ignored_value } => {
+            let used = format!("{}={}", used.to_string_lossy(), quoted(used_value));
+            format!("{used} and {}={} differ; using {used}", ignored.to_string_lossy(), quoted(ignored_value))
+        }
     }
+}
+
+/// A value as the library quotes it (src/log.rs): between double quotes, `"` and `\` escaped and
+/// any other byte outside printable ASCII as `\xNN` (a newline too, so that a problem stays one
+/// line), and past 64 bytes cut short with its length.
+fn quoted(value: &[u8]) -> String {
+    const SHOWN: usize = 64;
+    let mut text = String::from("\"");
+    for &byte in value.iter().take(SHOWN) {
+        match byte {
+            b'"' | b'\\' => text.extend(['\\', char::from(byte)]),
+            0x20..=0x7e => text.push(char::from(byte)),
+            _ => text += &format!("\\x{byte:02x}"),
+        }
+    }
+    if value.len() > SHOWN {
+        text += &format!("...\" ({} bytes)", value.len());
+    } else {
+        text.push('"');
+    }
+    text
 }
