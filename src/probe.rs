@@ -246,20 +246,60 @@ unsafe fn clone_and_read(_: *mut Report) -> sys::Result<c_long> {
 mod tests {
     use super::*;
 
+    /// Exit codes of the child that runs the probe: which check failed.
+    const WRONG_VALUES: c_int = 2;
+    const DESCRIPTOR_LEFT: c_int = 3;
+    const CHILD_LEFT: c_int = 4;
+
+    /// The open descriptors among the first 1024, with system calls only (safe after `fork`).
+    fn open_descriptors() -> [bool; 1024] {
+        // SAFETY: F_GETFD only asks whether the number is open.
+        core::array::from_fn(|fd| unsafe { libc::fcntl(fd as c_int, libc::F_GETFD) } >= 0)
+    }
+
+    /// Other tests of this binary open descriptors on other threads, so the probe runs in a forked
+    /// child, where this thread is the only one: what it finds there is the probe's doing alone.
     #[test]
     fn reads_a_fresh_sockets_timers_without_a_descriptor_or_a_child_left() {
         let names = [libc::TCP_KEEPIDLE, libc::TCP_KEEPINTVL, libc::TCP_KEEPCNT, libc::TCP_USER_TIMEOUT];
         let sysctl = |name: &str| -> c_int {
             std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}")).unwrap().trim().parse().unwrap()
         };
-        let descriptors = || std::fs::read_dir("/proc/self/fd").unwrap().count();
-        let before = descriptors();
         let expected = [sysctl("tcp_keepalive_time"), sysctl("tcp_keepalive_intvl"), sysctl("tcp_keepalive_probes"), 0];
-        assert!(matches!(fresh_tcp_options(names), Fresh::Options(values) if values == expected));
-        assert_eq!(descriptors(), before);
+        // SAFETY: the child calls only system calls and `_exit`, no allocation or lock.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork");
+        if pid == 0 {
+            let before = open_descriptors();
+            let code = match fresh_tcp_options(names) {
+                Fresh::Options(values) if values == expected => {
+                    let mut status = 0;
+                    // SAFETY: WNOHANG only asks; `status` is a valid int.
+                    let child_left = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::WNOHANG) } != -1;
+                    if open_descriptors() != before {
+                        DESCRIPTOR_LEFT
+                    } else if child_left {
+                        CHILD_LEFT
+                    } else {
+                        0
+                    }
+                }
+                _ => WRONG_VALUES,
+            };
+            // SAFETY: ends the forked child without running anything of the parent's.
+            unsafe { libc::_exit(code) };
+        }
         let mut status = 0;
-        // SAFETY: waitpid with WNOHANG only asks; `status` is a valid int.
-        let no_child = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::WNOHANG) };
-        assert_eq!(no_child, -1, "the child is reaped");
+        // SAFETY: waits for the child forked above; `status` is a valid int.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status), "the child ended by signal {}", libc::WTERMSIG(status));
+        let failed = match libc::WEXITSTATUS(status) {
+            0 => None,
+            WRONG_VALUES => Some(format!("not the system's defaults {expected:?}")),
+            DESCRIPTOR_LEFT => Some("a descriptor was left open".into()),
+            CHILD_LEFT => Some("the probe's child was not reaped".into()),
+            other => Some(format!("exit {other}")),
+        };
+        assert_eq!(failed, None);
     }
 }
