@@ -122,9 +122,9 @@ pub fn threads_unknown() -> Option<&'static str> {
         return None;
     }
     Some(
-        "/proc is another PID namespace's, and this kernel (before 6.13: no PIDFD_GET_INFO) has no other way to \
-         tell the supervisor which process a thread is in: calls made by threads other than a process's main \
-         thread go on untouched; give the namespace its own /proc (unshare --mount-proc)",
+        "/proc is missing or another PID namespace's, and this kernel (before 6.13: no PIDFD_GET_INFO) has no \
+         other way to tell the supervisor which process a thread is in: calls made by threads other than a \
+         process's main thread go on untouched; give the namespace its own /proc (unshare --mount-proc)",
     )
 }
 
