@@ -486,6 +486,42 @@ fn status_lists_every_process_and_what_protects_it() {
     assert!(stdout.lines().next().unwrap().starts_with("PID"), "{stdout}");
 }
 
+/// A process whose main thread has exited while another runs (`pthread_exit` in `main`): its
+/// own /proc entries are empty, its sockets are its threads'. `--status` lists them, says why
+/// their options cannot be read, and the overview counts them.
+#[test]
+fn status_of_a_process_whose_main_thread_exited_lists_its_sockets() {
+    let code = "import ctypes, socket, sys, threading\n\
+                listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
+                print('listening', listener.fileno(), listener.getsockname()[1], flush=True)\n\
+                threading.Thread(target=sys.stdin.read).start()\n\
+                ctypes.CDLL(None).pthread_exit(None)\n";
+    let mut command = clean_command(common::python3());
+    command.args(["-c", code]).stdin(Stdio::piped());
+    let mut python = Holder::start(command);
+    let numbers = python.numbers("listening");
+    let pid = python.pid();
+    let stat = format!("/proc/{pid}/stat");
+    let exited = common::wait_for(Duration::from_secs(5), || {
+        std::fs::read_to_string(&stat).unwrap().contains(") Z ").then_some(())
+    });
+    assert!(exited.is_some(), "the main thread still runs");
+
+    let stdout = succeeded(&keepalive().args(["--status", &pid.to_string()]).output().unwrap());
+    let row =
+        [numbers[0].to_string(), "LISTEN".into(), format!("127.0.0.1:{}", numbers[1]), "*".into(), "unknown".into()];
+    assert!(stdout.lines().any(|line| line.split_whitespace().eq(row.iter().map(String::as_str))), "{stdout}");
+    let unread = "\n1 TCP socket, 0 with keepalive on\nsocket options not read (its main thread has exited while other \
+                  threads run, and pidfd_getfd reaches descriptors only through it: not supported)";
+    assert!(stdout.contains(unread), "{stdout}");
+    let overview = succeeded(&keepalive().arg("--status").output().unwrap());
+    let line = overview.lines().find(|line| line.split_whitespace().next() == Some(&pid.to_string()));
+    let columns: Vec<&str> =
+        line.unwrap_or_else(|| panic!("no row for {pid} in\n{overview}")).split_whitespace().collect();
+    assert_eq!(columns[2..], ["1", "?", "none"], "{overview}");
+    drop(python.running.0.stdin.take());
+}
+
 /// A client in a namespace whose default idle is 600 s, to a server that then vanishes: after
 /// attach, the client notices within idle + intvl x cnt. The namespace's default differs from
 /// the host's, so a fresh-socket probe made in the wrong namespace would take the client's 600 s

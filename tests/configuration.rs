@@ -237,3 +237,28 @@ fn every_name_set_at_once_is_read() {
     assert!(output.status.success(), "{}", describe(&output));
     assert!(output.stderr.is_empty(), "{}", describe(&output));
 }
+
+/// scripts/container-entrypoint.sh sets its three defaults only where no name of the variable is
+/// set: a value given under the alias or an older library's name (`docker run -e`) is the one the
+/// connection gets, as under our own name, with no conflict line in every process.
+#[test]
+fn the_entrypoint_scripts_defaults_yield_to_every_name_of_a_variable() {
+    let defaults = [("EXPECT_IDLE", "240"), ("EXPECT_INTVL", "15"), ("EXPECT_CNT", "4")];
+    let cases: [(&str, &str, (&str, &str)); 5] = [
+        ("", "", ("EXPECT_IDLE", "240")),
+        ("KEEPALIVE_INTVL", "30", ("EXPECT_INTVL", "30")),
+        ("KEEPALIVE_INTERVAL", "30", ("EXPECT_INTVL", "30")),
+        ("KEEPALIVE_COUNT", "6", ("EXPECT_CNT", "6")),
+        ("KEEPIDLE", "60", ("EXPECT_IDLE", "60")),
+    ];
+    for (name, value, expected) in cases {
+        let mut command = clean_command(root().join("scripts/container-entrypoint.sh"));
+        command.env("KEEPALIVE_LIBRARY", library()).envs(defaults).env(expected.0, expected.1);
+        if !name.is_empty() {
+            command.env(name, value);
+        }
+        let output = command.arg(c_program("glibc", "scenarios")).arg("ipv4").output().unwrap();
+        assert!(output.status.success(), "{name}={value}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), "", "{name}={value}");
+    }
+}

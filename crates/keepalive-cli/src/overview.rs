@@ -23,7 +23,7 @@ pub fn report_all() -> Result<String, String> {
             unreadable += usize::from(fs::metadata(format!("/proc/{pid}")).is_ok());
             continue;
         };
-        let Ok(namespace) = fs::metadata(format!("/proc/{pid}/ns/net")).map(|meta| meta.ino()) else { continue };
+        let Ok(namespace) = fs::metadata(status::entries(pid).join("ns/net")).map(|meta| meta.ino()) else { continue };
         let tcp = tcp_by_namespace
             .entry(namespace)
             .or_insert_with(|| status::connections(pid).into_iter().map(|connection| connection.inode).collect());

@@ -3,13 +3,14 @@
 //! The kernel is asked, not the library: `/proc/PID/fd` gives the process's sockets,
 //! `/proc/PID/net/tcp` and `tcp6` (seen from the process's own network namespace) their
 //! addresses, state and running timer, and a duplicate of each descriptor taken with
-//! `pidfd_getfd` their socket options, when this process may trace the other.
+//! `pidfd_getfd` their socket options, when this process may trace the other. Once a process's
+//! main thread has exited while others run, one of those threads' `/proc` entries stand for it.
 
 use std::fmt::Write as _;
 use std::fs;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::sockets::{self, KeepaliveOptions};
 
@@ -49,6 +50,26 @@ pub fn process_of(id: u32) -> u32 {
     let status = fs::read_to_string(format!("/proc/{id}/status")).unwrap_or_default();
     let tgid = status.lines().find_map(|line| line.strip_prefix("Tgid:")).and_then(|tgid| tgid.trim().parse().ok());
     tgid.unwrap_or(id)
+}
+
+/// Where `/proc` shows process `pid`'s descriptors, network namespace, maps and environment:
+/// `/proc/PID`, or, once its main thread has exited while other threads run (a zombie that
+/// leads live threads, whose own entries are then empty or gone), the directory of one of those
+/// threads, which shares them.
+pub fn entries(pid: u32) -> PathBuf {
+    let own = PathBuf::from(format!("/proc/{pid}"));
+    if !is_zombie(&own) {
+        return own;
+    }
+    let mut threads = fs::read_dir(own.join("task")).into_iter().flatten().flatten().map(|thread| thread.path());
+    threads.find(|thread| !is_zombie(thread)).unwrap_or(own)
+}
+
+/// Whether the process or thread `/proc` shows at `directory` has exited.
+fn is_zombie(directory: &Path) -> bool {
+    // `PID (comm) STATE ...`, where the name may hold spaces and parentheses.
+    let stat = fs::read_to_string(directory.join("stat")).unwrap_or_default();
+    stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z'))
 }
 
 fn process_report(pid: u32) -> Result<String, String> {
@@ -103,8 +124,9 @@ fn process_report(pid: u32) -> Result<String, String> {
 /// Every TCP socket in `pid`'s network namespace, as `/proc/PID/net/tcp` and `tcp6` show them.
 pub fn connections(pid: u32) -> Vec<Connection> {
     let mut connections = Vec::new();
+    let net = entries(pid).join("net");
     for table in ["tcp", "tcp6"] {
-        let text = fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        let text = fs::read_to_string(net.join(table)).unwrap_or_default();
         connections.extend(text.lines().skip(1).filter_map(parse_line));
     }
     connections
@@ -112,14 +134,14 @@ pub fn connections(pid: u32) -> Vec<Connection> {
 
 /// `(descriptor, socket inode)` for every socket the process holds, in descriptor order.
 pub fn socket_descriptors(pid: u32) -> Result<Vec<(i32, u64)>, String> {
-    let entries = fs::read_dir(format!("/proc/{pid}/fd")).map_err(|error| match error.kind() {
+    let listed = fs::read_dir(entries(pid).join("fd")).map_err(|error| match error.kind() {
         ErrorKind::PermissionDenied => {
             format!("cannot read the descriptors of process {pid}: permission denied (run as its user or as root)")
         }
         ErrorKind::NotFound => format!("no process with PID {pid}"),
         _ => format!("cannot read the descriptors of process {pid}: {error}"),
     })?;
-    let mut sockets: Vec<(i32, u64)> = entries
+    let mut sockets: Vec<(i32, u64)> = listed
         .flatten()
         .filter_map(|entry| {
             let fd = entry.file_name().to_str()?.parse().ok()?;
@@ -241,7 +263,7 @@ fn library_state(pid: u32) -> String {
 
 /// Where libkeepalive is mapped from in the process; `Err` when its maps cannot be read.
 pub fn library_path(pid: u32) -> Result<Option<String>, ()> {
-    let maps = fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    let maps = fs::read_to_string(entries(pid).join("maps")).unwrap_or_default();
     if maps.is_empty() {
         return Err(());
     }
@@ -251,7 +273,7 @@ pub fn library_path(pid: u32) -> Result<Option<String>, ()> {
 
 /// The process's KEEPALIVE_* variables, as it was started with them.
 fn keepalive_environment(pid: u32) -> Option<String> {
-    let environ = fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let environ = fs::read(entries(pid).join("environ")).ok()?;
     let names = keepalive_config::NAMES;
     let found: Vec<String> = environ
         .split(|&byte| byte == 0)

@@ -47,6 +47,9 @@ pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings
         );
         return NOT_SUPERVISED;
     }
+    if let Some(warning) = trapped::threads_unknown() {
+        eprintln!("keepalive: {warning}");
+    }
     let program = filter::program(settings.force);
     if adopts_orphans() {
         return init::run(path, name, arguments, &program, settings, verbose);

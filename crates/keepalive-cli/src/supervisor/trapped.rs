@@ -60,9 +60,11 @@ impl Plan {
     /// ended since is opened again: its ID may now be another process's. The caller checks that
     /// the notification is still pending after using it, so that the process is the caller's.
     pub fn process_of(&mut self, tid: u32) -> Option<&Target> {
-        // A thread that leads its process has the process's ID: no need to ask /proc.
+        // A thread that leads its process has the process's ID: no need to ask /proc. Where
+        // nothing tells a thread's process, the thread may lead one: `Target::open` opens only a
+        // thread that does.
         let leader = self.processes.iter().any(|process| process.pid() == tid);
-        let pid = if leader { tid } else { thread_group(tid)? };
+        let pid = if leader { tid } else { thread_group(tid).unwrap_or(tid) };
         let kept = self.processes.iter().position(|process| process.pid() == pid);
         if let Some(index) = kept {
             let ended =
@@ -85,15 +87,45 @@ impl Plan {
 }
 
 /// The process a thread belongs to (its `Tgid`), in this process's PID namespace: as a pidfd of
-/// the thread gives it, else from `/proc`, which names processes in the namespace it was mounted
-/// for. That is another where this process is PID 1 of a namespace made without its own /proc
-/// (`unshare --pid --fork` without `--mount-proc`): there /proc names other processes by the
-/// program's threads' IDs.
+/// the thread gives it, else from `/proc`.
 fn thread_group(tid: u32) -> Option<u32> {
-    thread_group_of_pidfd(tid).or_else(|| {
-        let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-        status.lines().find_map(|line| line.strip_prefix("Tgid:"))?.trim().parse().ok()
-    })
+    thread_group_of_pidfd(tid).or_else(|| thread_group_in_proc(tid))
+}
+
+/// The thread's process as `/proc` tells it, when `/proc` is this PID namespace's. It names
+/// processes in the namespace it was mounted for: in one made without its own (`unshare --pid
+/// --fork` without `--mount-proc`) it names other processes by the program's threads' IDs, and
+/// the supervisor would take another process's descriptor.
+fn thread_group_in_proc(tid: u32) -> Option<u32> {
+    if !proc_is_ours() {
+        return None;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status.lines().find_map(|line| line.strip_prefix("Tgid:"))?.trim().parse().ok()
+}
+
+/// Whether `/proc` names processes as this process's PID namespace does: `/proc/self` is then
+/// this process's own ID.
+fn proc_is_ours() -> bool {
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() };
+    std::fs::read_link("/proc/self").is_ok_and(|link| link.as_os_str().to_str() == Some(pid.to_string().as_str()))
+}
+
+/// Why the supervisor cannot tell which process a thread other than a process's main one belongs
+/// to, here and on this kernel: `/proc` is another PID namespace's and the kernel predates
+/// `PIDFD_GET_INFO`. The calls of those threads then go on untouched.
+pub fn threads_unknown() -> Option<&'static str> {
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() } as u32;
+    if proc_is_ours() || thread_group_of_pidfd(pid).is_some() {
+        return None;
+    }
+    Some(
+        "/proc is missing or another PID namespace's, and this kernel (before 6.13: no PIDFD_GET_INFO) has no \
+         other way to tell the supervisor which process a thread is in: calls made by threads other than a \
+         process's main thread go on untouched; give the namespace its own /proc (unshare --mount-proc)",
+    )
 }
 
 /// `PIDFD_THREAD` (linux/pidfd.h, Linux 6.9): a pidfd of any thread, not only of a leader.
@@ -217,5 +249,66 @@ fn shown(option: SocketOption) -> String {
     match option.timer() {
         Some(timer) => format!("{} {}{}", timer.label().0, option.value, timer.label().1),
         None => "keepalive on".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A thread of this process, other than the main one, and its process as `/proc` tells it,
+    /// asked while the thread runs.
+    fn a_threads_process() -> (u32, Option<u32>) {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            // SAFETY: gettid cannot fail.
+            sender.send(unsafe { libc::gettid() } as u32).unwrap();
+            let _ = wait.recv();
+        });
+        let tid = receiver.recv().unwrap();
+        let group = thread_group_in_proc(tid);
+        done.send(()).unwrap();
+        thread.join().unwrap();
+        (tid, group)
+    }
+
+    #[test]
+    fn proc_of_this_namespace_names_a_threads_process() {
+        let (tid, group) = a_threads_process();
+        assert!(proc_is_ours());
+        // SAFETY: getpid cannot fail.
+        assert_eq!(group, Some(unsafe { libc::getpid() } as u32), "thread {tid}");
+    }
+
+    /// Run by the next test in a PID namespace of its own whose /proc is the one outside.
+    #[test]
+    #[ignore = "run in a PID namespace by proc_of_another_namespace_is_not_asked"]
+    fn in_a_pid_namespace_without_its_own_proc() {
+        let (tid, group) = a_threads_process();
+        assert!(!proc_is_ours());
+        assert_eq!(group, None, "thread {tid}: /proc names another process by that ID");
+    }
+
+    #[test]
+    fn proc_of_another_namespace_is_not_asked() {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED: a PID namespace needs root");
+            return;
+        }
+        let test = "supervisor::trapped::tests::in_a_pid_namespace_without_its_own_proc";
+        let output = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", test, "--ignored", "--test-threads", "1"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
