@@ -82,7 +82,8 @@ fn prune_released(_lock: &Lock) -> String {
     removed
 }
 
-/// The settings as the library would read them from the same variables.
+/// The line for `what` having failed with `error`; a refusal for want of rights names the
+/// capabilities `--cgroup` needs.
 fn failure(what: &str, error: &io::Error) -> String {
     match error.raw_os_error() {
         Some(libc::EPERM) => format!("{what}: permission denied (needs CAP_BPF and CAP_NET_ADMIN)"),
