@@ -673,6 +673,32 @@ fn output_that_cannot_be_written() {
     }
 }
 
+/// A standard error nobody reads (`2>&1 | head -1` once head has gone, a log collector that
+/// stopped) loses the command's lines, not its status: `eprintln!` panicked there, and the
+/// command aborted with 134, without running the program or giving the program's status.
+#[test]
+fn a_broken_standard_error_changes_no_exit_status() {
+    let directory = scratch("broken-stderr");
+    let static_program = static_program(&directory);
+    let static_program = static_program.to_str().unwrap();
+    /// Arguments, a variable set, and the status expected.
+    type Case<'a> = (&'a [&'a str], Option<(&'a str, &'a str)>, i32);
+    let cases: [Case; 7] = [
+        (&["--idle", "abc", "true"], None, 2),
+        (&["--status", "2147483646"], None, 1),
+        (&["--attach", "2147483646"], None, 1),
+        (&["/nonexistent/program"], None, 127),
+        (&["--library", "/nonexistent/libkeepalive.so", "true"], None, 2),
+        // A warning before the program runs; then the program's own status.
+        (&["--via", "preload", static_program], None, 3),
+        (&["--via", "seccomp", "sh", "-c", "exit 5"], Some(("KEEPALIVE_IDLE", "abc")), 5),
+    ];
+    for (arguments, variable, status) in cases {
+        let output = keepalive(arguments).envs(variable).stderr(pipe_without_reader()).output().unwrap();
+        assert_eq!(output.status.code(), Some(status), "{arguments:?} {variable:?}: {}", describe(&output));
+    }
+}
+
 const IDLE_CONNECTION: &str = "import socket, sys, time\n\
     listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
     client = socket.create_connection(listener.getsockname())\n\

@@ -1,6 +1,9 @@
 //! `keepalive`: run a program with libkeepalive preloaded, print the environment that does the
 //! same elsewhere, or show whether a running process's TCP connections have keepalive.
 
+// Each line goes through `streams`: the print macros abort the command on a broken stream.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
 mod attach;
 mod cgroup;
 mod exec;
@@ -13,14 +16,16 @@ mod overview;
 mod program;
 mod sockets;
 mod status;
+mod streams;
 mod supervisor;
 
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::Path;
 use std::process::ExitCode;
 
 use options::{Format, StatusOf, Via};
 use program::Kind;
+use streams::stderr_line;
 
 /// Exit status for a mistake in how the command was called, or a missing library.
 const USAGE: u8 = 2;
@@ -46,7 +51,7 @@ fn main() -> ExitCode {
         return match report {
             Ok(report) => write_output(&report),
             Err(reason) => {
-                eprintln!("keepalive: {reason}");
+                stderr_line!("keepalive: {reason}");
                 ExitCode::FAILURE
             }
         };
@@ -59,7 +64,7 @@ fn main() -> ExitCode {
     };
     if let Some(path) = path.as_deref().filter(|path| supervised(cli.via, path)) {
         if let Some(reason) = supervisor::refusal(path, cli.allow_privilege_drop) {
-            eprintln!("keepalive: {reason}");
+            stderr_line!("keepalive: {reason}");
             return ExitCode::from(launch::CANNOT_RUN);
         }
         let (name, arguments) = (&cli.command[0], &cli.command[1..]);
@@ -73,7 +78,7 @@ fn main() -> ExitCode {
     let library = match chosen {
         Ok(library) => library,
         Err(reason) => {
-            eprintln!("keepalive: {reason}");
+            stderr_line!("keepalive: {reason}");
             return ExitCode::from(USAGE);
         }
     };
@@ -97,7 +102,7 @@ fn supervised(via: Via, path: &std::path::Path) -> bool {
 fn effective_settings(given: &[options::Setting]) -> options::Effective {
     let effective = options::effective_settings(given);
     for problem in &effective.problems {
-        eprintln!("keepalive: {problem}");
+        stderr_line!("keepalive: {problem}");
     }
     effective
 }
@@ -122,12 +127,11 @@ fn version_report(given: Option<&Path>) -> String {
 /// Writes `text` on standard output. A reader that stopped reading, as `| head -1` does, is not
 /// an error: the command stops quietly with status 0.
 fn write_output(text: &str) -> ExitCode {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match streams::write_stdout(text) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("keepalive: cannot write output: {}", launch::without_error_number(&error));
+            stderr_line!("keepalive: cannot write output: {}", launch::without_error_number(&error));
             ExitCode::FAILURE
         }
     }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::launch::without_error_number;
 use crate::options::Effective;
+use crate::streams::{self, stderr_line};
 use bpf::Hook;
 use checks::Cgroup;
 
@@ -130,7 +131,7 @@ fn held_by_removed_cgroups() -> String {
 
 /// Writes `text` now, before the command's report; a closed stdout is not an error here.
 fn say(text: &str) {
-    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+    let _ = streams::write_stdout(text);
 }
 
 /// Capabilities and the BPF filesystem, then the lock, under which the pins of removed cgroups
@@ -143,7 +144,7 @@ fn prepare(directory: &Path) -> Result<(Cgroup, Lock), String> {
     if checks::mount_bpf_filesystem_if_missing()? {
         // Each mount is a file system of its own, gone with the last mount namespace that has it,
         // and with it our pins and so our links: in a container, as soon as it ends.
-        eprintln!(
+        stderr_line!(
             "keepalive: mounted a BPF filesystem at {BPF_FS}, where there was none: what is pinned in it, ours \
              included, stays attached only as long as this mount namespace (in a container, mount the host's \
              {BPF_FS} there)"
