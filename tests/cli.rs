@@ -792,6 +792,28 @@ fn status_errors_are_clear() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(text(&output.stderr), "keepalive: no process with PID 2147483646\n");
 
+    // A zombie has no descriptors left: not a process without sockets, but one that has exited,
+    // said by --status as by --attach, with the same status.
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id().to_string();
+    let zombie = wait_for(std::time::Duration::from_secs(5), || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        stat.rsplit_once(") ").filter(|(_, rest)| rest.starts_with('Z')).map(drop)
+    });
+    assert!(zombie.is_some(), "`true` still runs");
+    for option in ["--status", "--attach"] {
+        let output = run(&[option, &pid]);
+        assert_eq!(output.status.code(), Some(1), "{option}: {}", describe(&output));
+        assert_eq!(
+            text(&output.stderr),
+            format!(
+                "keepalive: process {pid}: exited, but its parent has not reaped it yet (a zombie): it holds no sockets\n"
+            ),
+            "{option}"
+        );
+    }
+    child.wait().unwrap();
+
     if !is_root() {
         report("skipped: reading another user's process as nobody needs root to switch users");
         return;
