@@ -354,6 +354,24 @@ fn the_command_names_bad_variables_as_the_library_does() {
     assert_eq!(text(&preloaded.stderr), lines("libkeepalive"), "the library's own lines");
 }
 
+/// A variable one slip away from ours is named, once, by the command, whichever way it applies
+/// the settings; the library stays silent, and another program's `KEEPALIVE_*` is left alone.
+#[test]
+fn a_misspelled_variable_is_named_once_by_the_command() {
+    let line = "keepalive: ignoring KEEPALIVE_IDEL: no such variable; did you mean KEEPALIVE_IDLE?\n";
+    for via in ["preload", "seccomp"] {
+        let output = keepalive(&["--via", via, "sh", "-c", "true; true"]).env("KEEPALIVE_IDEL", "20").output().unwrap();
+        assert!(output.status.success(), "--via {via}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), line, "--via {via}");
+        let output = keepalive(&["--via", via, "true"]).env("KEEPALIVE_TIMEOUT", "5").output().unwrap();
+        assert_eq!(text(&output.stderr), "", "--via {via}: not one slip from ours");
+    }
+    let output = keepalive(&["--attach", "2147483646"]).env("KEEPALIVE_IDEL", "20").output().unwrap();
+    assert_eq!(text(&output.stderr), format!("{line}keepalive: process 2147483646: no such process\n"));
+    let output = preloaded("/bin/true").env("KEEPALIVE_IDEL", "20").output().unwrap();
+    assert_eq!(text(&output.stderr), "", "the library says nothing");
+}
+
 #[test]
 fn peer_and_side_options_choose_connections() {
     let scenario = c_program("glibc", "scenarios");

@@ -20,6 +20,7 @@ mod streams;
 mod supervisor;
 
 use std::io::ErrorKind;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -83,7 +84,10 @@ fn main() -> ExitCode {
         }
     };
     match path {
-        Some(path) => ExitCode::from(launch::run(&library, &settings, &path, &cli.command[0], &cli.command[1..])),
+        Some(path) => {
+            warn_about_misspelled_variables();
+            ExitCode::from(launch::run(&library, &settings, &path, &cli.command[0], &cli.command[1..]))
+        }
         None => write_output(&launch::environment(&library, &settings, cli.format.unwrap_or(Format::Shell))),
     }
 }
@@ -100,11 +104,24 @@ fn supervised(via: Via, path: &std::path::Path) -> bool {
 /// The settings for the ways in that apply them from here, each problem with a variable said in
 /// one line on stderr, as the library would say it.
 fn effective_settings(given: &[options::Setting]) -> options::Effective {
+    warn_about_misspelled_variables();
     let effective = options::effective_settings(given);
     for problem in &effective.problems {
         stderr_line!("keepalive: {problem}");
     }
     effective
+}
+
+/// One line for each variable set here that seems meant to be one of ours (`KEEPALIVE_IDEL`),
+/// which the library, the supervisor, `--attach` and `--cgroup` would ignore in silence. Said by
+/// the command alone: see `keepalive_config::misspelling`.
+fn warn_about_misspelled_variables() {
+    for (name, _) in std::env::vars_os() {
+        if let Some(meant) = keepalive_config::misspelling::meant(name.as_bytes()) {
+            let (name, meant) = (name.to_string_lossy(), meant.to_string_lossy());
+            stderr_line!("keepalive: ignoring {name}: no such variable; did you mean {meant}?");
+        }
+    }
 }
 
 /// This command's version, and the version and path of the library it would preload.
