@@ -649,3 +649,62 @@ fn a_removed_cgroup_s_programs_stay_while_its_sockets_live_and_status_of_any_cgr
     assert!(!pins.exists(), "{} is left", pins.display());
     assert_freed(program);
 }
+
+/// A cgroup removed while ours is attached, as when a unit stops before its `ExecStop` detaches:
+/// `--detach` of its path finds its pins by the directory they recorded, and takes ours from the
+/// sockets made in it that still live; it said `cannot open DIR` with status 1 before.
+#[test]
+fn detach_of_a_removed_cgroup_removes_its_pins_by_its_path() {
+    let Some(gone) = TestCgroup::new("detach_removed") else { return };
+    let wire = static_c_program("wire");
+    let (_listener, port) = listener();
+    gone.attach(&["--idle", "20", "--force"]);
+    let status = gone.status();
+    let programs = [program_id(&status), force_program_id(&status)];
+    let holder = start(gone.inside(wire_client(&wire, port)));
+    assert_eq!(options_of(holder.0.id(), port).idle, 20);
+    let mount = gone.path.parent().unwrap().to_owned();
+    std::fs::write(mount.join("cgroup.procs"), holder.0.id().to_string()).unwrap();
+    let path = gone.path.clone();
+    let pins = gone.remove_without_detaching();
+    let detach = || clean_command(keepalive()).arg("--cgroup").arg(&path).arg("--detach").output().unwrap();
+
+    let detached = detach();
+    assert_eq!(detached.status.code(), Some(0), "{}", describe(&detached));
+    let said = format!("keepalive detached from {}, a removed cgroup\n", path.display());
+    // Another test's command may prune pins of its own just before.
+    assert!(text(&detached.stdout).ends_with(&said), "{}", describe(&detached));
+    assert!(!pins.exists(), "{} is left", pins.display());
+    for program in programs {
+        assert_freed(program);
+    }
+    let again = detach();
+    assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
+    let said = format!("keepalive was not attached to {}, which does not exist\n", path.display());
+    assert!(text(&again.stdout).contains(&said), "{}", describe(&again));
+    drop(holder);
+}
+
+/// Detaching the last of ours leaves nothing under /sys/fs/bpf, in a BPF filesystem of a mount
+/// namespace of its own so that other tests' pins do not count.
+#[test]
+fn the_last_detach_leaves_no_directory_behind() {
+    let Some(cgroup) = TestCgroup::new("last_detach") else { return };
+    let keepalive = common::cgroup::keepalive().display().to_string();
+    let directory = cgroup.path.display().to_string();
+    let script = format!(
+        "mount -t bpf bpf /sys/fs/bpf && '{keepalive}' --cgroup '{directory}' >/dev/null && \
+         '{keepalive}' --cgroup '{directory}' --detach && '{keepalive}' --status '{directory}' >/dev/null && \
+         '{keepalive}' --cgroup /sys/fs/cgroup/nonexistent --detach && \
+         if [ -e /sys/fs/bpf/keepalive ]; then ls -A /sys/fs/bpf/keepalive; else echo gone; fi"
+    );
+    let output =
+        Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c"]).arg(script).output().unwrap();
+    let expected = format!(
+        "keepalive detached from {directory}\n\
+         keepalive was not attached to /sys/fs/cgroup/nonexistent, which does not exist\n\
+         gone\n"
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(text(&output.stdout), expected, "nothing of ours is left under /sys/fs/bpf");
+}

@@ -354,6 +354,24 @@ fn the_command_names_bad_variables_as_the_library_does() {
     assert_eq!(text(&preloaded.stderr), lines("libkeepalive"), "the library's own lines");
 }
 
+/// A variable one slip away from ours is named, once, by the command, whichever way it applies
+/// the settings; the library stays silent, and another program's `KEEPALIVE_*` is left alone.
+#[test]
+fn a_misspelled_variable_is_named_once_by_the_command() {
+    let line = "keepalive: ignoring KEEPALIVE_IDEL: no such variable; did you mean KEEPALIVE_IDLE?\n";
+    for via in ["preload", "seccomp"] {
+        let output = keepalive(&["--via", via, "sh", "-c", "true; true"]).env("KEEPALIVE_IDEL", "20").output().unwrap();
+        assert!(output.status.success(), "--via {via}: {}", describe(&output));
+        assert_eq!(text(&output.stderr), line, "--via {via}");
+        let output = keepalive(&["--via", via, "true"]).env("KEEPALIVE_TIMEOUT", "5").output().unwrap();
+        assert_eq!(text(&output.stderr), "", "--via {via}: not one slip from ours");
+    }
+    let output = keepalive(&["--attach", "2147483646"]).env("KEEPALIVE_IDEL", "20").output().unwrap();
+    assert_eq!(text(&output.stderr), format!("{line}keepalive: process 2147483646: no such process\n"));
+    let output = preloaded("/bin/true").env("KEEPALIVE_IDEL", "20").output().unwrap();
+    assert_eq!(text(&output.stderr), "", "the library says nothing");
+}
+
 #[test]
 fn peer_and_side_options_choose_connections() {
     let scenario = c_program("glibc", "scenarios");
@@ -673,6 +691,32 @@ fn output_that_cannot_be_written() {
     }
 }
 
+/// A standard error nobody reads (`2>&1 | head -1` once head has gone, a log collector that
+/// stopped) loses the command's lines, not its status: `eprintln!` panicked there, and the
+/// command aborted with 134, without running the program or giving the program's status.
+#[test]
+fn a_broken_standard_error_changes_no_exit_status() {
+    let directory = scratch("broken-stderr");
+    let static_program = static_program(&directory);
+    let static_program = static_program.to_str().unwrap();
+    /// Arguments, a variable set, and the status expected.
+    type Case<'a> = (&'a [&'a str], Option<(&'a str, &'a str)>, i32);
+    let cases: [Case; 7] = [
+        (&["--idle", "abc", "true"], None, 2),
+        (&["--status", "2147483646"], None, 1),
+        (&["--attach", "2147483646"], None, 1),
+        (&["/nonexistent/program"], None, 127),
+        (&["--library", "/nonexistent/libkeepalive.so", "true"], None, 2),
+        // A warning before the program runs; then the program's own status.
+        (&["--via", "preload", static_program], None, 3),
+        (&["--via", "seccomp", "sh", "-c", "exit 5"], Some(("KEEPALIVE_IDLE", "abc")), 5),
+    ];
+    for (arguments, variable, status) in cases {
+        let output = keepalive(arguments).envs(variable).stderr(pipe_without_reader()).output().unwrap();
+        assert_eq!(output.status.code(), Some(status), "{arguments:?} {variable:?}: {}", describe(&output));
+    }
+}
+
 const IDLE_CONNECTION: &str = "import socket, sys, time\n\
     listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
     client = socket.create_connection(listener.getsockname())\n\
@@ -765,6 +809,28 @@ fn status_errors_are_clear() {
     let output = run(&["--status", "2147483646"]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(text(&output.stderr), "keepalive: no process with PID 2147483646\n");
+
+    // A zombie has no descriptors left: not a process without sockets, but one that has exited,
+    // said by --status as by --attach, with the same status.
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id().to_string();
+    let zombie = wait_for(std::time::Duration::from_secs(5), || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        stat.rsplit_once(") ").filter(|(_, rest)| rest.starts_with('Z')).map(drop)
+    });
+    assert!(zombie.is_some(), "`true` still runs");
+    for option in ["--status", "--attach"] {
+        let output = run(&[option, &pid]);
+        assert_eq!(output.status.code(), Some(1), "{option}: {}", describe(&output));
+        assert_eq!(
+            text(&output.stderr),
+            format!(
+                "keepalive: process {pid}: exited, but its parent has not reaped it yet (a zombie): it holds no sockets\n"
+            ),
+            "{option}"
+        );
+    }
+    child.wait().unwrap();
 
     if !is_root() {
         report("skipped: reading another user's process as nobody needs root to switch users");

@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::Write as _;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -15,6 +14,7 @@ use keepalive_policy::{Decision, Fact, Facts, Moment, Reason, Role, Timer};
 
 use crate::foreign::{OpenError, Outcome, Snapshot, Socket, Target};
 use crate::status;
+use crate::streams::{self, stderr_line};
 
 /// Attaches to `ids` (processes, or threads standing for theirs), prints one line per TCP
 /// socket and a summary, and returns the exit status: 1 when a process could not be attached to.
@@ -35,11 +35,11 @@ pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
         match Target::open(pid) {
             Ok(target) => watched.push(Process::new(target)),
             Err(OpenError::Gone) => {
-                eprintln!("keepalive: process {pid}: no such process");
+                stderr_line!("keepalive: process {pid}: no such process");
                 refused = true;
             }
             Err(OpenError::Denied(reason) | OpenError::Unsupported(reason) | OpenError::Unreachable(reason)) => {
-                eprintln!("keepalive: process {pid}: {reason}");
+                stderr_line!("keepalive: process {pid}: {reason}");
                 refused = true;
             }
         }
@@ -78,11 +78,10 @@ fn say(text: &str) {
     if UNHEARD.load(Ordering::Relaxed) {
         return;
     }
-    let mut stdout = std::io::stdout().lock();
-    if let Err(error) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    if let Err(error) = streams::write_stdout(text) {
         UNHEARD.store(true, Ordering::Relaxed);
         if error.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("keepalive: cannot write output: {}", crate::launch::without_error_number(&error));
+            stderr_line!("keepalive: cannot write output: {}", crate::launch::without_error_number(&error));
         }
     }
 }

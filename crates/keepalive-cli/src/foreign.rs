@@ -387,7 +387,7 @@ pub fn peer_of(address: SocketAddr) -> Peer {
 }
 
 /// Why `pid`, which pidfd_open found, has no descriptors pidfd_getfd can reach, as one line.
-fn why_unreachable(pid: u32) -> String {
+pub fn why_unreachable(pid: u32) -> String {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let threads = status.lines().find_map(|line| line.strip_prefix("Threads:"));
     match threads.and_then(|count| count.trim().parse::<u32>().ok()) {

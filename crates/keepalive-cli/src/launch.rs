@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::exec::{self, Failure};
 use crate::options::{Format, Setting};
 use crate::program;
+use crate::streams::stderr_line;
 
 /// Exit statuses a shell uses for a program it cannot find, and one it cannot run.
 pub const NOT_FOUND: u8 = 127;
@@ -38,7 +39,7 @@ fn rivals(settings: &[Setting]) -> Vec<&'static str> {
 /// exit status a shell would give.
 pub fn run(library: &Path, settings: &[Setting], path: &Path, name: &OsStr, arguments: &[OsString]) -> u8 {
     for warning in program::warnings(path) {
-        eprintln!("keepalive: warning: {warning}");
+        stderr_line!("keepalive: warning: {warning}");
     }
     let environment = program_environment(library, settings);
     exec_failure(path, exec::replace_process(path, name, arguments, &environment))
@@ -49,11 +50,11 @@ pub fn run(library: &Path, settings: &[Setting], path: &Path, name: &OsStr, argu
 pub fn locate(name: &OsStr) -> Result<PathBuf, u8> {
     let Some(path) = program::find(name) else {
         let reason = if name.as_bytes().contains(&b'/') { "No such file or directory" } else { "command not found" };
-        eprintln!("keepalive: {}: {reason}", name.to_string_lossy());
+        stderr_line!("keepalive: {}: {reason}", name.to_string_lossy());
         return Err(NOT_FOUND);
     };
     if path.is_dir() {
-        eprintln!("keepalive: {}: Is a directory", path.display());
+        stderr_line!("keepalive: {}: Is a directory", path.display());
         return Err(CANNOT_RUN);
     }
     Ok(path)
@@ -63,16 +64,16 @@ pub fn locate(name: &OsStr) -> Result<PathBuf, u8> {
 pub fn exec_failure(path: &Path, failure: Failure) -> u8 {
     match failure {
         Failure::BinaryFile => {
-            eprintln!("keepalive: {}: cannot execute binary file: Exec format error", path.display());
+            stderr_line!("keepalive: {}: cannot execute binary file: Exec format error", path.display());
             CANNOT_RUN
         }
         Failure::System(error) if error.kind() == ErrorKind::NotFound => {
             // The file exists, so what is missing is its `#!` interpreter or its dynamic loader.
-            eprintln!("keepalive: {}: cannot run it: its interpreter or loader was not found", path.display());
+            stderr_line!("keepalive: {}: cannot run it: its interpreter or loader was not found", path.display());
             NOT_FOUND
         }
         Failure::System(error) => {
-            eprintln!("keepalive: {}: {}", path.display(), without_error_number(&error));
+            stderr_line!("keepalive: {}: {}", path.display(), without_error_number(&error));
             CANNOT_RUN
         }
     }

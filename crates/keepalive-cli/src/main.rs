@@ -1,6 +1,9 @@
 //! `keepalive`: run a program with libkeepalive preloaded, print the environment that does the
 //! same elsewhere, or show whether a running process's TCP connections have keepalive.
 
+// Each line goes through `streams`: the print macros abort the command on a broken stream.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
 mod attach;
 mod cgroup;
 mod exec;
@@ -13,14 +16,17 @@ mod overview;
 mod program;
 mod sockets;
 mod status;
+mod streams;
 mod supervisor;
 
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 
 use options::{Format, StatusOf, Via};
 use program::Kind;
+use streams::stderr_line;
 
 /// Exit status for a mistake in how the command was called, or a missing library.
 const USAGE: u8 = 2;
@@ -46,7 +52,7 @@ fn main() -> ExitCode {
         return match report {
             Ok(report) => write_output(&report),
             Err(reason) => {
-                eprintln!("keepalive: {reason}");
+                stderr_line!("keepalive: {reason}");
                 ExitCode::FAILURE
             }
         };
@@ -59,7 +65,7 @@ fn main() -> ExitCode {
     };
     if let Some(path) = path.as_deref().filter(|path| supervised(cli.via, path)) {
         if let Some(reason) = supervisor::refusal(path, cli.allow_privilege_drop) {
-            eprintln!("keepalive: {reason}");
+            stderr_line!("keepalive: {reason}");
             return ExitCode::from(launch::CANNOT_RUN);
         }
         let (name, arguments) = (&cli.command[0], &cli.command[1..]);
@@ -73,12 +79,15 @@ fn main() -> ExitCode {
     let library = match chosen {
         Ok(library) => library,
         Err(reason) => {
-            eprintln!("keepalive: {reason}");
+            stderr_line!("keepalive: {reason}");
             return ExitCode::from(USAGE);
         }
     };
     match path {
-        Some(path) => ExitCode::from(launch::run(&library, &settings, &path, &cli.command[0], &cli.command[1..])),
+        Some(path) => {
+            warn_about_misspelled_variables();
+            ExitCode::from(launch::run(&library, &settings, &path, &cli.command[0], &cli.command[1..]))
+        }
         None => write_output(&launch::environment(&library, &settings, cli.format.unwrap_or(Format::Shell))),
     }
 }
@@ -95,11 +104,24 @@ fn supervised(via: Via, path: &std::path::Path) -> bool {
 /// The settings for the ways in that apply them from here, each problem with a variable said in
 /// one line on stderr, as the library would say it.
 fn effective_settings(given: &[options::Setting]) -> options::Effective {
+    warn_about_misspelled_variables();
     let effective = options::effective_settings(given);
     for problem in &effective.problems {
-        eprintln!("keepalive: {problem}");
+        stderr_line!("keepalive: {problem}");
     }
     effective
+}
+
+/// One line for each variable set here that seems meant to be one of ours (`KEEPALIVE_IDEL`),
+/// which the library, the supervisor, `--attach` and `--cgroup` would ignore in silence. Said by
+/// the command alone: see `keepalive_config::misspelling`.
+fn warn_about_misspelled_variables() {
+    for (name, _) in std::env::vars_os() {
+        if let Some(meant) = keepalive_config::misspelling::meant(name.as_bytes()) {
+            let (name, meant) = (name.to_string_lossy(), meant.to_string_lossy());
+            stderr_line!("keepalive: ignoring {name}: no such variable; did you mean {meant}?");
+        }
+    }
 }
 
 /// This command's version, and the version and path of the library it would preload.
@@ -122,12 +144,11 @@ fn version_report(given: Option<&Path>) -> String {
 /// Writes `text` on standard output. A reader that stopped reading, as `| head -1` does, is not
 /// an error: the command stops quietly with status 0.
 fn write_output(text: &str) -> ExitCode {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match streams::write_stdout(text) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("keepalive: cannot write output: {}", launch::without_error_number(&error));
+            stderr_line!("keepalive: cannot write output: {}", launch::without_error_number(&error));
             ExitCode::FAILURE
         }
     }

@@ -8,6 +8,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::streams::stderr_line;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, ValueEnum};
 use keepalive_config::rules::{RuleError, parse_rules};
@@ -301,7 +302,7 @@ pub fn parse() -> Cli {
 }
 
 fn refuse(line: &str) -> ! {
-    eprintln!("keepalive: {line}");
+    stderr_line!("keepalive: {line}");
     std::process::exit(2)
 }
 

@@ -7,6 +7,7 @@
 #![no_std]
 
 mod address;
+pub mod misspelling;
 mod packed;
 pub mod rules;
 pub mod value;

@@ -9,10 +9,12 @@ mod program;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::launch::without_error_number;
 use crate::options::Effective;
+use crate::streams::{self, stderr_line};
 use bpf::Hook;
 use checks::Cgroup;
 
@@ -45,6 +47,26 @@ impl Pins {
         self.directory.join("marks")
     }
 
+    /// A symbolic link to the cgroup's directory: a removed cgroup's ID can no longer be learnt
+    /// from its path, and `--detach` of that path finds its pins by this.
+    fn cgroup(&self) -> PathBuf {
+        self.directory.join("cgroup")
+    }
+
+    /// The cgroup directory these pins were made for (see `cgroup`), when they say.
+    fn recorded_cgroup(&self) -> Option<PathBuf> {
+        std::fs::read_link(self.cgroup()).ok()
+    }
+
+    /// Records `cgroup` (see `cgroup`). Without it, only `--detach` of the removed cgroup is less
+    /// precise, so a failure is not an error.
+    fn record_cgroup(&self, cgroup: &Path) {
+        if let Some(path) = canonical(cgroup) {
+            let _ = std::fs::remove_file(self.cgroup());
+            let _ = std::os::unix::fs::symlink(path, self.cgroup());
+        }
+    }
+
     /// Whether none of the links pinned here holds a cgroup any more. The kernel lets go of a
     /// removed cgroup's programs only once nothing of the cgroup is left (its last socket has
     /// closed: sockets keep running their cgroup's programs); its links then report cgroup ID 0.
@@ -56,33 +78,66 @@ impl Pins {
         })
     }
 
+    /// Detaches the links pinned here, even while sockets of a removed cgroup still hold them, and
+    /// removes the pins, which frees the links, their programs and the marks map.
+    fn detach_and_remove(&self) -> Result<(), String> {
+        for path in [self.setsockopt(), self.sock_ops()] {
+            if let Ok(link) = bpf::pinned(&path) {
+                bpf::detach_link(link.as_fd()).map_err(|error| failure("cannot detach", &error))?;
+            }
+        }
+        self.remove();
+        Ok(())
+    }
+
     /// Removes the pins, which frees the links, their programs and the marks map.
     fn remove(&self) {
-        for path in [self.setsockopt(), self.sock_ops(), self.marks()] {
+        for path in [self.setsockopt(), self.sock_ops(), self.marks(), self.cgroup()] {
             let _ = std::fs::remove_file(path);
         }
         let _ = std::fs::remove_dir(&self.directory);
     }
 }
 
-/// Removes our pins of every cgroup the kernel has let go of (see `Pins::released`), so that
-/// removed cgroups do not keep our programs forever; says which, one line each. Under the lock.
-fn prune_released(_lock: &Lock) -> String {
-    let Ok(entries) = std::fs::read_dir(PIN_ROOT) else { return String::new() };
-    let mut removed = String::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(id) = name.to_str().filter(|name| name.parse::<u64>().is_ok()) else { continue };
-        let pins = Pins { directory: entry.path() };
-        if pins.released() {
-            pins.remove();
-            removed += &format!("removed {}: cgroup ID {id} no longer exists\n", pins.directory.display());
-        }
-    }
-    removed
+/// Our pins of each cgroup, in `PIN_ROOT`.
+fn every_pins() -> Vec<Pins> {
+    let Ok(entries) = std::fs::read_dir(PIN_ROOT) else { return Vec::new() };
+    let ours =
+        entries.flatten().filter(|entry| entry.file_name().to_str().is_some_and(|name| name.parse::<u64>().is_ok()));
+    ours.map(|entry| Pins { directory: entry.path() }).collect()
 }
 
-/// The settings as the library would read them from the same variables.
+/// `path` as `fs::canonicalize` gives it, also once the directory is gone: from its parent when
+/// that is still there.
+fn canonical(path: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(path).ok().or_else(|| {
+        let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = std::fs::canonicalize(parent).or_else(|_| std::path::absolute(parent)).ok()?;
+        Some(parent.join(path.file_name()?))
+    })
+}
+
+/// What `prune_released` removed: one line each, and the cgroup directories their pins recorded.
+struct Pruned {
+    said: String,
+    cgroups: Vec<PathBuf>,
+}
+
+/// Removes our pins of every cgroup the kernel has let go of (see `Pins::released`), so that
+/// removed cgroups do not keep our programs forever. Under the lock.
+fn prune_released(_lock: &Lock) -> Pruned {
+    let mut pruned = Pruned { said: String::new(), cgroups: Vec::new() };
+    for pins in every_pins().into_iter().filter(Pins::released) {
+        pruned.cgroups.extend(pins.recorded_cgroup());
+        pins.remove();
+        let id = pins.directory.file_name().unwrap_or_default().to_string_lossy();
+        pruned.said += &format!("removed {}: cgroup ID {id} no longer exists\n", pins.directory.display());
+    }
+    pruned
+}
+
+/// The line for `what` having failed with `error`; a refusal for want of rights names the
+/// capabilities `--cgroup` needs.
 fn failure(what: &str, error: &io::Error) -> String {
     match error.raw_os_error() {
         Some(libc::EPERM) => format!("{what}: permission denied (needs CAP_BPF and CAP_NET_ADMIN)"),
@@ -91,29 +146,42 @@ fn failure(what: &str, error: &io::Error) -> String {
 }
 
 /// Held while ours are attached, replaced or detached, so that two commands run at once for the
-/// same cgroup cannot both attach.
+/// same cgroup cannot both attach. The lock is on `PIN_ROOT` itself, which is removed when the
+/// holder leaves it empty.
 struct Lock(#[allow(dead_code)] std::fs::File);
 
 fn lock() -> Result<Lock, String> {
     let cannot = |error: io::Error| format!("cannot lock {PIN_ROOT}: {}", without_error_number(&error));
-    std::fs::create_dir_all(PIN_ROOT).map_err(cannot)?;
-    let directory = std::fs::File::open(PIN_ROOT).map_err(cannot)?;
-    // SAFETY: flock on a descriptor we own; the lock goes with the descriptor.
-    if unsafe { libc::flock(directory.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(cannot(io::Error::last_os_error()));
+    loop {
+        std::fs::create_dir_all(PIN_ROOT).map_err(cannot)?;
+        let directory = std::fs::File::open(PIN_ROOT).map_err(cannot)?;
+        // SAFETY: flock on a descriptor we own; the lock goes with the descriptor.
+        if unsafe { libc::flock(directory.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(cannot(io::Error::last_os_error()));
+        }
+        // The holder before may have removed the directory locked; then lock the one there now.
+        let locked = directory.metadata().map_err(cannot)?;
+        if std::fs::metadata(PIN_ROOT).is_ok_and(|now| (now.dev(), now.ino()) == (locked.dev(), locked.ino())) {
+            return Ok(Lock(directory));
+        }
     }
-    Ok(Lock(directory))
+}
+
+impl Drop for Lock {
+    /// Removes `PIN_ROOT` if nothing of ours is left in it, before the lock is let go of.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(PIN_ROOT);
+    }
 }
 
 /// Our pin directories of removed cgroups whose links still hold them: the cgroup lingers, dying,
 /// while sockets made in it live, and they keep running ours. One line each.
 fn held_by_removed_cgroups() -> String {
-    let (Some(mount), Ok(entries)) = (checks::cgroup2_mount(), std::fs::read_dir(PIN_ROOT)) else {
+    let Some(mount) = checks::cgroup2_mount() else {
         return String::new();
     };
     let mut held = String::new();
-    for entry in entries.flatten() {
-        let pins = Pins { directory: entry.path() };
+    for pins in every_pins() {
         let Ok(link) = bpf::pinned(&pins.sock_ops()) else { continue };
         let Ok(info) = bpf::link_info(link.as_fd()) else { continue };
         if info.cgroup_id != 0 && !checks::cgroup_exists(&mount, info.cgroup_id) {
@@ -129,12 +197,12 @@ fn held_by_removed_cgroups() -> String {
 
 /// Writes `text` now, before the command's report; a closed stdout is not an error here.
 fn say(text: &str) {
-    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+    let _ = streams::write_stdout(text);
 }
 
 /// Capabilities and the BPF filesystem, then the lock, under which the pins of removed cgroups
-/// are pruned (said on stdout, so also when `directory` is gone), then the cgroup v2 directory.
-fn prepare(directory: &Path) -> Result<(Cgroup, Lock), String> {
+/// are pruned (said on stdout, so also when a directory given is gone).
+fn prepare() -> Result<(Lock, Pruned), String> {
     let missing = checks::missing_capabilities();
     if !missing.is_empty() {
         return Err(format!("--cgroup needs CAP_BPF and CAP_NET_ADMIN; this process lacks {}", missing.join(" and ")));
@@ -142,15 +210,16 @@ fn prepare(directory: &Path) -> Result<(Cgroup, Lock), String> {
     if checks::mount_bpf_filesystem_if_missing()? {
         // Each mount is a file system of its own, gone with the last mount namespace that has it,
         // and with it our pins and so our links: in a container, as soon as it ends.
-        eprintln!(
+        stderr_line!(
             "keepalive: mounted a BPF filesystem at {BPF_FS}, where there was none: what is pinned in it, ours \
              included, stays attached only as long as this mount namespace (in a container, mount the host's \
              {BPF_FS} there)"
         );
     }
     let lock = lock()?;
-    say(&prune_released(&lock));
-    Ok((checks::open_cgroup(directory)?, lock))
+    let pruned = prune_released(&lock);
+    say(&pruned.said);
+    Ok((lock, pruned))
 }
 
 /// Our link pinned at `path` for this cgroup, if there is one. A pin whose link no longer holds
@@ -213,15 +282,19 @@ fn load_programs(effective: &Effective, pins: &Pins) -> Result<Loaded, String> {
 
 /// Attaches ours to `directory`, or replaces what is there with the new settings.
 pub fn attach(directory: &Path, effective: &Effective) -> Result<String, String> {
-    let (cgroup, _lock) = prepare(directory)?;
+    let (_lock, _) = prepare()?;
+    let cgroup = checks::open_cgroup(directory)?;
     let pins = Pins::of(&cgroup);
     let loaded = load_programs(effective, &pins)?;
     std::fs::create_dir_all(&pins.directory)
         .map_err(|error| format!("cannot create {}: {}", pins.directory.display(), without_error_number(&error)))?;
     let result = attach_loaded(&cgroup, &pins, loaded);
-    if result.is_err() {
+    match result {
+        Ok(_) => pins.record_cgroup(directory),
         // Only removed when empty, that is when nothing of ours was attached before.
-        let _ = std::fs::remove_dir(&pins.directory);
+        Err(_) => {
+            let _ = std::fs::remove_dir(&pins.directory);
+        }
     }
     result
 }
@@ -278,7 +351,11 @@ fn attach_loaded(cgroup: &Cgroup, pins: &Pins, loaded: Loaded) -> Result<String,
 
 /// Removes ours from `directory`; other programs there stay.
 pub fn detach(directory: &Path) -> Result<String, String> {
-    let (cgroup, _lock) = prepare(directory)?;
+    let (_lock, pruned) = prepare()?;
+    if std::fs::metadata(directory).is_err_and(|error| error.kind() == io::ErrorKind::NotFound) {
+        return detach_removed(directory, &pruned);
+    }
+    let cgroup = checks::open_cgroup(directory)?;
     let pins = Pins::of(&cgroup);
     let mut found = false;
     for path in [pins.setsockopt(), pins.sock_ops()] {
@@ -289,6 +366,7 @@ pub fn detach(directory: &Path) -> Result<String, String> {
         let _ = std::fs::remove_file(&path);
     }
     let _ = std::fs::remove_file(pins.marks());
+    let _ = std::fs::remove_file(pins.cgroup());
     let _ = std::fs::remove_dir(&pins.directory);
     Ok(if found {
         format!("keepalive detached from {}\n", directory.display())
@@ -297,12 +375,34 @@ pub fn detach(directory: &Path) -> Result<String, String> {
     })
 }
 
+/// `--detach` of a cgroup removed while ours was attached to it (a unit stopped, a pod deleted):
+/// its pins, found by the directory they recorded, are removed, and with them ours from the
+/// sockets made in it that still live; or `pruned` had removed them already. Nothing can be
+/// attached to a directory that does not exist: nothing of ours is left for it either way. Pins
+/// that recorded no directory (made by an older command) are shown when removed cgroups hold them.
+fn detach_removed(directory: &Path, pruned: &Pruned) -> Result<String, String> {
+    let path = canonical(directory);
+    let mut found = path.as_ref().is_some_and(|path| pruned.cgroups.contains(path));
+    for pins in every_pins() {
+        if path.is_some() && pins.recorded_cgroup() == path {
+            pins.detach_and_remove()?;
+            found = true;
+        }
+    }
+    Ok(if found {
+        format!("keepalive detached from {}, a removed cgroup\n", directory.display())
+    } else {
+        format!("keepalive was not attached to {}, which does not exist\n", directory.display())
+            + &held_by_removed_cgroups()
+    })
+}
+
 /// What is attached to `directory`: ours with its settings, and how many programs of others.
 /// First, with the rights to, prunes the pins of removed cgroups as `--cgroup` does: `--status` of
 /// any cgroup (`/sys/fs/cgroup`) is how to clean up when every cgroup we were attached to is gone.
 pub fn status(directory: &Path) -> Result<String, String> {
     if checks::missing_capabilities().is_empty() && Path::new(PIN_ROOT).is_dir() {
-        say(&prune_released(&lock()?));
+        say(&prune_released(&lock()?).said);
     }
     let cgroup = checks::open_cgroup(directory)?;
     let pins = Pins::of(&cgroup);

@@ -26,6 +26,7 @@ use keepalive_config::Settings;
 
 use crate::exec;
 use crate::launch;
+use crate::streams::stderr_line;
 
 /// Names the supervisor's process ID in the program's environment, for `keepalive --status`.
 pub const SUPERVISOR_VARIABLE: &str = "KEEPALIVE_SUPERVISOR";
@@ -41,7 +42,7 @@ pub const NOT_SUPERVISED: u8 = 125;
 /// where this process stays the program's parent, once the program has ended, with its status.
 pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings, verbose: bool) -> u8 {
     if let Some(release) = kernel_release().filter(|release| too_old(release)) {
-        eprintln!(
+        stderr_line!(
             "keepalive: Linux {release} is too old for the supervisor, which needs 5.8 (pidfd_getfd, and \
              knowing when the last supervised process ended): use --via preload, or set keepalive in the program"
         );
@@ -75,7 +76,7 @@ pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings
 
 /// Says that the supervisor could not be started, and gives the exit status for it.
 fn cannot_start(error: &io::Error) -> u8 {
-    eprintln!("keepalive: cannot start the supervisor: {}", launch::without_error_number(error));
+    stderr_line!("keepalive: cannot start the supervisor: {}", launch::without_error_number(error));
     NOT_SUPERVISED
 }
 
@@ -83,7 +84,7 @@ fn cannot_start(error: &io::Error) -> u8 {
 /// after); returns the supervisor's process ID, or, after one line saying why, the exit status.
 fn filter_and_hand_over(program: &[libc::sock_filter], channel: OwnedFd) -> Result<libc::pid_t, u8> {
     install_filter(program).and_then(|listener| hand_over(&channel, listener)).map_err(|problem| {
-        eprintln!("keepalive: {problem}");
+        stderr_line!("keepalive: {problem}");
         NOT_SUPERVISED
     })
 }

@@ -11,6 +11,8 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use keepalive_config::Peer;
 
+use crate::streams::stderr_line;
+
 use super::trapped::{self, Call, Plan};
 
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (linux/seccomp.h, Linux 6.6): the supervisor runs on the
@@ -33,13 +35,6 @@ impl Buffers {
         let response_size = usize::from(sizes.seccomp_notif_resp).max(size_of::<libc::seccomp_notif_resp>());
         Buffers { notification: vec![0; notification.div_ceil(8)], response_size }
     }
-}
-
-/// Writes one `--verbose` line to stderr. A failure (a closed pipe) is ignored: `eprintln!` would
-/// panic, and end the supervisor, or as PID 1 the container.
-fn say(line: std::fmt::Arguments) {
-    use std::io::Write;
-    let _ = writeln!(io::stderr(), "{line}");
 }
 
 /// A file as `fstat` names it: device and inode.
@@ -192,18 +187,18 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, 
         Ok(socket) => socket,
         Err(error) => {
             if verbose && error.raw_os_error() == Some(libc::EPERM) {
-                say(format_args!(
+                stderr_line!(
                     "keepalive[{tid}]: fd {fd} {}: untouched, the supervisor may not take the process's descriptors \
                      (pidfd_getfd: {error}; Yama's ptrace_scope?)",
                     call.name()
-                ));
+                );
             }
             return Answer::Continue;
         }
     };
     let line = trapped::configure_trapped(process, fd, socket, call, peer, &settings);
     if verbose {
-        say(format_args!("keepalive[{tid}]: fd {fd} {line}"));
+        stderr_line!("keepalive[{tid}]: fd {fd} {line}");
     }
     Answer::Continue
 }
@@ -245,7 +240,7 @@ fn setsockopt_for_program(
     }
     if let Some(line) = trapped::enforce(process, fd, socket, &settings) {
         if verbose {
-            say(format_args!("keepalive[{tid}]: fd {fd} {line}"));
+            stderr_line!("keepalive[{tid}]: fd {fd} {line}");
         }
     }
     Answer::Done(Ok(0))
