@@ -76,8 +76,8 @@ fn process_report(pid: u32) -> Result<String, String> {
     let proc = PathBuf::from(format!("/proc/{pid}"));
     let name =
         fs::read_to_string(proc.join("comm")).map_err(|_| format!("no process with PID {pid}"))?.trim_end().to_owned();
-    if main_thread_exited(pid) {
-        // `/proc/PID/fd` lists nothing then, which is not "no TCP sockets": said as `--attach` says it.
+    if is_zombie(&entries(pid)) {
+        // Not one thread left: `/proc/PID/fd` lists nothing, which is not "no TCP sockets".
         return Err(format!("process {pid}: {}", crate::foreign::why_unreachable(pid)));
     }
     let descriptors = socket_descriptors(pid)?;
@@ -123,13 +123,6 @@ fn process_report(pid: u32) -> Result<String, String> {
         let _ = writeln!(out, "socket options not read ({reason}); keepalive shown from the kernel's timers");
     }
     Ok(out)
-}
-
-/// Whether the process's main thread has exited: the process is a zombie, or its other threads
-/// still run.
-fn main_thread_exited(pid: u32) -> bool {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find_map(|line| line.strip_prefix("State:")).is_some_and(|state| state.trim_start().starts_with('Z'))
 }
 
 /// Every TCP socket in `pid`'s network namespace, as `/proc/PID/net/tcp` and `tcp6` show them.
