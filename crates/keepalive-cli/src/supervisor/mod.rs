@@ -49,7 +49,7 @@ pub fn run(path: &Path, name: &OsStr, arguments: &[OsString], settings: Settings
         return NOT_SUPERVISED;
     }
     if let Some(warning) = trapped::threads_unknown() {
-        eprintln!("keepalive: {warning}");
+        stderr_line!("keepalive: {warning}");
     }
     let program = filter::program(settings.force);
     if adopts_orphans() {
