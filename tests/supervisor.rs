@@ -112,9 +112,9 @@ fn static_c_servers_and_clients_get_every_option_before_their_first_packet() {
         client.expect("connected", Duration::from_secs(5));
         server.expect("accepted", Duration::from_secs(5));
         for (call, process) in [("listen()", &mut server), ("connect()", &mut client)] {
-            let seen = process.output(Duration::from_millis(100)).to_vec();
             let line = format!("fd 3 tcp {call}: keepalive on, idle 20s, intvl 5s, cnt 3, user timeout 30000ms");
-            assert!(seen.iter().any(|seen| seen.ends_with(&line)), "{libc} {call}: {seen:?}");
+            let said = process.saw(|seen| seen.ends_with(&line), Duration::from_secs(5));
+            assert!(said, "{libc} {call}: {:?}", process.output(Duration::ZERO));
         }
         let rows = rows_of(&host, &wire);
         assert_eq!(rows.len(), 2, "{libc}: {rows:?}");
@@ -449,9 +449,8 @@ fn as_pid_1_the_command_is_the_programs_parent_and_supervises_it() {
     let mut program = lab.start(command.args(["connect", "127.0.0.1", "7601"]));
     program.expect("connected", Duration::from_secs(5));
     // The program is PID 2; PID 1, the supervisor, writes its --verbose lines on standard error.
-    let seen = program.output(Duration::from_millis(100)).to_vec();
     let line = "stderr: keepalive[2]: fd 3 tcp connect(): keepalive on, idle 20s";
-    assert!(seen.iter().any(|seen| seen == line), "{seen:?}");
+    assert!(program.saw(|seen| seen == line, Duration::from_secs(5)), "{:?}", program.output(Duration::ZERO));
     server.expect("accepted", Duration::from_secs(5));
     let client = process_with(&host, &wire, "connect");
     let rows = established_keepalive(client);
@@ -1030,6 +1029,7 @@ fn a_fast_open_send_is_configured_and_io_uring_is_reported() {
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert!(rows[0].starts_with("on, idle 22s"), "{rows:?}");
     client.line("ring", Duration::from_secs(5));
+    client.saw(|line| line.starts_with("stderr: keepalive: warning:"), Duration::from_secs(5));
     let seen = client.output(Duration::from_millis(200)).to_vec();
     assert!(
         seen.iter().any(|line| line.starts_with("ring ") && !line.ends_with("-1")),
