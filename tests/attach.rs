@@ -192,9 +192,11 @@ fn a_go_client_gets_the_options_and_keeps_its_own_unless_forced() {
 
 #[test]
 fn peer_rules_choose_by_peer_and_side_by_role() {
-    let (first_server, _, first_port) = listener();
+    let (mut first_server, _, first_port) = listener();
     let (_second_server, _, second_port) = listener();
     let (first, first_fd) = client(first_port, None);
+    // Connected is not accepted yet: until the server has accepted, it holds its listener alone.
+    first_server.numbers("accepted");
     let (second, second_fd) = client(second_port, None);
     let stdout = succeeded(&attach(&["--only", &format!(":{first_port}")], &[first.pid(), second.pid()]));
     assert!(stdout.contains("left alone: peer not selected by --only/--skip"), "{stdout}");
@@ -469,8 +471,9 @@ fn follow_stops_cleanly_on_sigterm() {
 
 #[test]
 fn status_lists_every_process_and_what_protects_it() {
-    let (server, _, port) = listener();
+    let (mut server, _, port) = listener();
     let (_client, _) = client(port, None);
+    server.numbers("accepted");
     let mut preloaded = common::preloaded(c_program("glibc", "holder"));
     preloaded.arg("listen");
     let mut protected = Holder::start(preloaded);

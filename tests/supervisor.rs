@@ -112,9 +112,9 @@ fn static_c_servers_and_clients_get_every_option_before_their_first_packet() {
         client.expect("connected", Duration::from_secs(5));
         server.expect("accepted", Duration::from_secs(5));
         for (call, process) in [("listen()", &mut server), ("connect()", &mut client)] {
-            let seen = process.output(Duration::from_millis(100)).to_vec();
             let line = format!("fd 3 tcp {call}: keepalive on, idle 20s, intvl 5s, cnt 3, user timeout 30000ms");
-            assert!(seen.iter().any(|seen| seen.ends_with(&line)), "{libc} {call}: {seen:?}");
+            let said = process.saw(|seen| seen.ends_with(&line), Duration::from_secs(5));
+            assert!(said, "{libc} {call}: {:?}", process.output(Duration::ZERO));
         }
         let rows = rows_of(&host, &wire);
         assert_eq!(rows.len(), 2, "{libc}: {rows:?}");
@@ -279,8 +279,10 @@ fn as_pid_1_no_descriptor_of_ours_is_visible_to_the_program_and_none_of_its_to_u
     let supervised = in_a_pid_namespace(command_path(), &["--via", "seccomp", "sh", "-c", DESCRIPTORS]).output();
     assert_only_the_programs_descriptors(&bare, &supervised.unwrap());
     // PID 1 keeps only its signalfd and the listener, with its standard streams on /dev/null,
-    // once it has closed the socket it handed the listener over with as the program started.
-    let listing = "sleep 0.2; cd /proc/1/fd && for fd in *; do echo $fd $(readlink $fd); done";
+    // once it has closed the socket it handed the listener over with, right after it let the
+    // program start: waited for (5 s at most) rather than assumed after a fixed pause.
+    let listing = "i=0; while readlink /proc/1/fd/* 2>/dev/null | grep -q '^socket:' && [ $i -lt 100 ]; do \
+                   sleep 0.05; i=$((i + 1)); done; cd /proc/1/fd && for fd in *; do echo $fd $(readlink $fd); done";
     let output = in_a_pid_namespace(command_path(), &["--via", "seccomp", "sh", "-c", listing]).output().unwrap();
     assert!(output.status.success(), "{}", describe(&output));
     let held: Vec<String> =
@@ -447,9 +449,8 @@ fn as_pid_1_the_command_is_the_programs_parent_and_supervises_it() {
     let mut program = lab.start(command.args(["connect", "127.0.0.1", "7601"]));
     program.expect("connected", Duration::from_secs(5));
     // The program is PID 2; PID 1, the supervisor, writes its --verbose lines on standard error.
-    let seen = program.output(Duration::from_millis(100)).to_vec();
     let line = "stderr: keepalive[2]: fd 3 tcp connect(): keepalive on, idle 20s";
-    assert!(seen.iter().any(|seen| seen == line), "{seen:?}");
+    assert!(program.saw(|seen| seen == line, Duration::from_secs(5)), "{:?}", program.output(Duration::ZERO));
     server.expect("accepted", Duration::from_secs(5));
     let client = process_with(&host, &wire, "connect");
     let rows = established_keepalive(client);
@@ -518,17 +519,25 @@ fn as_pid_1_exit_status_is_the_programs_and_every_child_is_reaped() {
             .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
     assert_eq!(text(&output.stdout), "reaped 3\ndone\n", "{}", describe(&output));
-    // A double fork leaves an orphan, reparented to PID 1, which must reap it when it ends.
+    // A double fork leaves an orphan, reparented to PID 1, which must reap it when it ends: a
+    // zombie until then, so two processes are left once it is reaped (waited for, 5 s at most;
+    // a process gone between listing /proc and reading its state is skipped).
     let orphans_one = "import os, sys, time\n\
                        if os.fork() == 0:\n\
                        \x20   if os.fork() == 0: time.sleep(0.2); os._exit(0)\n\
                        \x20   os._exit(0)\n\
                        os.wait()\n\
-                       time.sleep(1.5)\n\
-                       states = [open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0]\n\
-                       \x20         for p in os.listdir('/proc') if p.isdigit()]\n\
-                       print('processes', len(states), 'zombies', states.count('Z'), flush=True)\n\
-                       sys.exit(1 if 'Z' in states else 0)\n";
+                       def states():\n\
+                       \x20   found = []\n\
+                       \x20   for p in filter(str.isdigit, os.listdir('/proc')):\n\
+                       \x20       try: found.append(open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0])\n\
+                       \x20       except (FileNotFoundError, ProcessLookupError): pass\n\
+                       \x20   return found\n\
+                       deadline = time.monotonic() + 5\n\
+                       while len(states()) > 2 and time.monotonic() < deadline: time.sleep(0.05)\n\
+                       left = states()\n\
+                       print('processes', len(left), 'zombies', left.count('Z'), flush=True)\n\
+                       sys.exit(1 if 'Z' in left else 0)\n";
     let output = in_a_pid_namespace(command_path(), &["--via", "seccomp", python.to_str().unwrap(), "-c", orphans_one])
         .output()
         .unwrap();
@@ -1020,6 +1029,7 @@ fn a_fast_open_send_is_configured_and_io_uring_is_reported() {
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert!(rows[0].starts_with("on, idle 22s"), "{rows:?}");
     client.line("ring", Duration::from_secs(5));
+    client.saw(|line| line.starts_with("stderr: keepalive: warning:"), Duration::from_secs(5));
     let seen = client.output(Duration::from_millis(200)).to_vec();
     assert!(
         seen.iter().any(|line| line.starts_with("ring ") && !line.ends_with("-1")),

@@ -241,6 +241,21 @@ impl Process {
         None
     }
 
+    /// Whether a line `wanted` accepts came: among those seen so far, or within `limit`. For a
+    /// line written before the one the test waited for but on the other stream, which its own
+    /// thread may pass on later.
+    pub fn saw(&mut self, wanted: impl Fn(&str) -> bool, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.seen.iter().any(|line| wanted(line)) {
+                return true;
+            }
+            if self.line("", deadline.saturating_duration_since(Instant::now())).is_none() {
+                return false;
+            }
+        }
+    }
+
     /// Like `line`, but the line must come.
     pub fn expect(&mut self, start: &str, limit: Duration) -> (Instant, String) {
         self.line(start, limit).unwrap_or_else(|| panic!("no line {start:?} within {limit:?}; got {:?}", self.seen))
