@@ -6,8 +6,8 @@ mod common;
 use common::cgroup::{
     Options, TestCgroup, connections, go_program, keepalive, options_of, pin_directory, static_c_program,
 };
-use common::{Running, clean_command, describe, spawn, text};
-use std::net::TcpListener;
+use common::{PortTaken, Running, clean_command, describe, on_free_ports, spawn, text};
+use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 
 const CONFIGURED: Options = Options::on(20, 5, 3, 30000);
@@ -21,6 +21,19 @@ fn listener() -> (TcpListener, u16) {
 
 fn start(command: Command) -> Running {
     spawn(command)
+}
+
+/// Starts the server `serving(port)` makes on a port free a moment ago, and connects to it: again on
+/// another port when the server exits because another process took its port meanwhile.
+fn connected_to(serving: impl Fn(u16) -> Command) -> (Running, TcpStream) {
+    on_free_ports(|[port]| {
+        let mut server = start(serving(port));
+        let connected = common::wait_for(std::time::Duration::from_secs(5), || match server.0.try_wait() {
+            Ok(Some(status)) => Some(Err(PortTaken(format!("the server exited with {status}")))),
+            _ => TcpStream::connect(("127.0.0.1", port)).ok().map(Ok),
+        });
+        Ok((server, connected.expect("the server listens")?))
+    })
 }
 
 fn wire_client(program: &std::path::Path, port: u16) -> Command {
@@ -51,18 +64,12 @@ fn static_and_go_programs_inside_get_the_options_and_one_outside_does_not() {
 fn accepted_connections_inside_get_the_options() {
     let Some(cgroup) = TestCgroup::new("accepted") else { return };
     let wire = static_c_program("wire");
-    let port = {
-        let (listener, port) = listener();
-        drop(listener);
-        port
-    };
     cgroup.attach(&EVERY_TIMER);
-    let mut serve = clean_command(&wire);
-    serve.args(["serve", &port.to_string()]);
-    let server = start(cgroup.inside(serve));
-    let client =
-        common::wait_for(std::time::Duration::from_secs(5), || std::net::TcpStream::connect(("127.0.0.1", port)).ok())
-            .expect("the server in the cgroup listens");
+    let (server, client) = connected_to(|port| {
+        let mut serve = clean_command(&wire);
+        serve.args(["serve", &port.to_string()]);
+        cgroup.inside(serve)
+    });
     let client_port = client.local_addr().unwrap().port();
     assert_eq!(options_of(server.0.id(), client_port), CONFIGURED);
 }
@@ -399,15 +406,12 @@ fn sockets_keep_the_cgroup_they_were_made_in() {
     cgroup.attach(&EVERY_TIMER);
     // Like socket activation: a launcher outside the cgroup makes the listener, and the service
     // that accepts on it runs inside.
-    let free_port = listener().1;
-    let mut activate = clean_command(&wire);
-    activate.args(["activate", &free_port.to_string(), "sh"]).args(cgroup.shell_entry()).arg(&wire);
-    activate.args(["serve-fd", "3"]);
-    let service = start(activate);
-    let client = common::wait_for(std::time::Duration::from_secs(5), || {
-        std::net::TcpStream::connect(("127.0.0.1", free_port)).ok()
-    })
-    .expect("the service listens");
+    let (service, client) = connected_to(|free_port| {
+        let mut activate = clean_command(&wire);
+        activate.args(["activate", &free_port.to_string(), "sh"]).args(cgroup.shell_entry()).arg(&wire);
+        activate.args(["serve-fd", "3"]);
+        activate
+    });
     let client_port = client.local_addr().unwrap().port();
     let in_cgroup = common::wait_for(std::time::Duration::from_secs(5), || {
         let procs = std::fs::read_to_string(cgroup.path.join("cgroup.procs")).unwrap();
