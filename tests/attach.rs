@@ -299,6 +299,23 @@ fn a_reader_gone_from_the_output_stops_the_report_not_the_work() {
     assert_eq!(keepalive_and_idle(second.pid(), second_fd), (1, 23));
 }
 
+/// `keepalive --attach ... >/dev/full`: the report ends at the first write, the work does not,
+/// and the status is 1, as from `--status` and `--print-env`.
+#[test]
+fn an_output_that_cannot_be_written_stops_the_report_not_the_work_and_fails() {
+    let (_server, _, port) = listener();
+    let (first, first_fd) = client(port, None);
+    let (second, second_fd) = client(port, None);
+    let mut command = keepalive();
+    command.args(["--idle", "23", "--attach", &first.pid().to_string(), &second.pid().to_string()]);
+    let output = command.stdout(std::fs::File::create("/dev/full").unwrap()).output().unwrap();
+    let failed = (output.status.code(), text(&output.stderr));
+    let line = "keepalive: cannot write output: No space left on device\n";
+    assert_eq!(failed, (Some(1), line.to_owned()), "{}", describe(&output));
+    assert_eq!(keepalive_and_idle(first.pid(), first_fd), (1, 23));
+    assert_eq!(keepalive_and_idle(second.pid(), second_fd), (1, 23));
+}
+
 fn nobody() -> Command {
     let mut command = clean_command("/usr/bin/setpriv");
     command.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]);
