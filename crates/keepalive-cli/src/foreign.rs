@@ -480,6 +480,23 @@ fn setsockopt(fd: i32, option: SocketOption) -> io::Result<()> {
     if result == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
+/// Calls `with` with the ID of a thread of this process other than the main one, which runs
+/// until `with` returns, and has ended when this returns.
+#[cfg(test)]
+pub fn while_a_thread_runs<T>(with: impl FnOnce(u32) -> T) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        // SAFETY: gettid cannot fail.
+        sender.send(unsafe { libc::gettid() } as u32).unwrap();
+        let _ = wait.recv();
+    });
+    let result = with(receiver.recv().unwrap());
+    done.send(()).unwrap();
+    thread.join().unwrap();
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -648,24 +665,21 @@ mod tests {
     #[test]
     fn a_thread_reaches_its_processs_descriptors() {
         let (_listener, client, _server) = pair();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let (done, wait) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            // SAFETY: gettid cannot fail.
-            sender.send(unsafe { libc::gettid() } as u32).unwrap();
-            let _ = wait.recv();
+        let (tid, target) = while_a_thread_runs(|tid| {
+            let target = match Target::open_thread(tid) {
+                Err(OpenError::Unsupported(why)) => return (tid, Err(why)),
+                opened => opened.expect("a pidfd of a running thread of ours"),
+            };
+            let outcome = target.configure(client.as_raw_fd(), Moment::Attach, &idle_20()).unwrap();
+            assert_eq!(outcome.decision, Decision::SetAll);
+            assert_eq!(kernel(client.as_raw_fd()), (Some(1), Some(20)), "read back from the kernel");
+            (tid, Ok(target))
         });
-        let tid = receiver.recv().unwrap();
-        let target = match Target::open_thread(tid) {
-            Err(OpenError::Unsupported(why)) => return eprintln!("SKIPPED: {why}"),
-            opened => opened.expect("a pidfd of a running thread of ours"),
+        let target = match target {
+            Err(why) => return eprintln!("SKIPPED: {why}"),
+            Ok(target) => target,
         };
         assert_eq!(target.pid(), tid);
-        let outcome = target.configure(client.as_raw_fd(), Moment::Attach, &idle_20()).unwrap();
-        assert_eq!(outcome.decision, Decision::SetAll);
-        assert_eq!(kernel(client.as_raw_fd()), (Some(1), Some(20)), "read back from the kernel");
-        done.send(()).unwrap();
-        thread.join().unwrap();
         // The thread has ended: its pidfd reaches nothing any more.
         let error = target.configure(client.as_raw_fd(), Moment::Attach, &idle_20()).unwrap_err();
         assert_eq!(error.raw_os_error(), Some(libc::ESRCH));

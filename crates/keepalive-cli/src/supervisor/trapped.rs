@@ -279,18 +279,7 @@ mod tests {
     /// A thread of this process, other than the main one, and its process as `/proc` tells it,
     /// asked while the thread runs.
     fn a_threads_process() -> (u32, Option<u32>) {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let (done, wait) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            // SAFETY: gettid cannot fail.
-            sender.send(unsafe { libc::gettid() } as u32).unwrap();
-            let _ = wait.recv();
-        });
-        let tid = receiver.recv().unwrap();
-        let group = thread_group_in_proc(tid);
-        done.send(()).unwrap();
-        thread.join().unwrap();
-        (tid, group)
+        crate::foreign::while_a_thread_runs(|tid| (tid, thread_group_in_proc(tid)))
     }
 
     #[test]
