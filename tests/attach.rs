@@ -286,19 +286,36 @@ fn a_zombie_and_pid_0_are_named_and_the_other_processes_done() {
     zombie.wait().unwrap();
 }
 
-/// `keepalive --attach ... | head -1`: a reader that stops reading ends the report, quietly, but
-/// not the work: every process still gets the options, and the status is 0.
-#[test]
-fn a_reader_gone_from_the_output_stops_the_report_not_the_work() {
+/// `keepalive --idle 23 --attach` of two idle clients, with `stdout` as its standard output;
+/// checks that both got the options, whatever became of the report.
+fn attach_two_clients(stdout: impl Into<Stdio>) -> Output {
     let (_server, _, port) = listener();
     let (first, first_fd) = client(port, None);
     let (second, second_fd) = client(port, None);
     let mut command = keepalive();
     command.args(["--idle", "23", "--attach", &first.pid().to_string(), &second.pid().to_string()]);
-    let output = command.stdout(common::pipe_without_reader()).output().unwrap();
+    let output = command.stdout(stdout).output().unwrap();
+    assert_eq!(keepalive_and_idle(first.pid(), first_fd), (1, 23), "{}", describe(&output));
+    assert_eq!(keepalive_and_idle(second.pid(), second_fd), (1, 23), "{}", describe(&output));
+    output
+}
+
+/// `keepalive --attach ... | head -1`: a reader that stops reading ends the report, quietly, but
+/// not the work: every process still gets the options, and the status is 0.
+#[test]
+fn a_reader_gone_from_the_output_stops_the_report_not_the_work() {
+    let output = attach_two_clients(common::pipe_without_reader());
     assert_eq!((output.status.code(), text(&output.stderr)), (Some(0), String::new()), "{}", describe(&output));
-    assert_eq!(keepalive_and_idle(first.pid(), first_fd), (1, 23));
-    assert_eq!(keepalive_and_idle(second.pid(), second_fd), (1, 23));
+}
+
+/// `keepalive --attach ... >/dev/full`: the report ends at the first write, the work does not,
+/// and the status is 1, as from `--status` and `--print-env`.
+#[test]
+fn an_output_that_cannot_be_written_stops_the_report_not_the_work_and_fails() {
+    let output = attach_two_clients(std::fs::File::create("/dev/full").unwrap());
+    let failed = (output.status.code(), text(&output.stderr));
+    let line = "keepalive: cannot write output: No space left on device\n";
+    assert_eq!(failed, (Some(1), line.to_owned()), "{}", describe(&output));
 }
 
 fn nobody() -> Command {

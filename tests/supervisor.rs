@@ -465,13 +465,18 @@ fn as_pid_1_the_command_is_the_programs_parent_and_supervises_it() {
     program.close_input();
 }
 
+/// Whether the running kernel's version is below `version` (major, minor).
+fn kernel_older_than(version: (u32, u32)) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut numbers = release.split(|c: char| !c.is_ascii_digit()).map(|number| number.parse().unwrap_or(0));
+    (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) < version
+}
+
 #[test]
 fn as_pid_1_without_a_proc_of_its_own_a_threads_connection_is_configured() {
     // The thread's process is asked of a pidfd of the thread (Linux 6.13): /proc, the outer
     // namespace's here, names other processes by the IDs of the program and its thread.
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
-    let mut numbers = release.split(|c: char| !c.is_ascii_digit()).map(|number| number.parse().unwrap_or(0));
-    if (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) < (6, 13) {
+    if kernel_older_than((6, 13)) {
         report("SKIPPED: a PID namespace without its own /proc needs PIDFD_GET_INFO, Linux 6.13");
         return;
     }
@@ -485,6 +490,26 @@ fn as_pid_1_without_a_proc_of_its_own_a_threads_connection_is_configured() {
     command.args(["-s", "KILL", "10", "unshare", "--kill-child", "--pid", "--fork"]).arg(command_path());
     let output = command.args(["--via", "seccomp", "--idle", "30"]).arg(python3()).args(["-c", code]).output().unwrap();
     assert_eq!(text(&output.stdout), "thread 1 main 1\n", "{}", describe(&output));
+}
+
+#[test]
+fn a_thread_that_outlives_its_main_thread_gets_its_connection_configured() {
+    // pidfd_getfd on the process's pidfd answers ESRCH once its main thread has exited; the
+    // calling thread's own pidfd (PIDFD_THREAD, Linux 6.9) reaches the same descriptors.
+    if kernel_older_than((6, 9)) {
+        report("SKIPPED: a pidfd of a thread needs Linux 6.9");
+        return;
+    }
+    for libc in ["musl", "glibc"] {
+        let program = c_program(libc, "leaderless");
+        let output = run(&["--via", "seccomp", "--verbose", "--idle", "30", program.to_str().unwrap()]);
+        assert!(output.status.success(), "{libc}: {}", describe(&output));
+        assert_eq!(text(&output.stdout), "keepalive 1 idle 30\n", "{libc}: {}", describe(&output));
+        let stderr = text(&output.stderr);
+        let lines = stderr.lines().filter_map(|line| line.split_once("]: ").map(|(_, rest)| rest));
+        let connects: Vec<&str> = lines.filter(|line| line.contains("connect()")).collect();
+        assert_eq!(connects, ["fd 4 tcp connect(): keepalive on, idle 30s"], "{libc}: {}", describe(&output));
+    }
 }
 
 #[test]

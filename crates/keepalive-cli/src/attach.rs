@@ -17,7 +17,8 @@ use crate::status;
 use crate::streams::{self, stderr_line};
 
 /// Attaches to `ids` (processes, or threads standing for theirs), prints one line per TCP
-/// socket and a summary, and returns the exit status: 1 when a process could not be attached to.
+/// socket and a summary, and returns the exit status: 1 when a process could not be attached to,
+/// or the report could not be written.
 pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
     if follow.is_some() {
         stop_on_signals();
@@ -65,15 +66,19 @@ pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
     if attached > 1 || (attached > 0 && follow.is_some()) {
         say(&format!("{} in {} ms\n", total.describe(), started.elapsed().as_millis()));
     }
-    u8::from(refused)
+    u8::from(refused || UNWRITABLE.load(Ordering::Relaxed))
 }
 
 /// Set once standard output is gone: the report stops, the work goes on.
 static UNHEARD: AtomicBool = AtomicBool::new(false);
 
+/// Set when standard output failed otherwise than by its reader leaving: the exit status is 1.
+static UNWRITABLE: AtomicBool = AtomicBool::new(false);
+
 /// Writes `text` on standard output. A reader that stopped reading (`| head -3`) or an output
 /// that cannot be written to ends the report, not the passes: every process is still attached
-/// to, and the exit status is the same.
+/// to. The first is not an error; the second (a full disk) is one line on stderr, and exit
+/// status 1 as from `--status`.
 fn say(text: &str) {
     if UNHEARD.load(Ordering::Relaxed) {
         return;
@@ -81,6 +86,7 @@ fn say(text: &str) {
     if let Err(error) = streams::write_stdout(text) {
         UNHEARD.store(true, Ordering::Relaxed);
         if error.kind() != std::io::ErrorKind::BrokenPipe {
+            UNWRITABLE.store(true, Ordering::Relaxed);
             stderr_line!("keepalive: cannot write output: {}", crate::launch::without_error_number(&error));
         }
     }

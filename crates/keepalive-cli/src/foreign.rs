@@ -26,8 +26,12 @@ use std::os::unix::fs::MetadataExt;
 use keepalive_config::{Peer, Settings};
 use keepalive_policy::{Decision, Fact, Facts, Moment, Need, Options, SocketOption, TcpState, Timer, Timers, linux};
 
+/// `PIDFD_THREAD` (linux/pidfd.h, Linux 6.9): a pidfd of any thread, not only of a leader.
+pub const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
+
 /// A process whose descriptors this one may duplicate.
 pub struct Target {
+    /// The process's ID, or the thread's that `open_thread` reached it through.
     pid: u32,
     pidfd: OwnedFd,
     fresh: OnceCell<Fact<Timers>>,
@@ -60,17 +64,37 @@ impl Target {
                 _ => OpenError::Unsupported(format!("pidfd_open: {error}")),
             }
         })?;
-        let target = Target { pid, pidfd, fresh: OnceCell::new() };
-        // Descriptor -1 never exists: EBADF when allowed, EPERM when not, before any socket is read.
-        match target.duplicate(-1) {
-            Err(error) if error.raw_os_error() == Some(libc::EPERM) => Err(OpenError::Denied(missing_rights(pid))),
-            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => {
-                Err(OpenError::Unreachable(why_unreachable(pid)))
+        Target { pid, pidfd, fresh: OnceCell::new() }.reachable(|| OpenError::Unreachable(why_unreachable(pid)))
+    }
+
+    /// Opens the process of thread `tid` through that thread (`PIDFD_THREAD`, Linux 6.9), which
+    /// shares the process's descriptors: they stay within its reach after the process's main
+    /// thread has exited, which `open` goes through. `pid()` is then the thread's ID.
+    pub fn open_thread(tid: u32) -> Result<Target, OpenError> {
+        let raw = libc::pid_t::try_from(tid).ok().filter(|&raw| raw > 0).ok_or(OpenError::Gone)?;
+        // SAFETY: pidfd_open takes a thread ID and flags and returns a new descriptor or -1.
+        let pidfd = owned(unsafe { libc::syscall(libc::SYS_pidfd_open, raw, PIDFD_THREAD) }).map_err(|error| {
+            match error.raw_os_error() {
+                Some(libc::ESRCH) => OpenError::Gone,
+                // EINVAL: a kernel that does not know the flag.
+                Some(libc::EINVAL) => OpenError::Unsupported("pidfd_open of a thread needs Linux 6.9".to_owned()),
+                _ => OpenError::Unsupported(format!("pidfd_open: {error}")),
             }
+        })?;
+        Target { pid: tid, pidfd, fresh: OnceCell::new() }.reachable(|| OpenError::Gone)
+    }
+
+    /// This target, if its descriptors can be duplicated; `exited` is the error when the kernel
+    /// answers that the process or thread has exited.
+    fn reachable(self, exited: impl FnOnce() -> OpenError) -> Result<Target, OpenError> {
+        // Descriptor -1 never exists: EBADF when allowed, EPERM when not, before any socket is read.
+        match self.duplicate(-1) {
+            Err(error) if error.raw_os_error() == Some(libc::EPERM) => Err(OpenError::Denied(missing_rights(self.pid))),
+            Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Err(exited()),
             Err(error) if error.raw_os_error() == Some(libc::ENOSYS) => {
                 Err(OpenError::Unsupported("pidfd_getfd needs Linux 5.6".to_owned()))
             }
-            _ => Ok(target),
+            _ => Ok(self),
         }
     }
 
@@ -456,6 +480,23 @@ fn setsockopt(fd: i32, option: SocketOption) -> io::Result<()> {
     if result == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
+/// Calls `with` with the ID of a thread of this process other than the main one, which runs
+/// until `with` returns, and has ended when this returns.
+#[cfg(test)]
+pub fn while_a_thread_runs<T>(with: impl FnOnce(u32) -> T) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        // SAFETY: gettid cannot fail.
+        sender.send(unsafe { libc::gettid() } as u32).unwrap();
+        let _ = wait.recv();
+    });
+    let result = with(receiver.recv().unwrap());
+    done.send(()).unwrap();
+    thread.join().unwrap();
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,6 +660,30 @@ mod tests {
         child.wait().unwrap();
         assert_eq!(Target::open(pid).err(), Some(OpenError::Gone));
         assert_eq!(Target::open(0).err(), Some(OpenError::Gone));
+    }
+
+    #[test]
+    fn a_thread_reaches_its_processs_descriptors() {
+        let (_listener, client, _server) = pair();
+        let (tid, target) = while_a_thread_runs(|tid| {
+            let target = match Target::open_thread(tid) {
+                Err(OpenError::Unsupported(why)) => return (tid, Err(why)),
+                opened => opened.expect("a pidfd of a running thread of ours"),
+            };
+            let outcome = target.configure(client.as_raw_fd(), Moment::Attach, &idle_20()).unwrap();
+            assert_eq!(outcome.decision, Decision::SetAll);
+            assert_eq!(kernel(client.as_raw_fd()), (Some(1), Some(20)), "read back from the kernel");
+            (tid, Ok(target))
+        });
+        let target = match target {
+            Err(why) => return eprintln!("SKIPPED: {why}"),
+            Ok(target) => target,
+        };
+        assert_eq!(target.pid(), tid);
+        // The thread has ended: its pidfd reaches nothing any more.
+        let error = target.configure(client.as_raw_fd(), Moment::Attach, &idle_20()).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::ESRCH));
+        assert_eq!(Target::open_thread(tid).err(), Some(OpenError::Gone));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use keepalive_config::Peer;
 use crate::streams::stderr_line;
 
 use super::trapped::{self, Call, Plan};
+use crate::foreign::OpenError;
 
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (linux/seccomp.h, Linux 6.6): the supervisor runs on the
 /// caller's CPU as soon as it is notified, and the caller on the supervisor's when answered.
@@ -175,8 +176,14 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, 
     } else {
         None
     };
-    let Some(process) = plan.process_of(tid) else {
-        return Answer::Continue;
+    let process = match plan.process_of(tid) {
+        Ok(process) => process,
+        Err(error) => {
+            if let (true, OpenError::Unreachable(why)) = (verbose, error) {
+                stderr_line!("keepalive[{tid}]: fd {fd} {}: untouched, {why}", call.name());
+            }
+            return Answer::Continue;
+        }
     };
     let socket = process.duplicate(fd);
     // From here, the process and the memory read are known to be the caller's.
@@ -221,7 +228,7 @@ fn setsockopt_for_program(
     let mut value = [0u8; 4];
     let read = if length >= 4 { read_memory(tid, args[3], &mut value) } else { Err(libc::EINVAL) };
     let settings = plan.settings;
-    let Some(process) = plan.process_of(tid) else {
+    let Ok(process) = plan.process_of(tid) else {
         return Answer::Continue;
     };
     let socket = process.duplicate(fd);
@@ -252,7 +259,7 @@ fn setsockopt_for_program(
 /// program may have put a data file there. Otherwise only `--verbose` shows it, on ours.
 fn warn_about_io_uring(tid: u32, plan: &mut Plan, verbose: bool, user_stderr: Option<FileIdentity>) {
     static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    let program_stderr = plan.process_of(tid).and_then(|process| process.duplicate(2).ok());
+    let program_stderr = plan.process_of(tid).ok().and_then(|process| process.duplicate(2).ok());
     let users = program_stderr.filter(|stderr| user_stderr.is_some() && identity(stderr.as_raw_fd()) == user_stderr);
     if (users.is_none() && !verbose) || WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
         return;

@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use keepalive_config::{Peer, Settings};
 use keepalive_policy::{Decision, Fact, Facts, Moment, Options, SocketOption, Timer, linux};
 
-use crate::foreign::{Outcome, Snapshot, Socket, Target, owned};
+use crate::foreign::{OpenError, Outcome, PIDFD_THREAD, Snapshot, Socket, Target, owned};
 
 /// The call the program made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,10 +59,11 @@ impl Plan {
     /// The process of thread `tid`, kept from an earlier call or opened now. A kept one that has
     /// ended since is opened again: its ID may now be another process's. The caller checks that
     /// the notification is still pending after using it, so that the process is the caller's.
-    pub fn process_of(&mut self, tid: u32) -> Option<&Target> {
+    pub fn process_of(&mut self, tid: u32) -> Result<&Target, OpenError> {
         // A thread that leads its process has the process's ID: no need to ask /proc. Where
         // nothing tells a thread's process, the thread may lead one: `Target::open` opens only a
-        // thread that does.
+        // thread that does. A process reached through one of its threads is kept under the
+        // thread's ID, which its other threads never have: each is reached through itself.
         let leader = self.processes.iter().any(|process| process.pid() == tid);
         let pid = if leader { tid } else { thread_group(tid).unwrap_or(tid) };
         let kept = self.processes.iter().position(|process| process.pid() == pid);
@@ -70,21 +71,43 @@ impl Plan {
             let ended =
                 self.processes[index].duplicate(-1).is_err_and(|error| error.raw_os_error() == Some(libc::ESRCH));
             if !ended {
-                return self.processes.get(index);
+                return Ok(&self.processes[index]);
             }
             self.processes.remove(index);
         }
-        let process = match Target::open(pid) {
-            Ok(process) => process,
-            Err(_) => Target::open(thread_group(tid)?).ok()?,
+        let opened = match Target::open(pid) {
+            // `pid` may be a guess, or a kept process's ID that is another's now.
+            Err(error) if !matches!(error, OpenError::Unreachable(_)) => match thread_group(tid) {
+                Some(group) if group != pid => Target::open(group),
+                _ => Err(error),
+            },
+            opened => opened,
+        };
+        let process = match opened {
+            Err(OpenError::Unreachable(_)) => through_the_thread(tid)?,
+            opened => opened?,
         };
         if self.processes.len() >= KEPT_PROCESSES {
             self.processes.remove(0);
         }
         self.processes.push(process);
-        self.processes.last()
+        self.processes.last().ok_or(OpenError::Gone)
     }
 }
+
+/// The process of thread `tid`, whose main thread has exited while `tid` runs, reached through
+/// `tid`, which is waiting for the supervisor and shares the process's descriptors.
+fn through_the_thread(tid: u32) -> Result<Target, OpenError> {
+    Target::open_thread(tid).map_err(|error| match error {
+        OpenError::Unsupported(_) => OpenError::Unreachable(MAIN_THREAD_EXITED.to_owned()),
+        error => error,
+    })
+}
+
+/// Why the call of a thread whose process's main thread has exited goes on untouched, on a
+/// kernel without `PIDFD_THREAD`.
+pub const MAIN_THREAD_EXITED: &str = "the process's main thread has exited, and before Linux 6.9 (no PIDFD_THREAD) \
+                                      the supervisor reaches the process's descriptors only through it";
 
 /// The process a thread belongs to (its `Tgid`), in this process's PID namespace: as a pidfd of
 /// the thread gives it, else from `/proc`.
@@ -127,9 +150,6 @@ pub fn threads_unknown() -> Option<&'static str> {
          process's main thread go on untouched; give the namespace its own /proc (unshare --mount-proc)",
     )
 }
-
-/// `PIDFD_THREAD` (linux/pidfd.h, Linux 6.9): a pidfd of any thread, not only of a leader.
-const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
 
 /// `PIDFD_GET_INFO` (Linux 6.13): `_IOWR(0xFF, 11, struct pidfd_info)`, 64 bytes in its first version.
 const PIDFD_GET_INFO: libc::Ioctl = (3 << 30) | ((size_of::<PidfdInfo>() as libc::Ioctl) << 16) | (0xFF << 8) | 11;
@@ -259,18 +279,7 @@ mod tests {
     /// A thread of this process, other than the main one, and its process as `/proc` tells it,
     /// asked while the thread runs.
     fn a_threads_process() -> (u32, Option<u32>) {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let (done, wait) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            // SAFETY: gettid cannot fail.
-            sender.send(unsafe { libc::gettid() } as u32).unwrap();
-            let _ = wait.recv();
-        });
-        let tid = receiver.recv().unwrap();
-        let group = thread_group_in_proc(tid);
-        done.send(()).unwrap();
-        thread.join().unwrap();
-        (tid, group)
+        crate::foreign::while_a_thread_runs(|tid| (tid, thread_group_in_proc(tid)))
     }
 
     #[test]
