@@ -525,8 +525,8 @@ fn wait_until_the_main_thread_exited(pid: u32) {
 }
 
 /// The old kernels' line for a process whose main thread has exited, reached only through it.
-const MAIN_THREAD_EXITED: &str =
-    "its main thread has exited while other threads run, and pidfd_getfd reaches descriptors only through it: not supported";
+const MAIN_THREAD_EXITED: &str = "its main thread has exited while other threads run, and pidfd_getfd reaches \
+                                  descriptors only through it: not supported";
 
 /// A process whose main thread has exited while another runs (`pthread_exit` in `main`): its
 /// own /proc entries are empty, its sockets are its threads'. `--status` lists them with their

@@ -119,7 +119,8 @@ fn follow_until_exit(watched: &mut Vec<Process>, settings: &Settings, interval: 
     while !watched.is_empty() && !STOP.load(Ordering::Relaxed) {
         let mut polled: Vec<libc::pollfd> = watched
             .iter()
-            .map(|process| libc::pollfd { fd: process.running.exit_pidfd().as_raw_fd(), events: libc::POLLIN, revents: 0 })
+            .map(|process| process.running.exit_pidfd().as_raw_fd())
+            .map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 })
             .collect();
         // SAFETY: `polled` is a valid array of its length. A pidfd is readable once its process exited.
         unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, timeout) };
@@ -248,8 +249,8 @@ impl Process {
                 (_, Some(_)) => Fact::Known(Role::Client),
                 (_, None) => Fact::Unavailable,
             };
-            let outcome =
-                self.running.target.configure_socket(fd, &socket, Facts { role, ..Facts::at(Moment::Attach) }, settings);
+            let facts = Facts { role, ..Facts::at(Moment::Attach) };
+            let outcome = self.running.target.configure_socket(fd, &socket, facts, settings);
             // Not connected yet: a later pass sees it connected, with a peer and a side.
             if outcome.decision == Decision::LeaveAlone(Reason::NotConnected) {
                 self.waiting.insert(inode);
