@@ -2,11 +2,13 @@
  *
  * pidfd_getfd (Linux >= 5.6) gives us a duplicate of the target's descriptor, which refers to
  * the same socket, so getsockopt on it reads the target's options without touching the target.
- * Needs root or ptrace permission over PID. Output, on one line:
+ * PID may be a thread's ID, which stands for its process (Linux >= 6.9): the way in once the
+ * process's main thread has exited. Needs root or ptrace permission over PID. Output, on one line:
  *   SO_KEEPALIVE=1 TCP_KEEPIDLE=5 TCP_KEEPINTVL=2 TCP_KEEPCNT=3 TCP_USER_TIMEOUT=0
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,6 +26,9 @@
 #endif
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
+#endif
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
 #endif
 
 static const char *prog = "peek";
@@ -61,6 +66,11 @@ int main(int argc, char **argv)
     }
 
     int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0u);
+    /* Not a process but one of its threads: a pidfd of the thread (PIDFD_THREAD, Linux 6.9)
+     * reaches the same descriptors, also after the process's main thread has exited. Kernels
+     * refuse a thread's ID without the flag with EINVAL, newer ones (6.18) with ENOENT. */
+    if (pidfd < 0 && (errno == EINVAL || errno == ENOENT))
+        pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, (unsigned)PIDFD_THREAD);
     if (pidfd < 0) {
         int e = errno;
         if (e == ESRCH)

@@ -506,40 +506,205 @@ fn status_lists_every_process_and_what_protects_it() {
     assert!(stdout.lines().next().unwrap().starts_with("PID"), "{stdout}");
 }
 
-/// A process whose main thread has exited while another runs (`pthread_exit` in `main`): its
-/// own /proc entries are empty, its sockets are its threads'. `--status` lists them, says why
-/// their options cannot be read, and the overview counts them.
-#[test]
-fn status_of_a_process_whose_main_thread_exited_lists_its_sockets() {
-    let code = "import ctypes, socket, sys, threading\n\
-                listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
-                print('listening', listener.fileno(), listener.getsockname()[1], flush=True)\n\
-                threading.Thread(target=sys.stdin.read).start()\n\
-                ctypes.CDLL(None).pthread_exit(None)\n";
+/// Python running `code`, whose main thread then exits (`pthread_exit`) while the threads `code`
+/// started run on, with standard input a pipe.
+fn leaderless_python(code: &str) -> Holder {
+    let code = format!("{code}import ctypes\nctypes.CDLL(None).pthread_exit(None)\n");
     let mut command = clean_command(common::python3());
-    command.args(["-c", code]).stdin(Stdio::piped());
-    let mut python = Holder::start(command);
-    let numbers = python.numbers("listening");
-    let pid = python.pid();
+    command.args(["-c", &code]).stdin(Stdio::piped());
+    Holder::start(command)
+}
+
+/// Waits until the main thread of `pid` has exited: the process's own state is then Z.
+fn wait_until_the_main_thread_exited(pid: u32) {
     let stat = format!("/proc/{pid}/stat");
     let exited = common::wait_for(Duration::from_secs(5), || {
         std::fs::read_to_string(&stat).unwrap().contains(") Z ").then_some(())
     });
     assert!(exited.is_some(), "the main thread still runs");
+}
 
+/// The old kernels' line for a process whose main thread has exited, reached only through it.
+const MAIN_THREAD_EXITED: &str = "its main thread has exited while other threads run, and pidfd_getfd reaches \
+                                  descriptors only through it: not supported";
+
+/// A process whose main thread has exited while another runs (`pthread_exit` in `main`): its
+/// own /proc entries are empty, its sockets are its threads'. `--status` lists them with their
+/// options, read through a thread's pidfd (Linux 6.9; before, it says why they cannot be), and the
+/// overview counts them.
+#[test]
+fn status_of_a_process_whose_main_thread_exited_lists_its_sockets() {
+    let mut python = leaderless_python(
+        "import socket, sys, threading\n\
+         listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()\n\
+         print('listening', listener.fileno(), listener.getsockname()[1], flush=True)\n\
+         threading.Thread(target=sys.stdin.read).start()\n",
+    );
+    let numbers = python.numbers("listening");
+    let pid = python.pid();
+    wait_until_the_main_thread_exited(pid);
+
+    let old_kernel = common::kernel_older_than((6, 9));
     let stdout = succeeded(&keepalive().args(["--status", &pid.to_string()]).output().unwrap());
-    let row =
-        [numbers[0].to_string(), "LISTEN".into(), format!("127.0.0.1:{}", numbers[1]), "*".into(), "unknown".into()];
+    let keepalive_column = if old_kernel { "unknown" } else { "off" };
+    let row = [
+        numbers[0].to_string(),
+        "LISTEN".into(),
+        format!("127.0.0.1:{}", numbers[1]),
+        "*".into(),
+        keepalive_column.into(),
+    ];
     assert!(stdout.lines().any(|line| line.split_whitespace().eq(row.iter().map(String::as_str))), "{stdout}");
-    let unread = "\n1 TCP socket, 0 with keepalive on\nsocket options not read (its main thread has exited while other \
-                  threads run, and pidfd_getfd reaches descriptors only through it: not supported)";
-    assert!(stdout.contains(unread), "{stdout}");
+    let count = "\n1 TCP socket, 0 with keepalive on\n";
+    assert!(stdout.contains(count), "{stdout}");
+    assert_eq!(stdout.contains(&format!("socket options not read ({MAIN_THREAD_EXITED})")), old_kernel, "{stdout}");
     let overview = succeeded(&keepalive().arg("--status").output().unwrap());
     let line = overview.lines().find(|line| line.split_whitespace().next() == Some(&pid.to_string()));
     let columns: Vec<&str> =
         line.unwrap_or_else(|| panic!("no row for {pid} in\n{overview}")).split_whitespace().collect();
-    assert_eq!(columns[2..], ["1", "?", "none"], "{overview}");
+    assert_eq!(columns[2..], ["1", if old_kernel { "?" } else { "0" }, "none"], "{overview}");
     drop(python.running.0.stdin.take());
+}
+
+/// `--attach` of a process whose main thread has exited goes through one of the threads left
+/// (Linux 6.9), given the process's ID or the thread's; the options are read back through the
+/// thread's pidfd. Before Linux 6.9 it says why it cannot.
+#[test]
+fn attach_reaches_a_process_whose_main_thread_exited() {
+    let (_server, _, port) = listener();
+    let mut python = leaderless_python(&format!(
+        "import socket, sys, threading\n\
+         held = socket.create_connection(('127.0.0.1', {port}))\n\
+         def hold(): print('holding', held.fileno(), threading.get_native_id(), flush=True); sys.stdin.read()\n\
+         threading.Thread(target=hold).start()\n"
+    ));
+    let numbers = python.numbers("holding");
+    let (fd, tid) = (numbers[0], numbers[1]);
+    let pid = python.pid();
+    wait_until_the_main_thread_exited(pid);
+
+    let output = attach(&["--idle", "21"], &[pid]);
+    if common::kernel_older_than((6, 9)) {
+        assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+        assert_eq!(text(&output.stderr), format!("keepalive: process {pid}: {MAIN_THREAD_EXITED}\n"));
+        return;
+    }
+    let stdout = succeeded(&output);
+    let socket = format!("pid {pid} fd {fd} tcp 127.0.0.1:");
+    let line = stdout.lines().find(|line| line.starts_with(&socket)).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains(&format!("> 127.0.0.1:{port} established: off, ")), "{line}");
+    assert!(line.contains(" → on, idle 21s "), "{line}");
+    assert!(stdout.ends_with(": 1 TCP socket: 1 configured, 0 left alone\n"), "{stdout}");
+    assert_eq!(keepalive_and_idle(tid, fd), (1, 21));
+
+    let stdout = succeeded(&attach(&["--force", "--idle", "23"], &[tid]));
+    assert!(stdout.starts_with(&format!("thread {tid} is in process {pid}\n{socket}")), "{stdout}");
+    assert_eq!(keepalive_and_idle(tid, fd), (1, 23));
+    drop(python.running.0.stdin.take());
+}
+
+/// `--attach --follow` of a process whose main thread has exited: when the thread it goes
+/// through exits too, it goes on through another, and says the process exited only when it has.
+#[test]
+fn follow_goes_on_through_another_thread_when_its_own_exits() {
+    if common::kernel_older_than((6, 9)) {
+        report("SKIPPED follow_goes_on_through_another_thread: a pidfd of a thread needs Linux 6.9");
+        return;
+    }
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    // The first thread, which --attach goes through, ends at the first line; the second then
+    // connects, and ends with standard input.
+    let mut python = leaderless_python(&format!(
+        "import socket, sys, threading\n\
+         first = threading.Thread(target=sys.stdin.readline); first.start()\n\
+         def second():\n\
+         \x20   first.join()\n\
+         \x20   held = socket.create_connection(('127.0.0.1', {port}))\n\
+         \x20   print('connected', held.fileno(), threading.get_native_id(), flush=True)\n\
+         \x20   sys.stdin.read()\n\
+         threading.Thread(target=second).start()\n"
+    ));
+    let pid = python.pid();
+    wait_until_the_main_thread_exited(pid);
+    let mut follow = keepalive();
+    follow.args(["--idle", "22", "--attach", &pid.to_string(), "--follow", "100ms"]);
+    let mut follow = spawn(follow);
+    let mut followed = BufReader::new(follow.0.stdout.take().unwrap());
+    let mut first = String::new();
+    followed.read_line(&mut first).unwrap();
+    assert!(first.starts_with(&format!("process {pid} (")), "{first:?}");
+    assert!(first.ends_with("): 0 TCP sockets: 0 configured, 0 left alone\n"), "{first:?}");
+
+    let mut input = python.running.0.stdin.take().unwrap();
+    writeln!(input).unwrap();
+    let numbers = python.numbers("connected");
+    let (fd, tid) = (numbers[0], numbers[1]);
+    let mut line = String::new();
+    followed.read_line(&mut line).unwrap();
+    assert!(line.starts_with(&format!("pid {pid} fd {fd} tcp ")), "{line:?}");
+    assert!(line.contains(" → on, idle 22s "), "{line:?}");
+    assert_eq!(keepalive_and_idle(tid, fd), (1, 22));
+
+    drop(input);
+    let status = follow.0.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut followed, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.starts_with(&format!("process {pid} (")), "{rest}");
+    assert!(rest.contains(") exited\n1 TCP socket: 1 configured, 0 left alone in "), "{rest}");
+}
+
+/// `--attach --follow` of a process whose main thread exits later, while another runs on: the
+/// process has not exited, and the connection the other thread then makes gets the options.
+#[test]
+fn follow_outlives_the_main_thread_of_a_process() {
+    if common::kernel_older_than((6, 9)) {
+        report("SKIPPED follow_outlives_the_main_thread: a pidfd of a thread needs Linux 6.9");
+        return;
+    }
+    // The main thread ends at the first line; the other connects once it has, and ends with
+    // standard input.
+    let mut python = leaderless_python(
+        "import socket, sys, threading, time\n\
+         server = socket.socket(); server.bind(('127.0.0.1', 0)); server.listen()\n\
+         def connect():\n\
+         \x20   while ') Z ' not in open('/proc/self/stat').read(): time.sleep(0.01)\n\
+         \x20   held = socket.create_connection(server.getsockname())\n\
+         \x20   print('connected', held.fileno(), threading.get_native_id(), flush=True)\n\
+         \x20   sys.stdin.read()\n\
+         print('listening', server.fileno(), flush=True)\n\
+         sys.stdin.readline()\n\
+         threading.Thread(target=connect).start()\n",
+    );
+    let listening = python.numbers("listening")[0];
+    let pid = python.pid();
+    let mut follow = keepalive();
+    follow.args(["--idle", "22", "--attach", &pid.to_string(), "--follow", "100ms"]);
+    let mut follow = spawn(follow);
+    let mut followed = BufReader::new(follow.0.stdout.take().unwrap());
+    let mut first = String::new();
+    followed.read_line(&mut first).unwrap();
+    followed.read_line(&mut first).unwrap();
+    assert!(first.starts_with(&format!("pid {pid} fd {listening} tcp ")), "{first:?}");
+    assert!(first.ends_with("): 1 TCP socket: 1 configured, 0 left alone\n"), "{first:?}");
+
+    let mut input = python.running.0.stdin.take().unwrap();
+    writeln!(input).unwrap();
+    let numbers = python.numbers("connected");
+    let (fd, tid) = (numbers[0], numbers[1]);
+    let mut line = String::new();
+    followed.read_line(&mut line).unwrap();
+    assert!(line.starts_with(&format!("pid {pid} fd {fd} tcp ")), "{line:?}");
+    assert!(line.contains(" → on, idle 22s "), "{line:?}");
+    assert_eq!(keepalive_and_idle(tid, fd), (1, 22));
+
+    drop(input);
+    let status = follow.0.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut followed, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.contains(") exited\n2 TCP sockets: 2 configured, 0 left alone in "), "{rest}");
 }
 
 /// A client in a namespace whose default idle is 600 s, to a server that then vanishes: after

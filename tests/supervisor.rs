@@ -465,13 +465,6 @@ fn as_pid_1_the_command_is_the_programs_parent_and_supervises_it() {
     program.close_input();
 }
 
-/// Whether the running kernel's version is below `version` (major, minor).
-fn kernel_older_than(version: (u32, u32)) -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
-    let mut numbers = release.split(|c: char| !c.is_ascii_digit()).map(|number| number.parse().unwrap_or(0));
-    (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) < version
-}
-
 #[test]
 fn as_pid_1_without_a_proc_of_its_own_a_threads_connection_is_configured() {
     // The thread's process is asked of a pidfd of the thread (Linux 6.13): /proc, the outer

@@ -230,6 +230,13 @@ pub fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Opt
     }
 }
 
+/// Whether the running kernel's version is below `version` (major, minor).
+pub fn kernel_older_than(version: (u32, u32)) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut numbers = release.split(|c: char| !c.is_ascii_digit()).map(|number| number.parse().unwrap_or(0));
+    (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) < version
+}
+
 /// A child killed when the test ends, whether it passes or not.
 pub struct Running(pub Child);
 

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use keepalive_config::{Settings, Side};
 use keepalive_policy::{Decision, Fact, Facts, Moment, Reason, Role, Timer};
 
-use crate::foreign::{OpenError, Outcome, Snapshot, Socket, Target};
+use crate::foreign::{OpenError, Outcome, Snapshot, Socket};
+use crate::reach::Running;
 use crate::status;
 use crate::streams::{self, stderr_line};
 
@@ -30,11 +31,11 @@ pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
         if pid != id {
             say(&format!("thread {id} is in process {pid}\n"));
         }
-        if watched.iter().any(|process: &Process| process.target.pid() == pid) {
+        if watched.iter().any(|process: &Process| process.running.pid == pid) {
             continue;
         }
-        match Target::open(pid) {
-            Ok(target) => watched.push(Process::new(target)),
+        match Running::open(pid) {
+            Ok(running) => watched.push(Process::new(running)),
             Err(OpenError::Gone) => {
                 stderr_line!("keepalive: process {pid}: no such process");
                 refused = true;
@@ -52,7 +53,7 @@ pub fn run(ids: &[u32], settings: &Settings, follow: Option<Duration>) -> u8 {
         let alive = process.pass(settings, true);
         say(&format!("{}\n", process.summary()));
         if !alive {
-            say(&format!("process {} ({}) exited during the pass\n", process.target.pid(), process.name));
+            say(&format!("process {} ({}) exited during the pass\n", process.running.pid, process.name));
             total.add(&process.counts());
         }
         alive
@@ -118,7 +119,8 @@ fn follow_until_exit(watched: &mut Vec<Process>, settings: &Settings, interval: 
     while !watched.is_empty() && !STOP.load(Ordering::Relaxed) {
         let mut polled: Vec<libc::pollfd> = watched
             .iter()
-            .map(|process| libc::pollfd { fd: process.target.pidfd().as_raw_fd(), events: libc::POLLIN, revents: 0 })
+            .map(|process| process.running.exit_pidfd().as_raw_fd())
+            .map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 })
             .collect();
         // SAFETY: `polled` is a valid array of its length. A pidfd is readable once its process exited.
         unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, timeout) };
@@ -132,7 +134,7 @@ fn follow_until_exit(watched: &mut Vec<Process>, settings: &Settings, interval: 
             index += 1;
             let alive = !gone && process.pass(settings, false);
             if !alive {
-                say(&format!("process {} ({}) exited\n", process.target.pid(), process.name));
+                say(&format!("process {} ({}) exited\n", process.running.pid, process.name));
                 total.add(&process.counts());
             }
             alive
@@ -142,7 +144,7 @@ fn follow_until_exit(watched: &mut Vec<Process>, settings: &Settings, interval: 
 
 /// A process attached to, with the sockets already looked at.
 struct Process {
-    target: Target,
+    running: Running,
     name: String,
     /// Socket inodes decided on for good: rescans skip them.
     seen: HashSet<u64>,
@@ -190,10 +192,10 @@ impl Counts {
 }
 
 impl Process {
-    fn new(target: Target) -> Process {
-        let name = fs::read_to_string(format!("/proc/{}/comm", target.pid())).unwrap_or_default().trim_end().to_owned();
+    fn new(running: Running) -> Process {
+        let name = fs::read_to_string(format!("/proc/{}/comm", running.pid)).unwrap_or_default().trim_end().to_owned();
         let decided = Counts { processes: 1, ..Counts::default() };
-        Process { target, name, seen: HashSet::new(), waiting: HashSet::new(), decided }
+        Process { running, name, seen: HashSet::new(), waiting: HashSet::new(), decided }
     }
 
     /// Every socket looked at, each once: those still waiting to be connected as left alone.
@@ -207,7 +209,7 @@ impl Process {
     }
 
     fn summary(&self) -> String {
-        format!("process {} ({}): {}", self.target.pid(), self.name, self.counts().describe())
+        format!("process {} ({}): {}", self.running.pid, self.name, self.counts().describe())
     }
 
     /// Looks at every socket not seen yet; prints every line on the first pass, and on later
@@ -221,7 +223,7 @@ impl Process {
 
     /// `pass`, with the lines added to `lines`: one write for a pass, not one per socket.
     fn look(&mut self, settings: &Settings, first: bool, lines: &mut String) -> bool {
-        let pid = self.target.pid();
+        let pid = self.running.pid;
         let Ok(descriptors) = status::socket_descriptors(pid) else {
             return false;
         };
@@ -230,7 +232,7 @@ impl Process {
             if self.seen.contains(&inode) {
                 continue;
             }
-            let duplicate = match self.target.duplicate(fd) {
+            let duplicate = match self.running.duplicate(fd) {
                 Ok(duplicate) => duplicate,
                 Err(error) if error.raw_os_error() == Some(libc::ESRCH) => return false,
                 // Closed since the directory was read.
@@ -247,8 +249,8 @@ impl Process {
                 (_, Some(_)) => Fact::Known(Role::Client),
                 (_, None) => Fact::Unavailable,
             };
-            let outcome =
-                self.target.configure_socket(fd, &socket, Facts { role, ..Facts::at(Moment::Attach) }, settings);
+            let facts = Facts { role, ..Facts::at(Moment::Attach) };
+            let outcome = self.running.target.configure_socket(fd, &socket, facts, settings);
             // Not connected yet: a later pass sees it connected, with a peer and a side.
             if outcome.decision == Decision::LeaveAlone(Reason::NotConnected) {
                 self.waiting.insert(inode);

@@ -14,6 +14,7 @@ mod library;
 mod options;
 mod overview;
 mod program;
+mod reach;
 mod sockets;
 mod status;
 mod streams;

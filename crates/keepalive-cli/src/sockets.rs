@@ -1,6 +1,7 @@
-//! Reading another process's socket options, for `--status`: through `foreign::Target`.
+//! Reading another process's socket options, for `--status`: through `reach::Running`.
 
-use crate::foreign::{OpenError, Snapshot, Target};
+use crate::foreign::{OpenError, Snapshot};
+use crate::reach::Running;
 use keepalive_policy::Timer;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,20 +15,20 @@ pub struct KeepaliveOptions {
 
 /// A handle on a process whose descriptors may be duplicated.
 pub struct Reader {
-    target: Target,
+    process: Running,
 }
 
 impl Reader {
     /// Fails with a short reason when the kernel or the permissions do not allow it.
     pub fn open(pid: u32) -> Result<Reader, String> {
-        Target::open(pid).map(|target| Reader { target }).map_err(|error| match error {
+        Running::open(pid).map(|process| Reader { process }).map_err(|error| match error {
             OpenError::Gone => "no such process".to_owned(),
             OpenError::Denied(reason) | OpenError::Unsupported(reason) | OpenError::Unreachable(reason) => reason,
         })
     }
 
     pub fn options(&mut self, fd: i32) -> Option<KeepaliveOptions> {
-        let socket = self.target.duplicate(fd).ok()?;
+        let socket = self.process.duplicate(fd).ok()?;
         let snapshot = Snapshot::read(std::os::fd::AsRawFd::as_raw_fd(&socket));
         let timer = |timer| snapshot.timers.get(timer);
         Some(KeepaliveOptions {

@@ -4,7 +4,8 @@
 //! `/proc/PID/net/tcp` and `tcp6` (seen from the process's own network namespace) their
 //! addresses, state and running timer, and a duplicate of each descriptor taken with
 //! `pidfd_getfd` their socket options, when this process may trace the other. Once a process's
-//! main thread has exited while others run, one of those threads' `/proc` entries stand for it.
+//! main thread has exited while others run, one of those threads' `/proc` entries and pidfd
+//! stand for it.
 
 use std::fmt::Write as _;
 use std::fs;
