@@ -492,6 +492,29 @@ fn as_pid_1_without_a_proc_of_its_own_a_threads_connection_is_configured() {
     assert_eq!(text(&output.stdout), "thread 1 main 1\n", "{}", describe(&output));
 }
 
+/// A program that sets `net.ipv4.tcp_keepalive_time` to 45 in the network namespace it runs in,
+/// then prints the idle time of a socket it connects (to nothing: the namespace's loopback is down).
+const IDLE_AFTER_CONNECT_IN_ITS_NAMESPACE: &str = "import socket\n\
+    open('/proc/sys/net/ipv4/tcp_keepalive_time', 'w').write('45')\n\
+    s = socket.socket()\n\
+    try: s.connect(('127.0.0.1', 9))\n\
+    except OSError: pass\n\
+    print('idle', s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE))\n";
+
+#[test]
+fn as_pid_1_without_a_proc_of_its_own_the_programs_network_namespace_has_its_defaults() {
+    // The program's idle time, 45 s, is its network namespace's default, not a choice of its own:
+    // ours replaces it. /proc, the outer namespace's here, names kthreadd by the program's ID 2,
+    // whose network namespace is not the program's.
+    let mut command = clean_command("timeout");
+    command.args(["-s", "KILL", "10", "unshare", "--kill-child", "--pid", "--fork"]).arg(command_path());
+    command.args(["--via", "seccomp", "--verbose", "--idle", "30", "--", "unshare", "--net"]);
+    let output = command.arg(python3()).args(["-c", IDLE_AFTER_CONNECT_IN_ITS_NAMESPACE]).output().unwrap();
+    assert_eq!(text(&output.stdout), "idle 30\n", "{}", describe(&output));
+    let line = "keepalive[2]: fd 3 tcp connect(): keepalive on, idle 30s\n";
+    assert_eq!(text(&output.stderr), line, "{}", describe(&output));
+}
+
 #[test]
 fn a_thread_that_outlives_its_main_thread_gets_its_connection_configured() {
     // pidfd_getfd on the process's pidfd answers ESRCH once its main thread has exited; the
