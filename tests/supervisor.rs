@@ -516,6 +516,39 @@ fn as_pid_1_without_a_proc_of_its_own_the_programs_network_namespace_has_its_def
 }
 
 #[test]
+fn a_process_the_supervisor_may_not_read_is_one_verbose_line() {
+    if text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() != "0" {
+        report("SKIPPED: switching to nobody needs root");
+        return;
+    }
+    // As nobody, the supervisor may not take the descriptors of a program that made itself not
+    // dumpable (PR_SET_DUMPABLE, 4) before its first connect().
+    let code = "import ctypes, os, socket\n\
+                assert ctypes.CDLL(None).prctl(4, 0, 0, 0, 0) == 0\n\
+                print(os.getpid(), flush=True)\n\
+                s = socket.socket()\n\
+                try: s.connect(('127.0.0.1', 9))\n\
+                except OSError: pass\n\
+                print('keepalive', s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))\n";
+    let [command_copy] = copies_for_other_users([&command_path()]);
+    let mut command = clean_command("setpriv");
+    command.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--inh-caps=-all"]);
+    command.arg(command_copy).args(["--via", "seccomp", "--verbose", "--idle", "30"]);
+    // A python3 nobody may run: one under /root is out of its reach.
+    let system_python = Path::new("/usr/bin/python3");
+    let python = if system_python.exists() { system_python.to_owned() } else { python3() };
+    let output = command.arg(python).args(["-c", code]).output().unwrap();
+    let stdout = text(&output.stdout);
+    let (pid, rest) = stdout.split_once('\n').unwrap_or_default();
+    assert_eq!(rest, "keepalive 0\n", "{}", describe(&output));
+    let line = format!(
+        "keepalive[{pid}]: fd 3 connect(): untouched, permission denied: process {pid} is not dumpable \
+         (set-user-ID, or PR_SET_DUMPABLE 0): run as root\n"
+    );
+    assert_eq!(text(&output.stderr), line, "{}", describe(&output));
+}
+
+#[test]
 fn a_thread_that_outlives_its_main_thread_gets_its_connection_configured() {
     // pidfd_getfd on the process's pidfd answers ESRCH once its main thread has exited; the
     // calling thread's own pidfd (PIDFD_THREAD, Linux 6.9) reaches the same descriptors.
@@ -1216,6 +1249,21 @@ fn the_io_uring_warning_never_lands_in_the_programs_data() {
     let seen = text(&output.stdout);
     assert!(seen.starts_with("fd 2 ring ") && !seen.trim_end().ends_with("-1"), "{}", describe(&output));
     assert_eq!(text(&written), "", "the program's data file");
+}
+
+#[test]
+fn as_pid_1_without_a_proc_of_its_own_the_io_uring_warning_names_the_program() {
+    // /proc, the outer namespace's here, names kthreadd by the program's ID 2.
+    let code = "import ctypes\n\
+                params = ctypes.create_string_buffer(120)\n\
+                ctypes.CDLL(None, use_errno=True).syscall(425, 8, params)\n";
+    let python = python3();
+    let mut command = clean_command("timeout");
+    command.args(["-s", "KILL", "10", "unshare", "--kill-child", "--pid", "--fork"]).arg(command_path());
+    let output = command.args(["--via", "seccomp"]).arg(&python).args(["-c", code]).output().unwrap();
+    let name: String = python.file_name().unwrap().to_str().unwrap().chars().take(15).collect();
+    let warning = format!("keepalive: warning: {name}[2] set up io_uring: ");
+    assert!(text(&output.stderr).starts_with(&warning), "{}", describe(&output));
 }
 
 #[test]
