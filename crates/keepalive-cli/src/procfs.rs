@@ -19,10 +19,33 @@ pub fn read<T>(pidfd: BorrowedFd<'_>, read: impl FnOnce(&Path) -> Option<T>) -> 
 }
 
 /// The /proc directory of the process or thread `pidfd` names, as /proc numbers it now.
-pub fn directory(pidfd: BorrowedFd<'_>) -> Option<PathBuf> {
+fn directory(pidfd: BorrowedFd<'_>) -> Option<PathBuf> {
     let info = fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd())).ok()?;
     let pid: i64 = info.lines().find_map(|line| line.strip_prefix("Pid:"))?.trim().parse().ok()?;
     (pid > 0).then(|| PathBuf::from(format!("/proc/{pid}")))
+}
+
+/// Runs the ignored unit test `test` of this binary as PID 1 of a PID namespace of its own, whose
+/// /proc is the one outside, and checks that it passed; skipped unless root.
+#[cfg(test)]
+pub fn run_in_a_pid_namespace_without_its_own_proc(test: &str) {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: a PID namespace needs root");
+        return;
+    }
+    let output = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--ignored", "--test-threads", "1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[cfg(test)]
@@ -65,27 +88,4 @@ mod tests {
     fn a_process_is_found_where_proc_is_another_namespaces() {
         run_in_a_pid_namespace_without_its_own_proc("procfs::tests::in_a_pid_namespace_without_its_own_proc");
     }
-}
-
-/// Runs the ignored unit test `test` of this binary as PID 1 of a PID namespace of its own, whose
-/// /proc is the one outside, and checks that it passed; skipped unless root.
-#[cfg(test)]
-pub fn run_in_a_pid_namespace_without_its_own_proc(test: &str) {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: a PID namespace needs root");
-        return;
-    }
-    let output = std::process::Command::new("unshare")
-        .args(["--pid", "--fork", "--kill-child"])
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--ignored", "--test-threads", "1"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
