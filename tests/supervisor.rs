@@ -515,12 +515,37 @@ fn as_pid_1_without_a_proc_of_its_own_the_programs_network_namespace_has_its_def
     assert_eq!(text(&output.stderr), line, "{}", describe(&output));
 }
 
-#[test]
-fn a_process_the_supervisor_may_not_read_is_one_verbose_line() {
+/// `keepalive` with `arguments` run as nobody, then a python3 nobody may run (one under /root is
+/// out of its reach) with `code`; `None` unless this is root.
+fn as_nobody_python(arguments: &[&str], code: &str) -> Option<Output> {
     if text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() != "0" {
         report("SKIPPED: switching to nobody needs root");
-        return;
+        return None;
     }
+    let [command_copy] = copies_for_other_users([&command_path()]);
+    let mut command = clean_command("setpriv");
+    command.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--inh-caps=-all"]);
+    let system_python = Path::new("/usr/bin/python3");
+    let python = if system_python.exists() { system_python.to_owned() } else { python3() };
+    Some(command.arg(command_copy).args(arguments).arg(python).args(["-c", code]).output().unwrap())
+}
+
+#[test]
+fn an_unprivileged_supervisor_tells_the_programs_own_timer_from_the_default() {
+    // Without CAP_NET_ADMIN, SIOCGSKNS refuses to name the socket's network namespace: /proc does.
+    let code = "import socket\n\
+                s = socket.socket(); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 45)\n\
+                try: s.connect(('127.0.0.1', 9))\n\
+                except OSError: pass\n\
+                print('idle', s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE))\n";
+    let Some(output) = as_nobody_python(&["--via", "seccomp", "--verbose", "--idle", "30"], code) else { return };
+    assert_eq!(text(&output.stdout), "idle 45\n", "{}", describe(&output));
+    let line = "]: fd 3 tcp connect(): keepalive on, idle kept as the program set it\n";
+    assert!(text(&output.stderr).ends_with(line), "{}", describe(&output));
+}
+
+#[test]
+fn a_process_the_supervisor_may_not_read_is_one_verbose_line() {
     // As nobody, the supervisor may not take the descriptors of a program that made itself not
     // dumpable (PR_SET_DUMPABLE, 4) before its first connect().
     let code = "import ctypes, os, socket\n\
@@ -530,14 +555,7 @@ fn a_process_the_supervisor_may_not_read_is_one_verbose_line() {
                 try: s.connect(('127.0.0.1', 9))\n\
                 except OSError: pass\n\
                 print('keepalive', s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))\n";
-    let [command_copy] = copies_for_other_users([&command_path()]);
-    let mut command = clean_command("setpriv");
-    command.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--inh-caps=-all"]);
-    command.arg(command_copy).args(["--via", "seccomp", "--verbose", "--idle", "30"]);
-    // A python3 nobody may run: one under /root is out of its reach.
-    let system_python = Path::new("/usr/bin/python3");
-    let python = if system_python.exists() { system_python.to_owned() } else { python3() };
-    let output = command.arg(python).args(["-c", code]).output().unwrap();
+    let Some(output) = as_nobody_python(&["--via", "seccomp", "--verbose", "--idle", "30"], code) else { return };
     let stdout = text(&output.stdout);
     let (pid, rest) = stdout.split_once('\n').unwrap_or_default();
     assert_eq!(rest, "keepalive 0\n", "{}", describe(&output));
