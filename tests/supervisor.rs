@@ -545,25 +545,41 @@ fn an_unprivileged_supervisor_tells_the_programs_own_timer_from_the_default() {
 }
 
 #[test]
-fn a_process_the_supervisor_may_not_read_is_one_verbose_line() {
+fn a_process_the_supervisor_may_not_read_is_one_verbose_line_that_says_why() {
     // As nobody, the supervisor may not take the descriptors of a program that made itself not
-    // dumpable (PR_SET_DUMPABLE, 4) before its first connect().
-    let code = "import ctypes, os, socket\n\
-                assert ctypes.CDLL(None).prctl(4, 0, 0, 0, 0) == 0\n\
-                print(os.getpid(), flush=True)\n\
-                s = socket.socket()\n\
-                try: s.connect(('127.0.0.1', 9))\n\
-                except OSError: pass\n\
-                print('keepalive', s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))\n";
-    let Some(output) = as_nobody_python(&["--via", "seccomp", "--verbose", "--idle", "30"], code) else { return };
-    let stdout = text(&output.stdout);
-    let (pid, rest) = stdout.split_once('\n').unwrap_or_default();
-    assert_eq!(rest, "keepalive 0\n", "{}", describe(&output));
-    let line = format!(
-        "keepalive[{pid}]: fd 3 connect(): untouched, permission denied: process {pid} is not dumpable \
-         (set-user-ID, or PR_SET_DUMPABLE 0): run as root\n"
-    );
-    assert_eq!(text(&output.stderr), line, "{}", describe(&output));
+    // dumpable (PR_SET_DUMPABLE, 4): before its first connect(), or after one it could.
+    for connected_first in [false, true] {
+        let code = format!(
+            "import ctypes, os, socket\n\
+             def connect():\n\
+             \x20   s = socket.socket()\n\
+             \x20   try: s.connect(('127.0.0.1', 9))\n\
+             \x20   except OSError: pass\n\
+             \x20   return s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)\n\
+             print(os.getpid(), flush=True)\n\
+             if {}: print('keepalive', connect(), flush=True)\n\
+             assert ctypes.CDLL(None).prctl(4, 0, 0, 0, 0) == 0\n\
+             print('keepalive', connect())\n",
+            if connected_first { "True" } else { "False" }
+        );
+        let Some(output) = as_nobody_python(&["--via", "seccomp", "--verbose", "--idle", "30"], &code) else {
+            return;
+        };
+        let stdout = text(&output.stdout);
+        let (pid, rest) = stdout.split_once('\n').unwrap_or_default();
+        let configured = format!("keepalive[{pid}]: fd 3 tcp connect(): keepalive on, idle 30s\n");
+        let refused = format!(
+            "keepalive[{pid}]: fd 3 connect(): untouched, permission denied: process {pid} is not dumpable \
+             (set-user-ID, or PR_SET_DUMPABLE 0): run as root\n"
+        );
+        let (expected_stdout, expected_stderr) = if connected_first {
+            ("keepalive 1\nkeepalive 0\n", configured + &refused)
+        } else {
+            ("keepalive 0\n", refused)
+        };
+        assert_eq!(rest, expected_stdout, "{}", describe(&output));
+        assert_eq!(text(&output.stderr), expected_stderr, "{}", describe(&output));
+    }
 }
 
 #[test]

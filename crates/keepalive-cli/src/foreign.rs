@@ -94,9 +94,7 @@ impl Target {
     fn reachable(self, exited: impl FnOnce() -> OpenError) -> Result<Target, OpenError> {
         // Descriptor -1 never exists: EBADF when allowed, EPERM when not, before any socket is read.
         match self.duplicate(-1) {
-            Err(error) if error.raw_os_error() == Some(libc::EPERM) => {
-                Err(OpenError::Denied(missing_rights(self.pid, self.pidfd())))
-            }
+            Err(error) if error.raw_os_error() == Some(libc::EPERM) => Err(OpenError::Denied(self.missing_rights())),
             Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Err(exited()),
             Err(error) if error.raw_os_error() == Some(libc::ENOSYS) => {
                 Err(OpenError::Unsupported("pidfd_getfd needs Linux 5.6".to_owned()))
@@ -107,6 +105,11 @@ impl Target {
 
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// What this process lacks to duplicate the target's descriptors, as one line.
+    pub fn missing_rights(&self) -> String {
+        missing_rights(self.pid, self.pidfd())
     }
 
     pub fn pidfd(&self) -> BorrowedFd<'_> {

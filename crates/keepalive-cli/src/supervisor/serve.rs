@@ -194,11 +194,7 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, 
         Ok(socket) => socket,
         Err(error) => {
             if verbose && error.raw_os_error() == Some(libc::EPERM) {
-                stderr_line!(
-                    "keepalive[{tid}]: fd {fd} {}: untouched, the supervisor may not take the process's descriptors \
-                     (pidfd_getfd: {error}; Yama's ptrace_scope?)",
-                    call.name()
-                );
+                stderr_line!("keepalive[{tid}]: fd {fd} {}: untouched, {}", call.name(), process.missing_rights());
             }
             return Answer::Continue;
         }
