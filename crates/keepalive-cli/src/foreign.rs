@@ -342,9 +342,11 @@ fn network_namespace(fd: i32) -> Option<fs::File> {
 
 /// A fresh TCP socket's timers in `namespace`, whose identity is `identity`.
 fn fresh_defaults_in(namespace: &fs::File, identity: NamespaceIdentity) -> Fact<Timers> {
+    // Only the short-lived probe threads ever leave this process's namespace.
+    static OURS: std::sync::OnceLock<Option<NamespaceIdentity>> = std::sync::OnceLock::new();
+    let ours = OURS.get_or_init(|| fs::metadata("/proc/self/ns/net").map(|meta| (meta.dev(), meta.ino())).ok());
     let probe = || Fact::from_read(probe_timers());
-    let ours = fs::metadata("/proc/self/ns/net").map(|meta| (meta.dev(), meta.ino()));
-    if ours.is_ok_and(|ours| ours == identity) {
+    if *ours == Some(identity) {
         return probe();
     }
     let namespace = namespace.as_fd();
