@@ -10,12 +10,12 @@ use std::fs;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-/// What `read` answers from the /proc directory of the process or thread `pidfd` names, if the
+/// What `from` answers from the /proc directory of the process or thread `pidfd` names, if the
 /// process still had that directory afterwards: its ID was not given to another meanwhile.
-pub fn read<T>(pidfd: BorrowedFd<'_>, read: impl FnOnce(&Path) -> Option<T>) -> Option<T> {
-    let directory = directory(pidfd)?;
-    let answer = read(&directory)?;
-    (self::directory(pidfd).as_ref() == Some(&directory)).then_some(answer)
+pub fn read<T>(pidfd: BorrowedFd<'_>, from: impl FnOnce(&Path) -> Option<T>) -> Option<T> {
+    let before = directory(pidfd)?;
+    let answer = from(&before)?;
+    (directory(pidfd).as_ref() == Some(&before)).then_some(answer)
 }
 
 /// The /proc directory of the process or thread `pidfd` names, as /proc numbers it now.
