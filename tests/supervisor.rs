@@ -485,6 +485,96 @@ fn as_pid_1_without_a_proc_of_its_own_a_threads_connection_is_configured() {
     assert_eq!(text(&output.stdout), "thread 1 main 1\n", "{}", describe(&output));
 }
 
+/// A program that sets `net.ipv4.tcp_keepalive_time` to 45 in the network namespace it runs in,
+/// then prints the idle time of a socket it connects (to nothing: the namespace's loopback is down).
+const IDLE_AFTER_CONNECT_IN_ITS_NAMESPACE: &str = "import socket\n\
+    open('/proc/sys/net/ipv4/tcp_keepalive_time', 'w').write('45')\n\
+    s = socket.socket()\n\
+    try: s.connect(('127.0.0.1', 9))\n\
+    except OSError: pass\n\
+    print('idle', s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE))\n";
+
+#[test]
+fn as_pid_1_without_a_proc_of_its_own_the_programs_network_namespace_has_its_defaults() {
+    // The program's idle time, 45 s, is its network namespace's default, not a choice of its own:
+    // ours replaces it. /proc, the outer namespace's here, names kthreadd by the program's ID 2,
+    // whose network namespace is not the program's.
+    let mut command = clean_command("timeout");
+    command.args(["-s", "KILL", "10", "unshare", "--kill-child", "--pid", "--fork"]).arg(command_path());
+    command.args(["--via", "seccomp", "--verbose", "--idle", "30", "--", "unshare", "--net"]);
+    let output = command.arg(python3()).args(["-c", IDLE_AFTER_CONNECT_IN_ITS_NAMESPACE]).output().unwrap();
+    assert_eq!(text(&output.stdout), "idle 30\n", "{}", describe(&output));
+    let line = "keepalive[2]: fd 3 tcp connect(): keepalive on, idle 30s\n";
+    assert_eq!(text(&output.stderr), line, "{}", describe(&output));
+}
+
+/// `keepalive` with `arguments` run as nobody, then a python3 nobody may run (one under /root is
+/// out of its reach) with `code`; `None` unless this is root.
+fn as_nobody_python(arguments: &[&str], code: &str) -> Option<Output> {
+    if text(&Command::new("id").arg("-u").output().unwrap().stdout).trim() != "0" {
+        report("SKIPPED: switching to nobody needs root");
+        return None;
+    }
+    let [command_copy] = copies_for_other_users([&command_path()]);
+    let mut command = clean_command("setpriv");
+    command.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--inh-caps=-all"]);
+    let system_python = Path::new("/usr/bin/python3");
+    let python = if system_python.exists() { system_python.to_owned() } else { python3() };
+    Some(command.arg(command_copy).args(arguments).arg(python).args(["-c", code]).output().unwrap())
+}
+
+#[test]
+fn an_unprivileged_supervisor_tells_the_programs_own_timer_from_the_default() {
+    // Without CAP_NET_ADMIN, SIOCGSKNS refuses to name the socket's network namespace: /proc does.
+    let code = "import socket\n\
+                s = socket.socket(); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 45)\n\
+                try: s.connect(('127.0.0.1', 9))\n\
+                except OSError: pass\n\
+                print('idle', s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE))\n";
+    let Some(output) = as_nobody_python(&["--via", "seccomp", "--verbose", "--idle", "30"], code) else { return };
+    assert_eq!(text(&output.stdout), "idle 45\n", "{}", describe(&output));
+    let line = "]: fd 3 tcp connect(): keepalive on, idle kept as the program set it\n";
+    assert!(text(&output.stderr).ends_with(line), "{}", describe(&output));
+}
+
+#[test]
+fn a_process_the_supervisor_may_not_read_is_one_verbose_line_that_says_why() {
+    // As nobody, the supervisor may not take the descriptors of a program that made itself not
+    // dumpable (PR_SET_DUMPABLE, 4): before its first connect(), or after one it could.
+    for connected_first in [false, true] {
+        let code = format!(
+            "import ctypes, os, socket\n\
+             def connect():\n\
+             \x20   s = socket.socket()\n\
+             \x20   try: s.connect(('127.0.0.1', 9))\n\
+             \x20   except OSError: pass\n\
+             \x20   return s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)\n\
+             print(os.getpid(), flush=True)\n\
+             if {}: print('keepalive', connect(), flush=True)\n\
+             assert ctypes.CDLL(None).prctl(4, 0, 0, 0, 0) == 0\n\
+             print('keepalive', connect())\n",
+            if connected_first { "True" } else { "False" }
+        );
+        let Some(output) = as_nobody_python(&["--via", "seccomp", "--verbose", "--idle", "30"], &code) else {
+            return;
+        };
+        let stdout = text(&output.stdout);
+        let (pid, rest) = stdout.split_once('\n').unwrap_or_default();
+        let configured = format!("keepalive[{pid}]: fd 3 tcp connect(): keepalive on, idle 30s\n");
+        let refused = format!(
+            "keepalive[{pid}]: fd 3 connect(): untouched, permission denied: process {pid} is not dumpable \
+             (set-user-ID, or PR_SET_DUMPABLE 0): run as root\n"
+        );
+        let (expected_stdout, expected_stderr) = if connected_first {
+            ("keepalive 1\nkeepalive 0\n", configured + &refused)
+        } else {
+            ("keepalive 0\n", refused)
+        };
+        assert_eq!(rest, expected_stdout, "{}", describe(&output));
+        assert_eq!(text(&output.stderr), expected_stderr, "{}", describe(&output));
+    }
+}
+
 #[test]
 fn a_thread_that_outlives_its_main_thread_gets_its_connection_configured() {
     // pidfd_getfd on the process's pidfd answers ESRCH once its main thread has exited; the
@@ -1186,6 +1276,21 @@ fn the_io_uring_warning_never_lands_in_the_programs_data() {
     let seen = text(&output.stdout);
     assert!(seen.starts_with("fd 2 ring ") && !seen.trim_end().ends_with("-1"), "{}", describe(&output));
     assert_eq!(text(&written), "", "the program's data file");
+}
+
+#[test]
+fn as_pid_1_without_a_proc_of_its_own_the_io_uring_warning_names_the_program() {
+    // /proc, the outer namespace's here, names kthreadd by the program's ID 2.
+    let code = "import ctypes\n\
+                params = ctypes.create_string_buffer(120)\n\
+                ctypes.CDLL(None, use_errno=True).syscall(425, 8, params)\n";
+    let python = python3();
+    let mut command = clean_command("timeout");
+    command.args(["-s", "KILL", "10", "unshare", "--kill-child", "--pid", "--fork"]).arg(command_path());
+    let output = command.args(["--via", "seccomp"]).arg(&python).args(["-c", code]).output().unwrap();
+    let name: String = python.file_name().unwrap().to_str().unwrap().chars().take(15).collect();
+    let warning = format!("keepalive: warning: {name}[2] set up io_uring: ");
+    assert!(text(&output.stderr).starts_with(&warning), "{}", describe(&output));
 }
 
 #[test]

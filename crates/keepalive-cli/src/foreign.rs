@@ -10,17 +10,18 @@
 //!
 //! A fresh socket's timers, which tell a timer the program chose from the system's default,
 //! depend on the network namespace (`net.ipv4.tcp_keepalive_*` are per namespace). They are
-//! read from a probe socket made in this process, in the target's namespace: when it differs
-//! from ours, from a short-lived thread that joins it through the pidfd (`setns`, Linux 5.8,
-//! needs CAP_SYS_ADMIN). Where that fails the defaults are unknown, and the options are all
-//! set, as the library does when it cannot learn them.
+//! read from a probe socket made in this process, in the socket's namespace: when it differs
+//! from ours, from a short-lived thread that joins it (`setns`, needs CAP_SYS_ADMIN). The
+//! namespace is asked of the socket (`SIOCGSKNS`, needs CAP_NET_ADMIN), else of /proc for the
+//! process, found through its pidfd. Where that fails the defaults are unknown, and the options
+//! are all set, as the library does when it cannot learn them.
 
-use std::cell::OnceCell;
+use std::cell::Cell;
 use std::fs;
 use std::io;
 use std::mem::{MaybeUninit, size_of};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 
 use keepalive_config::{Peer, Settings};
@@ -34,8 +35,12 @@ pub struct Target {
     /// The process's ID, or the thread's that `open_thread` reached it through.
     pid: u32,
     pidfd: OwnedFd,
-    fresh: OnceCell<Fact<Timers>>,
+    /// The fresh defaults last learnt, with the network namespace they are of.
+    fresh: Cell<Option<(NamespaceIdentity, Fact<Timers>)>>,
 }
+
+/// A namespace as `fstat` names it: device and inode.
+type NamespaceIdentity = (u64, u64);
 
 /// Why a process cannot be configured.
 #[derive(Debug, PartialEq, Eq)]
@@ -64,7 +69,7 @@ impl Target {
                 _ => OpenError::Unsupported(format!("pidfd_open: {error}")),
             }
         })?;
-        Target { pid, pidfd, fresh: OnceCell::new() }.reachable(|| OpenError::Unreachable(why_unreachable(pid)))
+        Target { pid, pidfd, fresh: Cell::new(None) }.reachable(|| OpenError::Unreachable(why_unreachable(pid)))
     }
 
     /// Opens the process of thread `tid` through that thread (`PIDFD_THREAD`, Linux 6.9), which
@@ -81,7 +86,7 @@ impl Target {
                 _ => OpenError::Unsupported(format!("pidfd_open: {error}")),
             }
         })?;
-        Target { pid: tid, pidfd, fresh: OnceCell::new() }.reachable(|| OpenError::Gone)
+        Target { pid: tid, pidfd, fresh: Cell::new(None) }.reachable(|| OpenError::Gone)
     }
 
     /// This target, if its descriptors can be duplicated; `exited` is the error when the kernel
@@ -89,7 +94,7 @@ impl Target {
     fn reachable(self, exited: impl FnOnce() -> OpenError) -> Result<Target, OpenError> {
         // Descriptor -1 never exists: EBADF when allowed, EPERM when not, before any socket is read.
         match self.duplicate(-1) {
-            Err(error) if error.raw_os_error() == Some(libc::EPERM) => Err(OpenError::Denied(missing_rights(self.pid))),
+            Err(error) if error.raw_os_error() == Some(libc::EPERM) => Err(OpenError::Denied(self.missing_rights())),
             Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Err(exited()),
             Err(error) if error.raw_os_error() == Some(libc::ENOSYS) => {
                 Err(OpenError::Unsupported("pidfd_getfd needs Linux 5.6".to_owned()))
@@ -100,6 +105,11 @@ impl Target {
 
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// What this process lacks to duplicate the target's descriptors, as one line.
+    pub fn missing_rights(&self) -> String {
+        missing_rights(self.pid, self.pidfd())
     }
 
     pub fn pidfd(&self) -> BorrowedFd<'_> {
@@ -153,7 +163,7 @@ impl Target {
             Need::State => facts.state = known_or_unavailable(socket.state),
             Need::Keepalive => facts.keepalive = Fact::from_read(socket.before.keepalive),
             Need::Timers => facts.timers = Fact::Known(socket.before.timers),
-            Need::Fresh => facts.fresh = *self.fresh.get_or_init(|| fresh_defaults(self)),
+            Need::Fresh => facts.fresh = self.fresh_defaults(socket),
             Need::Peer => facts.peer = Fact::from_read(socket.peer.map(peer_of)),
             // Set by callers that can tell; the others leave the socket alone with side rules.
             Need::Role => facts.role = Fact::Unavailable,
@@ -300,32 +310,56 @@ fn options_to_set(decision: Decision, settings: &Settings) -> Vec<SocketOption> 
     }
 }
 
-/// A fresh TCP socket's timers in the target's network namespace.
-fn fresh_defaults(target: &Target) -> Fact<Timers> {
+impl Target {
+    /// A fresh TCP socket's timers in `socket`'s network namespace, learnt once per namespace.
+    fn fresh_defaults(&self, socket: &Socket) -> Fact<Timers> {
+        let Some(namespace) = network_namespace(socket.fd()).or_else(|| self.network_namespace()) else {
+            return Fact::Unavailable;
+        };
+        let Ok(identity) = namespace.metadata().map(|meta| (meta.dev(), meta.ino())) else {
+            return Fact::Unavailable;
+        };
+        if let Some((_, fresh)) = self.fresh.get().filter(|(learnt, _)| *learnt == identity) {
+            return fresh;
+        }
+        let fresh = fresh_defaults_in(&namespace, identity);
+        self.fresh.set(Some((identity, fresh)));
+        fresh
+    }
+
+    /// The network namespace of the process, open, as /proc shows it.
+    fn network_namespace(&self) -> Option<fs::File> {
+        crate::procfs::read(self.pidfd(), |directory| fs::File::open(directory.join("ns/net")).ok())
+    }
+}
+
+/// The network namespace the socket at `fd` was made in, open; `None` without CAP_NET_ADMIN there.
+fn network_namespace(fd: i32) -> Option<fs::File> {
+    // SAFETY: SIOCGSKNS takes no argument and returns a new descriptor or -1.
+    let namespace = owned(libc::c_long::from(unsafe { libc::ioctl(fd, libc::SIOCGSKNS as libc::Ioctl) })).ok()?;
+    Some(fs::File::from(namespace))
+}
+
+/// A fresh TCP socket's timers in `namespace`, whose identity is `identity`.
+fn fresh_defaults_in(namespace: &fs::File, identity: NamespaceIdentity) -> Fact<Timers> {
+    // Only the short-lived probe threads ever leave this process's namespace.
+    static OURS: std::sync::OnceLock<Option<NamespaceIdentity>> = std::sync::OnceLock::new();
+    let ours = OURS.get_or_init(|| fs::metadata("/proc/self/ns/net").map(|meta| (meta.dev(), meta.ino())).ok());
     let probe = || Fact::from_read(probe_timers());
-    if same_network_namespace(target.pid) {
+    if *ours == Some(identity) {
         return probe();
     }
-    let pidfd = target.pidfd();
+    let namespace = namespace.as_fd();
     std::thread::scope(|scope| {
         scope
             .spawn(move || {
-                // SAFETY: setns on a pidfd moves only this thread, which ends right after.
-                let joined = unsafe { libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWNET) } == 0;
+                // SAFETY: setns moves only this thread, which ends right after.
+                let joined = unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) } == 0;
                 if joined { probe() } else { Fact::Unavailable }
             })
             .join()
             .unwrap_or(Fact::Unavailable)
     })
-}
-
-fn same_network_namespace(pid: u32) -> bool {
-    let identity = |path: String| fs::metadata(path).map(|meta| (meta.dev(), meta.ino())).ok();
-    // Unreadable (not root, another user's process): assume ours, which is the common case.
-    match (identity(format!("/proc/{pid}/ns/net")), identity("/proc/self/ns/net".to_owned())) {
-        (Some(theirs), Some(ours)) => theirs == ours,
-        _ => true,
-    }
 }
 
 /// The timers of a TCP socket made for the purpose, in this thread's network namespace.
@@ -425,9 +459,13 @@ pub fn why_unreachable(pid: u32) -> String {
     }
 }
 
-/// What this process lacks to duplicate `pid`'s descriptors, as one line.
-fn missing_rights(pid: u32) -> String {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+/// What this process lacks to duplicate `pid`'s descriptors (`pidfd`'s), as one line.
+fn missing_rights(pid: u32, pidfd: BorrowedFd<'_>) -> String {
+    let read = |directory: &std::path::Path| {
+        let status = directory.join("status");
+        Some((fs::read_to_string(&status).ok()?, fs::metadata(&status).ok()?.uid()))
+    };
+    let (status, owner) = crate::procfs::read(pidfd, read).unwrap_or_default();
     let uid = status.lines().find_map(|line| line.strip_prefix("Uid:")).and_then(|ids| ids.split_whitespace().next());
     let Some(uid) = uid.and_then(|uid| uid.parse::<u32>().ok()) else {
         return "permission denied: run as root".to_owned();
@@ -437,7 +475,6 @@ fn missing_rights(pid: u32) -> String {
         return format!("permission denied: run as root or as uid {uid}");
     }
     // A process that is not dumpable has its /proc files owned by root.
-    let owner = fs::metadata(format!("/proc/{pid}/status")).map(|meta| meta.uid()).unwrap_or(uid);
     if owner != uid {
         return format!(
             "permission denied: process {pid} is not dumpable (set-user-ID, or PR_SET_DUMPABLE 0): run as root"
@@ -688,10 +725,55 @@ mod tests {
 
     #[test]
     fn fresh_defaults_come_from_a_probe() {
-        let fresh = fresh_defaults(&ourselves());
+        let (_listener, client, _server) = pair();
+        let fresh = ourselves().fresh_defaults(&Socket::read(client.into()));
         let Fact::Known(timers) = fresh else { panic!("no defaults: {fresh:?}") };
         let system: i32 = fs::read_to_string("/proc/sys/net/ipv4/tcp_keepalive_time").unwrap().trim().parse().unwrap();
         assert_eq!(timers.get(Timer::Idle), Some(system));
         assert_eq!(timers.get(Timer::UserTimeout), Some(0));
+    }
+
+    fn fresh_idle(fresh: Fact<Timers>) -> Option<i32> {
+        match fresh {
+            Fact::Known(timers) => timers.get(Timer::Idle),
+            _ => None,
+        }
+    }
+
+    /// A TCP socket made in a network namespace of its own, whose `tcp_keepalive_time` is `idle`.
+    fn a_socket_in_another_network_namespace(idle: u32) -> io::Result<OwnedFd> {
+        std::thread::spawn(move || {
+            // SAFETY: unshare moves only this thread, which ends right after.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // Sysctls under /proc/sys/net are the namespace's of the thread that opens them.
+            fs::write("/proc/sys/net/ipv4/tcp_keepalive_time", idle.to_string())?;
+            // SAFETY: socket takes three integers and returns a new descriptor or -1.
+            owned(libc::c_long::from(unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) }))
+        })
+        .join()
+        .unwrap()
+    }
+
+    #[test]
+    fn fresh_defaults_are_the_sockets_network_namespaces() {
+        let socket = match a_socket_in_another_network_namespace(4321) {
+            Err(error) if error.raw_os_error() == Some(libc::EPERM) => {
+                return eprintln!("SKIPPED: a network namespace needs CAP_SYS_ADMIN");
+            }
+            socket => Socket::read(socket.unwrap()),
+        };
+        let target = ourselves();
+        let fresh = target.fresh_defaults(&socket);
+        assert_eq!(fresh_idle(fresh), Some(4321), "{fresh:?}");
+        // The program's sockets in this namespace have this namespace's defaults.
+        let (_listener, client, _server) = pair();
+        let system: i32 = fs::read_to_string("/proc/sys/net/ipv4/tcp_keepalive_time").unwrap().trim().parse().unwrap();
+        let fresh = target.fresh_defaults(&Socket::read(client.into()));
+        assert_eq!(fresh_idle(fresh), Some(system), "{fresh:?}");
+        // Its idle time is the namespace's default, not a choice of the program's: ours replaces it.
+        let outcome = target.configure_socket(socket.fd(), &socket, Facts::at(Moment::Connect), &idle_20());
+        assert_eq!(outcome.decision, Decision::SetAll);
     }
 }

@@ -13,6 +13,7 @@ mod launch;
 mod library;
 mod options;
 mod overview;
+mod procfs;
 mod program;
 mod reach;
 mod sockets;

@@ -179,7 +179,7 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, 
     let process = match plan.process_of(tid) {
         Ok(process) => process,
         Err(error) => {
-            if let (true, OpenError::Unreachable(why)) = (verbose, error) {
+            if let (true, OpenError::Unreachable(why) | OpenError::Denied(why)) = (verbose, error) {
                 stderr_line!("keepalive[{tid}]: fd {fd} {}: untouched, {why}", call.name());
             }
             return Answer::Continue;
@@ -194,11 +194,7 @@ fn handle(listener: RawFd, notification: &libc::seccomp_notif, plan: &mut Plan, 
         Ok(socket) => socket,
         Err(error) => {
             if verbose && error.raw_os_error() == Some(libc::EPERM) {
-                stderr_line!(
-                    "keepalive[{tid}]: fd {fd} {}: untouched, the supervisor may not take the process's descriptors \
-                     (pidfd_getfd: {error}; Yama's ptrace_scope?)",
-                    call.name()
-                );
+                stderr_line!("keepalive[{tid}]: fd {fd} {}: untouched, {}", call.name(), process.missing_rights());
             }
             return Answer::Continue;
         }
@@ -259,12 +255,16 @@ fn setsockopt_for_program(
 /// program may have put a data file there. Otherwise only `--verbose` shows it, on ours.
 fn warn_about_io_uring(tid: u32, plan: &mut Plan, verbose: bool, user_stderr: Option<FileIdentity>) {
     static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    let program_stderr = plan.process_of(tid).ok().and_then(|process| process.duplicate(2).ok());
+    let process = plan.process_of(tid).ok();
+    let program_stderr = process.and_then(|process| process.duplicate(2).ok());
     let users = program_stderr.filter(|stderr| user_stderr.is_some() && identity(stderr.as_raw_fd()) == user_stderr);
     if (users.is_none() && !verbose) || WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
         return;
     }
-    let name = std::fs::read_to_string(format!("/proc/{tid}/comm")).unwrap_or_default();
+    let name = process.and_then(|process| {
+        crate::procfs::read(process.pidfd(), |directory| std::fs::read_to_string(directory.join("comm")).ok())
+    });
+    let name = name.unwrap_or_default();
     let line = format!(
         "keepalive: warning: {}[{tid}] set up io_uring: connections it makes or accepts through io_uring \
          bypass the supervisor and get no keepalive\n",

@@ -301,23 +301,7 @@ mod tests {
 
     #[test]
     fn proc_of_another_namespace_is_not_asked() {
-        // SAFETY: geteuid cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("SKIPPED: a PID namespace needs root");
-            return;
-        }
         let test = "supervisor::trapped::tests::in_a_pid_namespace_without_its_own_proc";
-        let output = std::process::Command::new("unshare")
-            .args(["--pid", "--fork", "--kill-child"])
-            .arg(std::env::current_exe().unwrap())
-            .args(["--exact", test, "--ignored", "--test-threads", "1"])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && stdout.contains("1 passed"),
-            "{stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        crate::procfs::run_in_a_pid_namespace_without_its_own_proc(test);
     }
 }
