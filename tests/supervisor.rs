@@ -716,9 +716,13 @@ fn on_a_terminal(keys: &str, program: &str) -> Output {
 
 #[test]
 fn as_a_child_subreaper_ctrl_z_stops_the_job_and_fg_continues_it() {
-    let program = "import time\n\
+    // The program waits until it is continued (5 s at most), however long Ctrl-Z takes to come.
+    let program = "import signal, time\n\
+                   continued = []\n\
+                   signal.signal(signal.SIGCONT, lambda *_: continued.append(1))\n\
                    print('ready', flush=True)\n\
-                   time.sleep(1)\n\
+                   deadline = time.monotonic() + 5\n\
+                   while not continued and time.monotonic() < deadline: time.sleep(0.02)\n\
                    print('continued', flush=True)\n";
     let output = on_a_terminal("until(b'ready\\r\\n'); os.write(terminal, b'\\x1a')", program);
     let expected = format!("ready\njob stopped by {} program T\ncontinued\njob exited 0 end\n", libc::SIGTSTP);
