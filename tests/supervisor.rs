@@ -546,10 +546,14 @@ fn as_pid_1_exit_status_is_the_programs_and_every_child_is_reaped() {
     assert_eq!(text(&output.stdout), "reaped 3\ndone\n", "{}", describe(&output));
     // A double fork leaves an orphan, reparented to PID 1, which must reap it when it ends: a
     // zombie until then, so two processes are left once it is reaped (waited for, 5 s at most;
-    // a process gone between listing /proc and reading its state is skipped).
+    // a process gone between listing /proc and reading its state is skipped). The orphan ends
+    // once it is PID 1's (5 s at most): ending before, its parent would reap it.
     let orphans_one = "import os, sys, time\n\
                        if os.fork() == 0:\n\
-                       \x20   if os.fork() == 0: time.sleep(0.2); os._exit(0)\n\
+                       \x20   if os.fork() == 0:\n\
+                       \x20       deadline = time.monotonic() + 5\n\
+                       \x20       while os.getppid() != 1 and time.monotonic() < deadline: time.sleep(0.01)\n\
+                       \x20       os._exit(0)\n\
                        \x20   os._exit(0)\n\
                        os.wait()\n\
                        def states():\n\
