@@ -381,6 +381,27 @@ static void on_alarm(int signal) {
     (void)signal;
 }
 
+/* Waits, 5 s at most, until the listener's accept queue is full, so that it drops new SYNs: the
+ * handshakes of the connections made before complete in softirq context, which load can delay.
+ * A listener's TCP_INFO gives the queue's length (tcpi_unacked) and its backlog (tcpi_sacked).
+ * Returns 0, having failed, if it does not fill. */
+static int wait_until_queue_full(int listener) {
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    struct tcp_info info = {0};
+    for (int tries = 0; tries < 500; tries++) {
+        socklen_t size = sizeof info;
+        if (getsockopt(listener, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) {
+            FAIL("TCP_INFO of the listener: %s", strerror(errno));
+            return 0;
+        }
+        if (info.tcpi_unacked > info.tcpi_sacked)
+            return 1;
+        nanosleep(&pause, NULL);
+    }
+    FAIL("the listener's queue holds %u connections after 5 s, backlog %u", info.tcpi_unacked, info.tcpi_sacked);
+    return 0;
+}
+
 /* A blocking connect() to a listener whose queue is full, so that its SYNs go unanswered: with
  * TCP_USER_TIMEOUT set before the SYN it fails with ETIMEDOUT after that time (EXPECT_USER_TIMEOUT
  * ms), not after the minutes of SYN retries. RAW=1 makes the socket by system call, so that only
@@ -394,7 +415,8 @@ static int syn_timeout(void) {
         FAIL("listener: %s", strerror(errno));
     for (int i = 0; i < 3; i++)
         raw_connect(raw_socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK), (struct sockaddr *)&address, length);
-    usleep(200000);
+    if (!wait_until_queue_full(listener))
+        return finish();
     long limit = expected("EXPECT_USER_TIMEOUT", 0);
     struct sigaction action = {.sa_handler = on_alarm};
     sigaction(SIGALRM, &action, NULL);

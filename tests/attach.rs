@@ -216,18 +216,18 @@ fn peer_rules_choose_by_peer_and_side_by_role() {
 /// the options.
 #[test]
 fn the_documented_example_does_every_process_of_a_daemon() {
-    use std::os::unix::fs::PermissionsExt;
     let (_server, _, port) = listener();
     let (first, first_fd) = client(port, None);
     let (second, second_fd) = client(port, None);
     let bin = std::env::temp_dir().join(format!("keepalive-pidof-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&bin);
     std::fs::create_dir_all(&bin).unwrap();
-    let pidof = bin.join("pidof");
-    std::fs::write(&pidof, format!("#!/bin/sh\necho {} {}\n", first.pid(), second.pid())).unwrap();
-    std::fs::set_permissions(&pidof, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::os::unix::fs::symlink(command_path(), bin.join("keepalive")).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    // pidof names the two clients. A shell function, not a script written here: a child forked
+    // meanwhile by another test could still hold the script open for writing when sh runs it
+    // (ETXTBSY, "Text file busy").
+    let pidof = format!("pidof() {{ echo {} {}; }}\n", first.pid(), second.pid());
     let page = |name: &str| std::fs::read_to_string(common::root().join(name)).unwrap();
     let readme = page("README.md");
     let once = readme.lines().find(|line| line.starts_with("keepalive ") && line.contains("pidof")).unwrap();
@@ -235,7 +235,7 @@ fn the_documented_example_does_every_process_of_a_daemon() {
     let follow = man.lines().find(|line| line.starts_with("keepalive ") && line.contains("pidof")).unwrap();
     let follow = follow.replace("\\-", "-");
 
-    let output = clean_command("sh").args(["-c", once]).env("PATH", &path).output().unwrap();
+    let output = clean_command("sh").args(["-c", &format!("{pidof}{once}")]).env("PATH", &path).output().unwrap();
     let stdout = succeeded(&output);
     assert!(stdout.contains("2 processes, 2 TCP sockets: 2 configured, 0 left alone"), "{once}: {stdout}");
     assert_eq!(keepalive_and_idle(first.pid(), first_fd), (1, 60));
@@ -243,7 +243,7 @@ fn the_documented_example_does_every_process_of_a_daemon() {
 
     // `--follow` ends once both have exited.
     let mut command = clean_command("sh");
-    command.args(["-c", &follow]).env("PATH", &path);
+    command.args(["-c", &format!("{pidof}{follow}")]).env("PATH", &path);
     let mut following = spawn(command);
     let mut lines = BufReader::new(following.0.stdout.take().unwrap());
     for pid in [first.pid(), second.pid()] {

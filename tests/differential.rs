@@ -40,7 +40,7 @@ mod common;
 use common::*;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -490,6 +490,39 @@ fn python3() {
     assert!(figures.processes >= 2 && figures.setsockopt > 0, "python3 and its child must both run, configured");
 }
 
+/// The process holding the other end of `stream`, a connection within this machine: the owner of
+/// the socket that /proc/net/tcp lists for that end.
+fn process_at_the_other_end(stream: &TcpStream) -> Option<u32> {
+    let hex = |address: std::net::SocketAddr| match address {
+        std::net::SocketAddr::V4(v4) => format!("{:08X}:{:04X}", u32::from_ne_bytes(v4.ip().octets()), v4.port()),
+        std::net::SocketAddr::V6(_) => unreachable!("an IPv4 connection"),
+    };
+    let (local, remote) = (hex(stream.peer_addr().ok()?), hex(stream.local_addr().ok()?));
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let row = table
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|fields| fields.len() > 9 && fields[1] == local && fields[2] == remote)?;
+    let socket = Path::new(&format!("socket:[{}]", row[9])).to_owned();
+    let processes = std::fs::read_dir("/proc").ok()?.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok());
+    processes.into_iter().find(|pid: &u32| {
+        let descriptors = std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().filter_map(Result::ok);
+        descriptors.into_iter().any(|entry| std::fs::read_link(entry.path()).is_ok_and(|link| link == socket))
+    })
+}
+
+/// Whether a thread of process `pid` sleeps in poll() on two descriptors, as curl does while it
+/// waits for its peer (its socket and a wake-up pipe).
+fn sleeps_in_a_poll_of_two(pid: u32) -> bool {
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().filter_map(Result::ok);
+    threads.into_iter().any(|thread| {
+        let read = |name: &str| std::fs::read_to_string(thread.path().join(name)).unwrap_or_default();
+        let sleeping = read("stat").rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('S'));
+        let call: Vec<String> = read("syscall").split_whitespace().map(str::to_owned).collect();
+        sleeping && call.len() > 2 && call[0] == libc::SYS_poll.to_string() && call[2] == "0x2"
+    })
+}
+
 /// curl fetching from a server that answers at once and closes.
 #[test]
 fn curl() {
@@ -497,13 +530,18 @@ fn curl() {
     let port = listener.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
         for _ in 0..2 {
-            // The answer comes well after the request, so that in both runs curl has looked for
-            // it (polls that time out are not compared) and waits for it in the same blocking
-            // poll. An answer racing curl's first look would make the runs differ by timing.
+            // The answer comes well after the request, and while curl sleeps in a poll waiting
+            // for it, so that in both runs curl has looked for it (polls that time out are not
+            // compared) and gets it from the same blocking poll. An answer racing curl's first
+            // look, or coming between two of its polls (strace and load can stretch that gap),
+            // would make the runs differ by timing.
             let (mut stream, _) = listener.accept().unwrap();
             let mut request = [0u8; 1024];
             let _ = stream.read(&mut request);
             std::thread::sleep(std::time::Duration::from_millis(300));
+            let curl = process_at_the_other_end(&stream).expect("curl's end of the connection");
+            let waiting = wait_for(std::time::Duration::from_secs(5), || sleeps_in_a_poll_of_two(curl).then_some(()));
+            assert!(waiting.is_some(), "curl ({curl}) does not wait in poll() for the answer");
             stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").unwrap();
         }
     });

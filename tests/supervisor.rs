@@ -629,10 +629,14 @@ fn as_pid_1_exit_status_is_the_programs_and_every_child_is_reaped() {
     assert_eq!(text(&output.stdout), "reaped 3\ndone\n", "{}", describe(&output));
     // A double fork leaves an orphan, reparented to PID 1, which must reap it when it ends: a
     // zombie until then, so two processes are left once it is reaped (waited for, 5 s at most;
-    // a process gone between listing /proc and reading its state is skipped).
+    // a process gone between listing /proc and reading its state is skipped). The orphan ends
+    // once it is PID 1's (5 s at most): ending before, its parent would reap it.
     let orphans_one = "import os, sys, time\n\
                        if os.fork() == 0:\n\
-                       \x20   if os.fork() == 0: time.sleep(0.2); os._exit(0)\n\
+                       \x20   if os.fork() == 0:\n\
+                       \x20       deadline = time.monotonic() + 5\n\
+                       \x20       while os.getppid() != 1 and time.monotonic() < deadline: time.sleep(0.01)\n\
+                       \x20       os._exit(0)\n\
                        \x20   os._exit(0)\n\
                        os.wait()\n\
                        def states():\n\
@@ -799,9 +803,13 @@ fn on_a_terminal(keys: &str, program: &str) -> Output {
 
 #[test]
 fn as_a_child_subreaper_ctrl_z_stops_the_job_and_fg_continues_it() {
-    let program = "import time\n\
+    // The program waits until it is continued (5 s at most), however long Ctrl-Z takes to come.
+    let program = "import signal, time\n\
+                   continued = []\n\
+                   signal.signal(signal.SIGCONT, lambda *_: continued.append(1))\n\
                    print('ready', flush=True)\n\
-                   time.sleep(1)\n\
+                   deadline = time.monotonic() + 5\n\
+                   while not continued and time.monotonic() < deadline: time.sleep(0.02)\n\
                    print('continued', flush=True)\n";
     let output = on_a_terminal("until(b'ready\\r\\n'); os.write(terminal, b'\\x1a')", program);
     let expected = format!("ready\njob stopped by {} program T\ncontinued\njob exited 0 end\n", libc::SIGTSTP);

@@ -52,7 +52,7 @@ impl TestCgroup {
         };
         remove_abandoned_cgroups(&mount);
         let number = CGROUPS.fetch_add(1, Ordering::Relaxed);
-        let path = mount.join(format!("keepalive-test-{}-{number}", std::process::id()));
+        let path = mount.join(format!("keepalive-test-{}-{number}", super::owner::mark()));
         std::fs::create_dir(&path).unwrap_or_else(|error| panic!("cannot create {}: {error}", path.display()));
         Some(TestCgroup { path })
     }
@@ -149,8 +149,8 @@ impl Drop for TestCgroup {
 fn remove_abandoned_cgroups(mount: &Path) {
     let Ok(entries) = std::fs::read_dir(mount) else { return };
     for name in entries.filter_map(|entry| entry.ok()?.file_name().into_string().ok()) {
-        let owner = name.strip_prefix("keepalive-test-").and_then(|rest| rest.split_once('-')).map(|(pid, _)| pid);
-        if owner.is_some_and(|pid| pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists()) {
+        let owner = name.strip_prefix("keepalive-test-").and_then(|rest| rest.split_once('-')).map(|(mark, _)| mark);
+        if owner.is_some_and(super::owner::gone) {
             let path = mount.join(&name);
             let children = std::fs::read_dir(&path).into_iter().flatten().filter_map(Result::ok);
             let children: Vec<PathBuf> = children.map(|entry| entry.path()).filter(|path| path.is_dir()).collect();

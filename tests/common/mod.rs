@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod cgroup;
 pub mod netns;
+pub mod owner;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -44,7 +44,7 @@ impl Lab {
         }
         remove_abandoned_labs();
         let number = LABS.fetch_add(1, Ordering::Relaxed);
-        let prefix = format!("ka{}x{number}", std::process::id());
+        let prefix = format!("ka{}x{number}", super::owner::mark());
         Some(Lab { prefix, hosts: Vec::new(), children: Vec::new() })
     }
 
@@ -171,8 +171,8 @@ impl Drop for Lab {
 fn remove_abandoned_labs() {
     let Ok(entries) = std::fs::read_dir("/run/netns") else { return };
     for name in entries.filter_map(|entry| entry.ok()?.file_name().into_string().ok()) {
-        let owner = name.strip_prefix("ka").and_then(|rest| rest.split_once('x')).map(|(pid, _)| pid);
-        if owner.is_some_and(|pid| pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists()) {
+        let owner = name.strip_prefix("ka").and_then(|rest| rest.split_once('x')).map(|(mark, _)| mark);
+        if owner.is_some_and(super::owner::gone) {
             remove_namespace(&name);
         }
     }
