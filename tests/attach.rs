@@ -55,6 +55,29 @@ impl Holder {
         assert!(line.starts_with(start), "expected {start:?}, got {line:?}");
         line.split_whitespace().filter_map(|word| word.parse().ok()).collect()
     }
+
+    /// The next line, whole.
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.lines.read_line(&mut line).unwrap();
+        line
+    }
+
+    /// The rest of the output, once the process has ended with status 0.
+    fn rest_after_success(mut self) -> String {
+        let status = self.running.0.wait().unwrap();
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.lines, &mut rest).unwrap();
+        assert_eq!(status.code(), Some(0), "{rest}");
+        rest
+    }
+}
+
+/// `keepalive ARGUMENTS --follow 100ms`, started, with its output lines.
+fn follow(arguments: &[&str]) -> Holder {
+    let mut command = keepalive();
+    command.args(arguments).args(["--follow", "100ms"]);
+    Holder::start(command)
 }
 
 /// `holder listen`: (holder, listening descriptor, port).
@@ -391,32 +414,22 @@ fn follow_catches_new_connections_and_ends_cleanly() {
     command.args(["-c", &script]).stdin(Stdio::piped());
     let mut python = Holder::start(command);
     let thread = python.numbers("thread")[0];
-    let mut follow = keepalive();
-    follow.args(["--idle", "21", "--attach", &thread.to_string(), "--follow", "100ms"]);
-    let mut follow = spawn(follow);
-    let mut followed = BufReader::new(follow.0.stdout.take().unwrap());
-    let mut line = String::new();
-    followed.read_line(&mut line).unwrap();
-    assert_eq!(line, format!("thread {thread} is in process {}\n", python.pid()));
-    line.clear();
-    followed.read_line(&mut line).unwrap();
+    let mut follow = follow(&["--idle", "21", "--attach", &thread.to_string()]);
+    assert_eq!(follow.line(), format!("thread {thread} is in process {}\n", python.pid()));
+    let line = follow.line();
     assert_eq!(line, format!("process {} (python3): 0 TCP sockets: 0 configured, 0 left alone\n", python.pid()));
 
     let mut input = python.running.0.stdin.take().unwrap();
     writeln!(input).unwrap();
     let fd = python.numbers("connected")[0];
-    line.clear();
-    followed.read_line(&mut line).unwrap();
+    let line = follow.line();
     assert!(line.starts_with(&format!("pid {} fd {fd} tcp ", python.pid())), "{line:?}");
     assert!(line.ends_with("→ on, idle 21s intvl 75s cnt 9\n"), "{line:?}");
     assert_eq!(keepalive_and_idle(python.pid(), fd), (1, 21));
 
     // The python program ends when its input does; --follow with it.
     drop(input);
-    let status = follow.0.wait().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut followed, &mut rest).unwrap();
-    assert_eq!(status.code(), Some(0), "{rest}");
+    let rest = follow.rest_after_success();
     assert!(rest.starts_with(&format!("process {} (python3) exited\n", python.pid())), "{rest}");
     assert!(rest.contains("1 TCP socket: 1 configured, 0 left alone in "), "{rest}");
 }
@@ -439,13 +452,8 @@ fn follow_counts_a_socket_once_while_it_waits_to_be_connected() {
     command.args(["-c", &script]).stdin(Stdio::piped());
     let mut python = Holder::start(command);
     let fd = python.numbers("made")[0];
-    let mut follow = keepalive();
-    follow.args(["--idle", "22", "--only", "127.0.0.0/8", "--attach", &python.pid().to_string(), "--follow", "100ms"]);
-    let mut follow = spawn(follow);
-    let mut followed = BufReader::new(follow.0.stdout.take().unwrap());
-    let mut first = String::new();
-    followed.read_line(&mut first).unwrap();
-    followed.read_line(&mut first).unwrap();
+    let mut follow = follow(&["--idle", "22", "--only", "127.0.0.0/8", "--attach", &python.pid().to_string()]);
+    let first = follow.line() + &follow.line();
     assert!(first.contains(", left alone: not connected yet, no peer to judge by\n"), "{first}");
     assert!(first.ends_with(": 1 TCP socket: 0 configured, 1 left alone\n"), "{first}");
     // Several passes see it still waiting.
@@ -454,17 +462,13 @@ fn follow_counts_a_socket_once_while_it_waits_to_be_connected() {
     let mut input = python.running.0.stdin.take().unwrap();
     writeln!(input).unwrap();
     assert_eq!(python.numbers("connected")[0], fd);
-    let mut line = String::new();
-    followed.read_line(&mut line).unwrap();
+    let line = follow.line();
     assert!(line.starts_with(&format!("pid {} fd {fd} tcp ", python.pid())), "{line:?}");
     assert!(line.ends_with("→ on, idle 22s intvl 75s cnt 9\n"), "{line:?}");
     assert_eq!(keepalive_and_idle(python.pid(), fd), (1, 22));
 
     drop(input);
-    let status = follow.0.wait().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut followed, &mut rest).unwrap();
-    assert_eq!(status.code(), Some(0), "{rest}");
+    let rest = follow.rest_after_success();
     assert!(rest.contains("\n1 TCP socket: 1 configured, 0 left alone in "), "{rest}");
 }
 
@@ -603,6 +607,24 @@ fn attach_reaches_a_process_whose_main_thread_exited() {
     drop(python.running.0.stdin.take());
 }
 
+/// A line on the input of `python`, whose main thread has exited, has another thread connect and
+/// print `connected FD TID`: `--follow` (`follow`, at idle 22 s) configures that connection, as
+/// the kernel says through the thread. The end of the input then ends the program, and `--follow`
+/// with status 0: its last lines.
+fn a_threads_connection_is_followed_to_the_end(python: &mut Holder, mut follow: Holder) -> String {
+    let pid = python.pid();
+    let mut input = python.running.0.stdin.take().unwrap();
+    writeln!(input).unwrap();
+    let numbers = python.numbers("connected");
+    let (fd, tid) = (numbers[0], numbers[1]);
+    let line = follow.line();
+    assert!(line.starts_with(&format!("pid {pid} fd {fd} tcp ")), "{line:?}");
+    assert!(line.contains(" → on, idle 22s "), "{line:?}");
+    assert_eq!(keepalive_and_idle(tid, fd), (1, 22));
+    drop(input);
+    follow.rest_after_success()
+}
+
 /// `--attach --follow` of a process whose main thread has exited: when the thread it goes
 /// through exits too, it goes on through another, and says the process exited only when it has.
 #[test]
@@ -627,30 +649,12 @@ fn follow_goes_on_through_another_thread_when_its_own_exits() {
     ));
     let pid = python.pid();
     wait_until_the_main_thread_exited(pid);
-    let mut follow = keepalive();
-    follow.args(["--idle", "22", "--attach", &pid.to_string(), "--follow", "100ms"]);
-    let mut follow = spawn(follow);
-    let mut followed = BufReader::new(follow.0.stdout.take().unwrap());
-    let mut first = String::new();
-    followed.read_line(&mut first).unwrap();
+    let mut follow = follow(&["--idle", "22", "--attach", &pid.to_string()]);
+    let first = follow.line();
     assert!(first.starts_with(&format!("process {pid} (")), "{first:?}");
     assert!(first.ends_with("): 0 TCP sockets: 0 configured, 0 left alone\n"), "{first:?}");
 
-    let mut input = python.running.0.stdin.take().unwrap();
-    writeln!(input).unwrap();
-    let numbers = python.numbers("connected");
-    let (fd, tid) = (numbers[0], numbers[1]);
-    let mut line = String::new();
-    followed.read_line(&mut line).unwrap();
-    assert!(line.starts_with(&format!("pid {pid} fd {fd} tcp ")), "{line:?}");
-    assert!(line.contains(" → on, idle 22s "), "{line:?}");
-    assert_eq!(keepalive_and_idle(tid, fd), (1, 22));
-
-    drop(input);
-    let status = follow.0.wait().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut followed, &mut rest).unwrap();
-    assert_eq!(status.code(), Some(0), "{rest}");
+    let rest = a_threads_connection_is_followed_to_the_end(&mut python, follow);
     assert!(rest.starts_with(&format!("process {pid} (")), "{rest}");
     assert!(rest.contains(") exited\n1 TCP socket: 1 configured, 0 left alone in "), "{rest}");
 }
@@ -679,31 +683,12 @@ fn follow_outlives_the_main_thread_of_a_process() {
     );
     let listening = python.numbers("listening")[0];
     let pid = python.pid();
-    let mut follow = keepalive();
-    follow.args(["--idle", "22", "--attach", &pid.to_string(), "--follow", "100ms"]);
-    let mut follow = spawn(follow);
-    let mut followed = BufReader::new(follow.0.stdout.take().unwrap());
-    let mut first = String::new();
-    followed.read_line(&mut first).unwrap();
-    followed.read_line(&mut first).unwrap();
+    let mut follow = follow(&["--idle", "22", "--attach", &pid.to_string()]);
+    let first = follow.line() + &follow.line();
     assert!(first.starts_with(&format!("pid {pid} fd {listening} tcp ")), "{first:?}");
     assert!(first.ends_with("): 1 TCP socket: 1 configured, 0 left alone\n"), "{first:?}");
 
-    let mut input = python.running.0.stdin.take().unwrap();
-    writeln!(input).unwrap();
-    let numbers = python.numbers("connected");
-    let (fd, tid) = (numbers[0], numbers[1]);
-    let mut line = String::new();
-    followed.read_line(&mut line).unwrap();
-    assert!(line.starts_with(&format!("pid {pid} fd {fd} tcp ")), "{line:?}");
-    assert!(line.contains(" → on, idle 22s "), "{line:?}");
-    assert_eq!(keepalive_and_idle(tid, fd), (1, 22));
-
-    drop(input);
-    let status = follow.0.wait().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut followed, &mut rest).unwrap();
-    assert_eq!(status.code(), Some(0), "{rest}");
+    let rest = a_threads_connection_is_followed_to_the_end(&mut python, follow);
     assert!(rest.contains(") exited\n2 TCP sockets: 2 configured, 0 left alone in "), "{rest}");
 }
 
